@@ -1,0 +1,98 @@
+/**
+ * file sink: canonical events as NDJSON (one CloudEvent per line), fsync'd before a batch is
+ * reported delivered, rotated by size (`events.ndjson` → `events.ndjson.1` → … `.N`).
+ */
+import { open, rename, rm, stat, mkdir, type FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import { Type } from '@sinclair/typebox';
+import { defineSink, eventJson, RetriableError, FatalError } from '../../src/sink/api.js';
+
+const configSchema = Type.Object({
+  path: Type.String({ minLength: 1, description: 'NDJSON file; relative paths resolve against bridge.yaml.' }),
+  fsync: Type.Boolean({ default: true, description: 'fsync after every batch (a batch is delivered only once on disk).' }),
+  max_file_bytes: Type.Integer({ minimum: 0, default: 256 * 1024 * 1024, description: 'Rotate when the file would grow past this size; 0 = never.' }),
+  max_files: Type.Integer({ minimum: 1, default: 10, description: 'Rotated files kept (.1 … .N); older ones are deleted.' }),
+});
+
+export default defineSink({
+  type: 'file',
+  apiVersion: '1',
+  configSchema,
+  create(config, ctx) {
+    const file = path.resolve(ctx.configDir, config.path);
+    let handle: FileHandle | undefined;
+    let size = 0;
+    let chain: Promise<void> = Promise.resolve();
+
+    async function openFile(): Promise<void> {
+      await mkdir(path.dirname(file), { recursive: true });
+      handle = await open(file, 'a');
+      size = (await handle.stat()).size;
+    }
+
+    async function rotate(): Promise<void> {
+      await handle?.close();
+      handle = undefined;
+      await rm(`${file}.${config.max_files}`, { force: true });
+      for (let i = config.max_files - 1; i >= 1; i--) {
+        const from = `${file}.${i}`;
+        if (await exists(from)) await rename(from, `${file}.${i + 1}`);
+      }
+      await rename(file, `${file}.1`);
+      ctx.logger.info({ code: 'FILE_ROTATED', file }, `rotated ${file}`);
+      await openFile();
+    }
+
+    async function write(buffer: Buffer): Promise<void> {
+      if (!handle) await openFile();
+      if (config.max_file_bytes > 0 && size > 0 && size + buffer.length > config.max_file_bytes) await rotate();
+      let offset = 0;
+      while (offset < buffer.length) {
+        const { bytesWritten } = await handle!.write(buffer, offset, buffer.length - offset);
+        offset += bytesWritten;
+      }
+      size += buffer.length;
+      if (config.fsync) await handle!.datasync();
+    }
+
+    return {
+      async connect() {
+        await openFile();
+      },
+      writeBatch(events) {
+        let text = '';
+        for (const event of events) text += eventJson(event) + '\n';
+        const buffer = Buffer.from(text);
+        // Writes are serialized so lines never interleave; the host may run batches in parallel.
+        const result = chain.then(() => write(buffer));
+        chain = result.catch(() => undefined);
+        return result.catch((error: NodeJS.ErrnoException) => {
+          // A failed write may have left a partial line; start the next write on a fresh line.
+          handle?.close().catch(() => undefined);
+          handle = undefined;
+          if (error.code === 'EACCES' || error.code === 'EISDIR' || error.code === 'EROFS') {
+            throw new FatalError(`cannot write ${file}: ${error.message}`, { code: `FILE_${error.code}`, cause: error });
+          }
+          throw new RetriableError(`cannot write ${file}: ${error.message}`, { code: `FILE_${error.code ?? 'WRITE'}`, cause: error });
+        });
+      },
+      async healthcheck() {
+        await stat(path.dirname(file));
+      },
+      async close() {
+        await chain;
+        await handle?.close();
+        handle = undefined;
+      },
+    };
+  },
+});
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await stat(p);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,264 @@
+/**
+ * Composition root: wires the stages in flow order — ingest → normalize → queue → route → sink —
+ * and owns start, reload, drain and stop.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { loadConfigFile } from './config/load.js';
+import type { BridgeConfig, SinkConfig } from './config/schema.js';
+import { Authenticator } from './ingest/auth.js';
+import { CallbackHandler } from './ingest/handler.js';
+import { Quarantine } from './ingest/quarantine.js';
+import { createCallbackValidator } from './ingest/schemas/index.js';
+import { IngestServer, type ReadinessReport } from './ingest/server.js';
+import { DurableQueue, type StoreStats } from './queue/index.js';
+import { SinkDispatcher } from './route/dispatcher.js';
+import { RouteTable } from './route/table.js';
+import { resolvePlugin } from './sink/loader.js';
+import { SinkRunner } from './sink/runner.js';
+import type { SinkPlugin } from './sink/api.js';
+import { createLogger } from './telemetry/logger.js';
+import { Metrics } from './telemetry/metrics.js';
+
+export interface BridgeOptions {
+  /** Config file; undefined = ./bridge.yaml when present, else the embedded default. */
+  configFile?: string;
+  logger?: Logger;
+}
+
+interface SinkUnit {
+  config: SinkConfig;
+  runner: SinkRunner;
+  dispatcher: SinkDispatcher;
+}
+
+export class Bridge {
+  config!: BridgeConfig;
+  logger!: Logger;
+  readonly metrics = new Metrics();
+  private queue!: DurableQueue;
+  private handler!: CallbackHandler;
+  private server!: IngestServer;
+  private readonly sinks = new Map<string, SinkUnit>();
+  private lastStats: StoreStats | undefined;
+  private statsTimer: NodeJS.Timeout | undefined;
+  private lockFile: string | undefined;
+  private stopping: Promise<void> | undefined;
+  private reloading = false;
+
+  constructor(private readonly options: BridgeOptions = {}) {}
+
+  get port(): number {
+    return this.server.port;
+  }
+
+  static defaultConfigFile(): string | undefined {
+    return fs.existsSync('bridge.yaml') ? path.resolve('bridge.yaml') : undefined;
+  }
+
+  async start(): Promise<void> {
+    const file = this.options.configFile ?? Bridge.defaultConfigFile();
+    const { config, plugins } = await loadConfigFile(file, { resolvePlugin });
+    this.config = config;
+    this.logger = this.options.logger ?? createLogger(config.log.level);
+    this.metrics.configGeneration.set(config.generation);
+
+    const queueDir = path.resolve(config.dir, config.queue.dir);
+    this.lockFile = acquireLock(queueDir);
+    this.queue = await DurableQueue.open({ ...config.queue, dir: queueDir });
+    const recovery = this.queue.recovery;
+    this.logger.info(
+      { code: 'QUEUE_OPENED', dir: queueDir, events: recovery.events, bytes: recovery.bytes, cleanShutdown: recovery.cleanShutdown, integrity: recovery.integrity },
+      `queue opened with ${recovery.events} pending event(s)`,
+    );
+    if (recovery.integrity === 'recovered-fresh') {
+      this.logger.error({ code: 'QUEUE_CORRUPT_RECOVERED', detail: recovery.detail }, 'queue database was corrupt; moved aside and started fresh');
+    }
+
+    this.handler = new CallbackHandler({
+      auth: new Authenticator(config.apps, config.auth.time_window_ms),
+      validator: createCallbackValidator(),
+      routes: new RouteTable(config.routes),
+      queue: this.queue,
+      metrics: this.metrics,
+      logger: this.logger,
+      quarantine: new Quarantine(this.queue, this.metrics, this.logger),
+      includeRaw: config.event.include_raw,
+      unmatched: config.unmatched,
+      logRequests: config.log.requests,
+    });
+
+    for (const [name, sinkConfig] of Object.entries(config.sinks)) this.startSink(sinkConfig, plugins.get(name)!);
+    this.queue.onAppended((_max, sinks) => {
+      for (const name of sinks) this.sinks.get(name)?.dispatcher.notify();
+    });
+
+    this.server = new IngestServer({ listen: config.listen, handler: this.handler, metrics: this.metrics, logger: this.logger, readiness: () => this.readiness() });
+    await this.server.start();
+    await this.refreshStats();
+    this.statsTimer = setInterval(() => void this.refreshStats(), 5000);
+    this.statsTimer.unref();
+    const scheme = config.listen.tls ? 'https' : 'http';
+    this.logger.info(
+      { code: 'BRIDGE_STARTED', url: `${scheme}://${config.listen.host}:${this.port}${config.listen.path}`, config: config.file, sinks: Object.keys(config.sinks), generation: config.generation },
+      `im-bridge listening on ${scheme}://${config.listen.host}:${this.port}${config.listen.path}`,
+    );
+  }
+
+  /**
+   * Applies a new config without restarting the listener or dropping queued events. An invalid
+   * config changes nothing. Listener and queue settings need a restart (logged).
+   */
+  async reload(): Promise<{ ok: boolean; error?: string; generation: number }> {
+    if (this.reloading || this.stopping) return { ok: false, error: 'busy', generation: this.config.generation };
+    this.reloading = true;
+    try {
+      let loaded;
+      try {
+        loaded = await loadConfigFile(this.config.file.startsWith('<') ? undefined : this.config.file, { resolvePlugin, generation: this.config.generation + 1 });
+      } catch (error) {
+        const e = error as Error & { code?: string; line?: number; file?: string; key?: string };
+        this.logger.error({ code: 'CONFIG_RELOAD_REJECTED', errorCode: e.code, file: e.file, line: e.line, key: e.key, err: e.message }, `reload refused, keeping generation ${this.config.generation}: ${e.message}`);
+        return { ok: false, error: e.message, generation: this.config.generation };
+      }
+      const next = loaded.config;
+      if (JSON.stringify(next.listen) !== JSON.stringify(this.config.listen) || JSON.stringify(next.queue) !== JSON.stringify(this.config.queue)) {
+        this.logger.warn({ code: 'CONFIG_RELOAD_NEEDS_RESTART' }, 'listen: and queue: changes take effect at the next restart');
+      }
+      // New and changed sinks first, so that new routes never point at a sink that is not running.
+      for (const [name, sinkConfig] of Object.entries(next.sinks)) {
+        const current = this.sinks.get(name);
+        if (current && sameSink(current.config, sinkConfig)) continue;
+        if (current) await this.stopSink(name, 'changed');
+        this.startSink(sinkConfig, loaded.plugins.get(name)!);
+      }
+      this.handler.update({
+        auth: new Authenticator(next.apps, next.auth.time_window_ms),
+        routes: new RouteTable(next.routes),
+        includeRaw: next.event.include_raw,
+        unmatched: next.unmatched,
+        logRequests: next.log.requests,
+      });
+      for (const name of [...this.sinks.keys()]) {
+        if (!(name in next.sinks)) await this.stopSink(name, 'removed');
+      }
+      this.logger.level = next.log.level;
+      this.config = { ...next, listen: this.config.listen, queue: this.config.queue };
+      this.metrics.configGeneration.set(next.generation);
+      this.logger.info({ code: 'CONFIG_RELOADED', generation: next.generation, sinks: Object.keys(next.sinks) }, `configuration generation ${next.generation} in force`);
+      return { ok: true, generation: next.generation };
+    } finally {
+      this.reloading = false;
+    }
+  }
+
+  /** Graceful stop: refuse new callbacks (503), finish in-flight ones, let sinks finish their batches, close. */
+  stop(reason = 'stop'): Promise<void> {
+    this.stopping ??= (async () => {
+      const deadline = Date.now() + this.config.shutdown_timeout_ms;
+      this.logger.info({ code: 'BRIDGE_STOPPING', reason, timeoutMs: this.config.shutdown_timeout_ms }, 'draining');
+      this.handler.stopAccepting();
+      this.server.markDraining();
+      await this.server.stop(Math.min(deadline, Date.now() + 2000));
+      await Promise.all([...this.sinks.values()].map((unit) => unit.dispatcher.stop(deadline)));
+      if (this.statsTimer) clearInterval(this.statsTimer);
+      const stats = await this.queue.stats().catch(() => undefined);
+      await this.queue.close();
+      releaseLock(this.lockFile);
+      this.logger.info({ code: 'BRIDGE_STOPPED', pending: stats?.sinks }, 'stopped; undelivered events stay queued for the next start');
+    })();
+    return this.stopping;
+  }
+
+  async readiness(): Promise<ReadinessReport> {
+    const health = this.queue.health();
+    const sinks: Record<string, unknown> = {};
+    for (const [name, unit] of this.sinks) {
+      const depth = this.lastStats?.sinks.find((s) => s.sink === name);
+      sinks[name] = { state: unit.runner.state, lastError: unit.runner.lastError, pending: depth?.depth ?? 0, ...unit.dispatcher.stats() };
+    }
+    return {
+      ready: health.writable && !this.stopping,
+      generation: this.config.generation,
+      queue: { writable: health.writable, reason: health.reason, code: health.code, events: this.queue.events, bytes: this.queue.bytes },
+      sinks,
+    };
+  }
+
+  private startSink(config: SinkConfig, plugin: SinkPlugin): void {
+    const logger = this.logger.child({ sink: config.name });
+    const runner = new SinkRunner(config.name, plugin, config, logger, this.metrics, this.config.dir);
+    const dispatcher = new SinkDispatcher(this.queue, runner, logger, this.metrics);
+    this.sinks.set(config.name, { config, runner, dispatcher });
+    dispatcher.start();
+  }
+
+  private async stopSink(name: string, why: string): Promise<void> {
+    const unit = this.sinks.get(name);
+    if (!unit) return;
+    this.sinks.delete(name);
+    await unit.dispatcher.stop(Date.now() + this.config.shutdown_timeout_ms);
+    this.logger.info({ code: 'SINK_STOPPED', why }, `sink ${name} stopped (${why}); its queued events stay on disk`);
+  }
+
+  private async refreshStats(): Promise<void> {
+    try {
+      const stats = await this.queue.refreshTotals();
+      this.lastStats = stats;
+      const now = Date.now();
+      this.metrics.queueStored.set(stats.events);
+      this.metrics.queueStoredBytes.set(stats.bytes);
+      for (const name of this.sinks.keys()) {
+        const s = stats.sinks.find((x) => x.sink === name);
+        this.metrics.queueDepth.set({ sink: name }, s?.depth ?? 0);
+        this.metrics.queueBytes.set({ sink: name }, s?.bytes ?? 0);
+        this.metrics.queueOldest.set({ sink: name }, s?.oldestMs ? (now - s.oldestMs) / 1000 : 0);
+      }
+      for (const s of stats.sinks) {
+        if (!this.sinks.has(s.sink)) {
+          this.logger.warn({ code: 'QUEUE_ORPHANED_EVENTS', sinkName: s.sink, depth: s.depth }, `${s.depth} queued event(s) wait for sink "${s.sink}", which is not configured; re-add it or replay them elsewhere`);
+        }
+      }
+    } catch (error) {
+      this.logger.warn({ code: 'QUEUE_STATS_FAILED', err: (error as Error).message }, 'cannot read queue stats');
+    }
+  }
+}
+
+function sameSink(a: SinkConfig, b: SinkConfig): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+function acquireLock(dir: string): string {
+  fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, 'im-bridge.pid');
+  try {
+    const pid = Number(fs.readFileSync(file, 'utf8').trim());
+    if (pid && pid !== process.pid && isAlive(pid)) {
+      throw Object.assign(new Error(`queue directory ${dir} is in use by running process ${pid} (${file})`), { code: 'QUEUE_LOCKED' });
+    }
+  } catch (error) {
+    if ((error as { code?: string }).code === 'QUEUE_LOCKED') throw error;
+  }
+  fs.writeFileSync(file, `${process.pid}\n`);
+  return file;
+}
+
+function releaseLock(file: string | undefined): void {
+  if (!file) return;
+  try {
+    if (Number(fs.readFileSync(file, 'utf8').trim()) === process.pid) fs.unlinkSync(file);
+  } catch {
+    /* already gone */
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as { code?: string }).code === 'EPERM';
+  }
+}

@@ -1,0 +1,174 @@
+/**
+ * bridge.yaml schema, one TypeBox schema per section: each gives both the TypeScript type
+ * (`Static<>`) and the validator (compiled once by ajv in load.ts). Keys are snake_case with
+ * unit suffixes; they are a public contract (design.md §3): add, never rename.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+
+
+export const ListenSchema = Type.Object(
+  {
+    host: Type.String({ default: '127.0.0.1', description: 'Address to bind.' }),
+    port: Type.Integer({ minimum: 0, maximum: 65535, default: 8080 }),
+    path: Type.String({ pattern: '^/', default: '/im/callback', description: 'Callback URL path set in the IM console.' }),
+    body_limit_bytes: Type.Integer({ minimum: 1024, default: 4 * 1024 * 1024 }),
+    idle_timeout_ms: Type.Integer({ minimum: 1000, default: 75_000, description: 'Keep-alive idle timeout; keep it above the load balancer’s.' }),
+    tls: Type.Optional(
+      Type.Object(
+        { cert_file: Type.String({ minLength: 1 }), key_file: Type.String({ minLength: 1 }), passphrase: Type.Optional(Type.String()) },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+export const AppSchema = Type.Object(
+  {
+    sdk_app_id: Type.Union([Type.String({ pattern: '^[0-9]+$' }), Type.Integer({ minimum: 1 })], { description: 'SDKAppID of the IM app.' }),
+    token: Type.Optional(Type.String({ maxLength: 128, description: 'Callback token; empty = no signature check.' })),
+    previous_tokens: Type.Optional(
+      Type.Array(Type.String({ minLength: 1, maxLength: 128 }), { description: 'Older tokens still accepted during a rotation.' }),
+    ),
+    allow_ips: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description: 'Client IP allowlist (addresses or CIDRs).' })),
+  },
+  { additionalProperties: false },
+);
+
+export const AuthSchema = Type.Object(
+  {
+    time_window_ms: Type.Integer({ minimum: 1000, default: 60_000, description: 'Max |now - RequestTime|.' }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+export const QueueSchema = Type.Object(
+  {
+    type: Type.Literal('local', { default: 'local' }),
+    dir: Type.String({ minLength: 1, default: './data/queue' }),
+    max_bytes: Type.Integer({ minimum: 1024 * 1024, default: 4 * 1024 * 1024 * 1024 }),
+    max_events: Type.Integer({ minimum: 1, default: 10_000_000 }),
+    max_wait_ms: Type.Number({ minimum: 0, maximum: 1000, default: 0, description: 'Group commit: how long an idle queue waits for more appends before it fsyncs (0: at once; under load appends share fsyncs anyway).' }),
+    max_batch_events: Type.Integer({ minimum: 1, default: 2048, description: 'Group commit: most events per fsync.' }),
+    min_free_bytes: Type.Integer({ minimum: 0, default: 64 * 1024 * 1024, description: 'Refuse events (503) when the disk has less free space.' }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+export const EventSchema = Type.Object(
+  { include_raw: Type.Boolean({ default: true }) },
+  { additionalProperties: false, default: {} },
+);
+
+export const BatchSchema = Type.Object(
+  {
+    max_events: Type.Integer({ minimum: 1, default: 500 }),
+    max_bytes: Type.Integer({ minimum: 1024, default: 4 * 1024 * 1024 }),
+    max_wait_ms: Type.Integer({ minimum: 0, default: 50 }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+export const RetrySchema = Type.Object(
+  {
+    initial_backoff_ms: Type.Integer({ minimum: 1, default: 200 }),
+    max_backoff_ms: Type.Integer({ minimum: 1, default: 30_000 }),
+    max_attempts: Type.Integer({ minimum: 1, default: 20, description: 'Attempts before an event is dead-lettered.' }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+/** Keys every sink has; the rest of a sink block belongs to its plugin’s configSchema. */
+export const SinkCommonSchema = Type.Object({
+  type: Type.String({ minLength: 1 }),
+  module: Type.Optional(Type.String({ minLength: 1, description: 'For type: plugin — a path (relative to bridge.yaml) or npm package.' })),
+  batch: BatchSchema,
+  retry: RetrySchema,
+  max_in_flight: Type.Integer({ minimum: 1, maximum: 1024, default: 4 }),
+  write_timeout_ms: Type.Integer({ minimum: 100, default: 30_000 }),
+  connect_timeout_ms: Type.Integer({ minimum: 100, default: 30_000 }),
+});
+export const SINK_COMMON_KEYS = new Set(Object.keys(SinkCommonSchema.properties));
+
+export const RouteMatchSchema = Type.Object(
+  {
+    command: Type.Optional(Type.Union([Type.String({ minLength: 1 }), Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })])),
+    family: Type.Optional(Type.Union([Type.String({ minLength: 1 }), Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })])),
+    group_type: Type.Optional(Type.Union([Type.String({ minLength: 1 }), Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })])),
+    group_id: Type.Optional(Type.Union([Type.String({ minLength: 1 }), Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })])),
+    element_type: Type.Optional(Type.Union([Type.String({ minLength: 1 }), Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })])),
+    sender: Type.Optional(Type.Union([Type.String({ minLength: 1 }), Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })])),
+    sdk_app_id: Type.Optional(Type.Union([Type.String({ minLength: 1 }), Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })])),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+export const RouteSchema = Type.Object(
+  {
+    name: Type.String({ minLength: 1 }),
+    match: RouteMatchSchema,
+    to: Type.Array(Type.String({ minLength: 1 }), { minItems: 1, uniqueItems: true }),
+    /** Stop evaluating later routes once this one matched. */
+    final: Type.Boolean({ default: false }),
+  },
+  { additionalProperties: false },
+);
+
+export const LogSchema = Type.Object(
+  {
+    level: Type.Union(
+      ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+      { default: 'info' },
+    ),
+    requests: Type.Union([Type.Literal('off'), Type.Literal('errors'), Type.Literal('all')], {
+      default: 'errors',
+      description: 'Request logging: rejected requests only (default), all, or off.',
+    }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+export const BridgeConfigSchema = Type.Object(
+  {
+    listen: ListenSchema,
+    apps: Type.Array(AppSchema, { minItems: 1 }),
+    auth: AuthSchema,
+    queue: QueueSchema,
+    event: EventSchema,
+    sinks: Type.Record(Type.String({ pattern: '^[A-Za-z0-9_.-]+$' }), Type.Object({ type: Type.String({ minLength: 1 }) })),
+    routes: Type.Array(RouteSchema, { default: [] }),
+    unmatched: Type.Union([Type.Literal('dead_letter'), Type.Literal('drop')], {
+      default: 'dead_letter',
+      description: 'What happens to an event no route matches. Both are counted and logged.',
+    }),
+    log: LogSchema,
+    shutdown_timeout_ms: Type.Integer({ minimum: 100, default: 15_000 }),
+  },
+  { additionalProperties: false },
+);
+
+export type ListenConfig = Static<typeof ListenSchema>;
+export type AppConfig = Static<typeof AppSchema>;
+export type QueueConfig = Static<typeof QueueSchema>;
+export type BatchConfig = Static<typeof BatchSchema>;
+export type RetryConfig = Static<typeof RetrySchema>;
+export type RouteConfig = Static<typeof RouteSchema>;
+export type RouteMatchConfig = Static<typeof RouteMatchSchema>;
+export type SinkCommonConfig = Static<typeof SinkCommonSchema>;
+
+/** A sink block after validation: host keys typed, plugin keys in `options`. */
+export interface SinkConfig extends SinkCommonConfig {
+  name: string;
+  options: Record<string, unknown>;
+}
+
+export interface BridgeConfig extends Omit<Static<typeof BridgeConfigSchema>, 'sinks'> {
+  sinks: Record<string, SinkConfig>;
+  /** Absolute path of the file, or `<embedded default>`. */
+  file: string;
+  /** Directory that relative paths resolve against. */
+  dir: string;
+  /** Increments on every successful reload. */
+  generation: number;
+}
+

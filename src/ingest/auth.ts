@@ -1,0 +1,90 @@
+/**
+ * Callback authentication (tencent-im-callbacks.md §2): SdkAppid must be ours; when the app has a
+ * token, Sign = lowercase hex sha256(token + RequestTime), |now − RequestTime| within the window.
+ * Every configured token (current + previous, for rotation) is compared with timingSafeEqual, and
+ * all of them are always compared, so timing says nothing about which one matched.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { BlockList, isIPv4, isIPv6 } from 'node:net';
+import type { AppConfig } from '../config/schema.js';
+import type { RejectCode } from './answers.js';
+
+export interface AuthFailure {
+  code: RejectCode;
+  reason: string;
+}
+
+interface AppAuth {
+  sdkAppId: string;
+  tokens: string[];
+  allow: BlockList | undefined;
+}
+
+const DIGITS = /^[0-9]{1,12}$/;
+const HEX64 = /^[0-9a-fA-F]{64}$/;
+
+export function signature(token: string, requestTime: string): string {
+  return createHash('sha256').update(token + requestTime).digest('hex');
+}
+
+export class Authenticator {
+  private readonly apps = new Map<string, AppAuth>();
+
+  constructor(
+    apps: readonly AppConfig[],
+    private readonly windowMs: number,
+    private readonly now: () => number = Date.now,
+  ) {
+    for (const app of apps) {
+      const tokens = [app.token ?? '', ...(app.previous_tokens ?? [])].filter((t) => t !== '');
+      this.apps.set(String(app.sdk_app_id), { sdkAppId: String(app.sdk_app_id), tokens, allow: buildAllowList(app.allow_ips) });
+    }
+  }
+
+  /** Checks SdkAppid, client IP and signature. Returns undefined when the request may proceed. */
+  check(sdkAppId: string | undefined, sign: string | undefined, requestTime: string | undefined, clientIp: string): AuthFailure | undefined {
+    if (!sdkAppId) return { code: 'APP_MISSING', reason: 'SdkAppid is missing from the query string' };
+    const app = this.apps.get(sdkAppId);
+    if (!app) return { code: 'APP_UNKNOWN', reason: `SdkAppid ${truncate(sdkAppId)} is not configured here` };
+    if (app.allow && !allowed(app.allow, clientIp)) return { code: 'IP_NOT_ALLOWED', reason: `client address ${clientIp} is not in apps[].allow_ips` };
+    if (app.tokens.length === 0) return undefined;
+    if (!sign || !requestTime) return { code: 'SIGN_MISSING', reason: 'Sign and RequestTime are required (callback authentication is on)' };
+    if (!DIGITS.test(requestTime)) return { code: 'REQUEST_TIME_INVALID', reason: 'RequestTime must be Unix seconds' };
+    const skewMs = Math.abs(this.now() - Number(requestTime) * 1000);
+    if (skewMs > this.windowMs) {
+      return { code: 'REQUEST_TIME_OUT_OF_WINDOW', reason: `RequestTime is ${Math.round(skewMs / 1000)} s from now (window ${this.windowMs / 1000} s)` };
+    }
+    if (!HEX64.test(sign)) return { code: 'SIGN_INVALID', reason: 'Sign does not match' };
+    const given = Buffer.from(sign.toLowerCase(), 'latin1');
+    let match = false;
+    for (const token of app.tokens) {
+      const expected = Buffer.from(signature(token, requestTime), 'latin1');
+      if (timingSafeEqual(expected, given)) match = true;
+    }
+    return match ? undefined : { code: 'SIGN_INVALID', reason: 'Sign does not match' };
+  }
+}
+
+function truncate(value: string): string {
+  return value.length > 32 ? `${value.slice(0, 32)}…` : value;
+}
+
+function buildAllowList(entries: readonly string[] | undefined): BlockList | undefined {
+  if (!entries || entries.length === 0) return undefined;
+  const list = new BlockList();
+  for (const entry of entries) {
+    const [address, prefix] = entry.split('/');
+    const type = isIPv6(address!) ? 'ipv6' : 'ipv4';
+    if (!isIPv4(address!) && !isIPv6(address!)) throw new Error(`allow_ips: "${entry}" is not an IP address or CIDR`);
+    if (prefix === undefined) list.addAddress(address!, type);
+    else list.addSubnet(address!, Number(prefix), type);
+  }
+  return list;
+}
+
+function allowed(list: BlockList, ip: string): boolean {
+  const v4mapped = ip.startsWith('::ffff:') && isIPv4(ip.slice(7)) ? ip.slice(7) : ip;
+  if (isIPv4(v4mapped)) return list.check(v4mapped, 'ipv4');
+  if (isIPv6(ip)) return list.check(ip, 'ipv6');
+  return false;
+}

@@ -1,0 +1,176 @@
+/**
+ * One callback request, transport-free: the check order of design.md §1, then normalize, route,
+ * and the durable append. The answer is 200 only after the event is on disk.
+ *
+ *   method/path (server.ts) → body size (server.ts) → SdkAppid → client IP → Sign/RequestTime
+ *   → UTF-8 + JSON → object → command → schema → normalize → route → queue (fsync) → 200
+ */
+import type { Logger } from 'pino';
+import { OK_ANSWER, reject, type Answer, type RejectCode } from './answers.js';
+import type { Authenticator } from './auth.js';
+import type { CallbackValidator } from './schemas/index.js';
+import { normalize, isBeforeCallback } from '../normalize/index.js';
+import type { CanonicalEvent } from '../normalize/event.js';
+import { QueueUnavailableError, type DurableQueue } from '../queue/index.js';
+import type { RouteTable } from '../route/table.js';
+import type { Metrics } from '../telemetry/metrics.js';
+import { Quarantine } from './quarantine.js';
+
+export interface CallbackRequest {
+  /** Raw query string without '?'. */
+  query: string;
+  body: Buffer;
+  clientIp: string;
+  receivedAtMs: number;
+}
+
+export interface HandlerDeps {
+  auth: Authenticator;
+  validator: CallbackValidator;
+  routes: RouteTable;
+  queue: DurableQueue;
+  metrics: Metrics;
+  logger: Logger;
+  quarantine: Quarantine;
+  includeRaw: boolean;
+  unmatched: 'dead_letter' | 'drop';
+  logRequests: 'off' | 'errors' | 'all';
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+const COMMAND_LABEL = /^[A-Za-z0-9]{1,40}\.[A-Za-z0-9]{1,60}$/;
+const MAX_COMMAND_LABELS = 300;
+
+export class CallbackHandler {
+  private accepting = true;
+  private readonly commandLabels = new Set<string>();
+
+  constructor(private deps: HandlerDeps) {}
+
+  /** Hot reload: swap what a new config changes (routes, auth, policies) without touching the listener. */
+  update(deps: Partial<HandlerDeps>): void {
+    this.deps = { ...this.deps, ...deps };
+  }
+
+  /** Shutdown: from now on every callback gets 503 (never a 200 that could be lost). */
+  stopAccepting(): void {
+    this.accepting = false;
+  }
+
+  async handle(request: CallbackRequest): Promise<Answer> {
+    const d = this.deps;
+    if (!this.accepting) return this.rejected(request, reject('SHUTTING_DOWN', 'im-bridge is shutting down'), undefined);
+
+    const params = new URLSearchParams(request.query);
+    for (const key of ['SdkAppid', 'CallbackCommand', 'Sign', 'RequestTime'] as const) {
+      if (params.getAll(key).length > 1) return this.rejected(request, reject('QUERY_PARAM_REPEATED', `query parameter ${key} appears more than once`), undefined);
+    }
+    const sdkAppId = params.get('SdkAppid') ?? undefined;
+    const failure = d.auth.check(sdkAppId, params.get('Sign') ?? undefined, params.get('RequestTime') ?? undefined, request.clientIp);
+    if (failure) return this.rejected(request, reject(failure.code, failure.reason), undefined);
+
+    let body: unknown;
+    try {
+      body = JSON.parse(utf8.decode(request.body));
+    } catch (error) {
+      const code: RejectCode = error instanceof TypeError ? 'BODY_NOT_UTF8' : 'BODY_NOT_JSON';
+      const reason =
+        code === 'BODY_NOT_UTF8'
+          ? 'body is not valid UTF-8'
+          : error instanceof RangeError
+            ? 'body is nested too deeply to parse'
+            : `body is not JSON: ${(error as Error).message}`;
+      return this.rejected(request, reject(code, reason), params, true);
+    }
+    if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+      return this.rejected(request, reject('BODY_NOT_OBJECT', `body must be a JSON object, got ${body === null ? 'null' : Array.isArray(body) ? 'an array' : typeof body}`), params, true);
+    }
+    const object = body as Record<string, unknown>;
+    const command = params.get('CallbackCommand') || (typeof object.CallbackCommand === 'string' ? object.CallbackCommand : '');
+    if (!command) return this.rejected(request, reject('COMMAND_MISSING', 'CallbackCommand is missing from the query string and the body'), params, true);
+
+    const valid = d.validator.validate(command, object);
+    if (!valid.ok) return this.rejected(request, reject('SCHEMA_VIOLATION', `${command}: ${valid.error}`), params, true, command);
+
+    const event = normalize(
+      object,
+      {
+        sdkAppId: sdkAppId!,
+        command,
+        clientIp: params.get('ClientIP') ?? undefined,
+        optPlatform: params.get('OptPlatform') ?? undefined,
+        receivedAtMs: request.receivedAtMs,
+      },
+      { includeRaw: d.includeRaw },
+    );
+    const label = this.commandLabel(command);
+
+    if (isBeforeCallback(command)) {
+      // Answered at once with "allow, unchanged"; forwarded only when a route asks for it.
+      const sinks = d.routes.match(event).sinks;
+      if (sinks.length > 0) void this.enqueue(event, sinks, label).catch(() => undefined);
+      this.accepted(label, request);
+      return OK_ANSWER;
+    }
+
+    const sinks = d.routes.match(event).sinks;
+    if (sinks.length === 0 && d.unmatched === 'drop') {
+      d.metrics.eventsUnmatched.inc({ policy: 'drop' });
+      d.logger.warn({ code: 'EVENT_UNMATCHED_DROPPED', command, eventId: event.id }, 'no route matched; dropped (unmatched: drop)');
+      this.accepted(label, request);
+      return OK_ANSWER;
+    }
+    try {
+      await this.enqueue(event, sinks, label);
+    } catch (error) {
+      if (error instanceof QueueUnavailableError) {
+        return this.rejected(request, reject(error.code === 'QUEUE_CLOSED' ? 'SHUTTING_DOWN' : 'QUEUE_UNAVAILABLE', `${error.code}: ${error.message}`), params, false, command);
+      }
+      d.logger.error({ code: 'INGEST_INTERNAL_ERROR', err: (error as Error).message, command }, 'unexpected error while queueing');
+      return this.rejected(request, reject('INTERNAL_ERROR', 'the event could not be queued'), params, false, command);
+    }
+    this.accepted(label, request);
+    return OK_ANSWER;
+  }
+
+  private async enqueue(event: CanonicalEvent, sinks: string[], label: string): Promise<void> {
+    const d = this.deps;
+    await d.queue.append({ id: event.id, subject: event.subject, body: JSON.stringify(event), sinks });
+    if (sinks.length === 0) {
+      d.metrics.eventsUnmatched.inc({ policy: 'dead_letter' });
+      d.logger.warn({ code: 'EVENT_UNMATCHED_DEAD_LETTERED', command: label, eventId: event.id }, 'no route matched; kept in the dead-letter store');
+    } else {
+      for (const sink of sinks) d.metrics.eventsEnqueued.inc({ sink });
+    }
+  }
+
+  private accepted(label: string, request: CallbackRequest): void {
+    const d = this.deps;
+    d.metrics.requests.inc({ command: label, status: '200' });
+    d.metrics.ackLatency.observe((Date.now() - request.receivedAtMs) / 1000);
+    if (d.logRequests === 'all') d.logger.info({ code: 'REQUEST_ACCEPTED', command: label, ip: request.clientIp }, 'callback accepted');
+  }
+
+  private rejected(request: CallbackRequest, answer: Answer, params: URLSearchParams | undefined, quarantine = false, command?: string): Answer {
+    const d = this.deps;
+    const label = command ? this.commandLabel(command) : 'unauthenticated';
+    d.metrics.requests.inc({ command: label, status: String(answer.status) });
+    d.metrics.rejected.inc({ code: answer.code! });
+    if (d.logRequests !== 'off') {
+      d.logger.warn(
+        { code: answer.code, status: answer.status, reason: answer.reason, command: command ?? params?.get('CallbackCommand') ?? undefined, ip: request.clientIp, bytes: request.body.length },
+        `callback rejected: ${answer.code}`,
+      );
+    }
+    if (quarantine && params) d.quarantine.keep(request, params, answer);
+    return answer;
+  }
+
+  /** Metrics labels come only from authenticated requests and are capped, so junk cannot explode cardinality. */
+  private commandLabel(command: string): string {
+    if (this.commandLabels.has(command)) return command;
+    if (!COMMAND_LABEL.test(command) || this.commandLabels.size >= MAX_COMMAND_LABELS) return 'other';
+    this.commandLabels.add(command);
+    return command;
+  }
+}

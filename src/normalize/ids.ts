@@ -1,0 +1,75 @@
+/**
+ * Deterministic event ids (design.md §4, reference §10.4).
+ *
+ * id = first 128 bits of sha256(key), as 32 lowercase hex characters, where key always starts with
+ * `<sdkAppId>|<command>|`. Parts are joined with `|`; a `|` or `\` inside a part is escaped with `\`
+ * so that two different part lists can never produce the same key. The receive time never enters a key.
+ */
+import { createHash } from 'node:crypto';
+
+const NEEDS_ESCAPE = /[|\\]/g;
+
+/** Escapes one key part (only when it contains a separator or a backslash). */
+export function keyPart(value: string | number | undefined): string {
+  if (value === undefined) return '';
+  if (typeof value === 'number') return String(value);
+  if (value.indexOf('|') === -1 && value.indexOf('\\') === -1) return value;
+  return value.replace(NEEDS_ESCAPE, '\\$&');
+}
+
+/** 32 lowercase hex chars: the first 128 bits of sha256(key). */
+export function hashId(key: string): string {
+  return createHash('sha256').update(key, 'utf8').digest('hex').slice(0, 32);
+}
+
+/** Id from a message key: `<sdkAppId>|<command>|<key>` (key parts already escaped/joined). */
+export function idFromKey(sdkAppId: string, command: string, key: string): string {
+  return hashId(keyPart(sdkAppId) + '|' + keyPart(command) + '|' + key);
+}
+
+/** Id from the canonical body: `<sdkAppId>|<command>|<canonical JSON>`. */
+export function idFromBody(sdkAppId: string, command: string, body: unknown): string {
+  return hashId(keyPart(sdkAppId) + '|' + keyPart(command) + '|' + canonicalJson(body));
+}
+
+/**
+ * JSON with object keys sorted recursively (by UTF-16 code unit order, as Array#sort does),
+ * so that the same body with its keys in another order gives the same string. Values that
+ * JSON.stringify would drop inside objects (undefined, functions) are dropped too.
+ */
+export function canonicalJson(value: unknown): string {
+  const out: string[] = [];
+  writeCanonical(value, out);
+  return out.join('');
+}
+
+function writeCanonical(value: unknown, out: string[]): void {
+  if (value === null || typeof value !== 'object') {
+    const s = JSON.stringify(value);
+    out.push(s === undefined ? 'null' : s);
+    return;
+  }
+  if (Array.isArray(value)) {
+    out.push('[');
+    for (let i = 0; i < value.length; i++) {
+      if (i > 0) out.push(',');
+      writeCanonical(value[i], out);
+    }
+    out.push(']');
+    return;
+  }
+  const obj = value as Record<string, unknown>;
+  const keys = Object.keys(obj).sort();
+  out.push('{');
+  let first = true;
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i]!;
+    const v = obj[k];
+    if (v === undefined || typeof v === 'function' || typeof v === 'symbol') continue;
+    if (!first) out.push(',');
+    first = false;
+    out.push(JSON.stringify(k), ':');
+    writeCanonical(v, out);
+  }
+  out.push('}');
+}

@@ -1,0 +1,50 @@
+/**
+ * Time helpers. MsgTime is Unix seconds; EventTime is milliseconds (seconds for Push.*) and comes as
+ * a number or a digit string. Values below 1e12 are taken as seconds.
+ */
+
+/** Largest |ms| a JS Date accepts. */
+const MAX_DATE_MS = 8.64e15;
+const SECONDS_THRESHOLD = 1e12;
+
+/** EventTime (number or digit string, ms or s) → ms, or undefined when absent/unusable. */
+export function eventTimeToMs(value: unknown): number | undefined {
+  let n: number;
+  if (typeof value === 'number') {
+    n = value;
+  } else if (typeof value === 'string') {
+    if (value.length === 0 || value.length > 16 || !isDigits(value)) return undefined;
+    n = Number(value);
+  } else {
+    return undefined;
+  }
+  if (!Number.isFinite(n) || n < 0) return undefined;
+  if (n < SECONDS_THRESHOLD) n *= 1000;
+  n = Math.trunc(n);
+  return n <= MAX_DATE_MS ? n : undefined;
+}
+
+/** Seconds (MsgTime, LastReadTime, MsgTimeStamp) → ms, or undefined when not a usable number. */
+export function secondsToMs(value: unknown): number | undefined {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) return undefined;
+  const ms = Math.trunc(value * 1000);
+  return ms <= MAX_DATE_MS ? ms : undefined;
+}
+
+function isDigits(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
+}
+
+/**
+ * RFC 3339 UTC: `2017-03-28T07:30:22Z` when the milliseconds are zero, `2026-01-01T00:00:00.431Z`
+ * otherwise.
+ */
+export function formatRfc3339(ms: number): string {
+  const iso = new Date(ms).toISOString();
+  // toISOString always ends with ".sssZ"
+  return iso.endsWith('.000Z') ? iso.slice(0, -5) + 'Z' : iso;
+}

@@ -1,0 +1,322 @@
+/**
+ * The synchronous SQLite store behind the durable queue. It runs inside the queue worker thread
+ * (worker.ts) for the daemon, and directly in the CLI (`dlq`, `queue stats`). The design —
+ * invariants, record format, fsync and ack rules, recovery — is described in ./index.ts.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+
+export const QUEUE_DB_FILE = 'queue.db';
+const SCHEMA_VERSION = 1;
+
+export interface AppendRecord {
+  id: string;
+  subject: string;
+  /** The canonical event, serialized. */
+  body: string;
+  /** Sinks the event must reach. Empty: straight to the dead-letter store as "unmatched". */
+  sinks: string[];
+}
+
+export interface StoredEvent {
+  seq: number;
+  id: string;
+  subject: string;
+  body: string;
+  enqueuedMs: number;
+}
+
+export interface DeadLetterInput {
+  seq: number;
+  attempts: number;
+  code: string;
+  error: string;
+}
+
+export interface QuarantineInput {
+  reason: string;
+  code: string;
+  /** The request as received: method, url without Sign, headers of interest, and the body as text (or base64 when not UTF-8). */
+  request: Record<string, unknown>;
+}
+
+export interface DeadLetterRow {
+  dlqId: number;
+  kind: 'event' | 'request' | 'unmatched';
+  sink: string | null;
+  eventId: string | null;
+  subject: string | null;
+  attempts: number;
+  errorCode: string;
+  error: string;
+  failedMs: number;
+  body: string;
+}
+
+export interface SinkDepth {
+  sink: string;
+  depth: number;
+  bytes: number;
+  oldestMs: number | null;
+}
+
+export interface StoreStats {
+  events: number;
+  bytes: number;
+  deadLetters: number;
+  sinks: SinkDepth[];
+}
+
+export interface RecoveryReport {
+  cleanShutdown: boolean;
+  integrity: 'ok' | 'skipped' | 'recovered-fresh';
+  detail?: string;
+  events: number;
+  bytes: number;
+  maxSeq: number;
+}
+
+export class QueueStore {
+  readonly db: Database.Database;
+  readonly file: string;
+  readonly recovery: RecoveryReport;
+  private readonly stmts;
+
+  constructor(dir: string, options: { readonly?: boolean; checkIntegrity?: 'auto' | 'always' | 'never' } = {}) {
+    fs.mkdirSync(dir, { recursive: true });
+    this.file = path.join(dir, QUEUE_DB_FILE);
+    const opened = openWithRecovery(this.file, options);
+    this.db = opened.db;
+    const db = this.db;
+    this.stmts = {
+      insertEvent: db.prepare('INSERT INTO events (id, subject, bytes, enqueued_ms, body) VALUES (?, ?, ?, ?, ?)'),
+      insertPending: db.prepare('INSERT INTO pending (sink, seq) VALUES (?, ?)'),
+      insertDead: db.prepare(
+        'INSERT INTO dead_letters (kind, sink, event_id, subject, attempts, error_code, error, failed_ms, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      ),
+      read: db.prepare(
+        'SELECT p.seq AS seq, e.id AS id, e.subject AS subject, e.body AS body, e.enqueued_ms AS enqueuedMs FROM pending p JOIN events e ON e.seq = p.seq WHERE p.sink = ? AND p.seq > ? ORDER BY p.seq LIMIT ?',
+      ),
+      deletePending: db.prepare('DELETE FROM pending WHERE sink = ? AND seq = ?'),
+      reclaim: db.prepare('DELETE FROM events WHERE seq = ? AND NOT EXISTS (SELECT 1 FROM pending WHERE seq = ?) RETURNING bytes'),
+      eventBySeq: db.prepare('SELECT id, subject, body FROM events WHERE seq = ?'),
+      setMeta: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
+      getMeta: db.prepare('SELECT value FROM meta WHERE key = ?'),
+    };
+    const totals = db.prepare('SELECT COUNT(*) AS n, COALESCE(SUM(bytes), 0) AS b, COALESCE(MAX(seq), 0) AS m FROM events').get() as { n: number; b: number; m: number };
+    this.recovery = { ...opened.report, events: totals.n, bytes: totals.b, maxSeq: totals.m };
+    if (!options.readonly) this.stmts.setMeta.run('clean_shutdown', '0');
+  }
+
+  /** One transaction = one fsync (synchronous=FULL): the group commit. Returns the seq of each record. */
+  append(records: readonly AppendRecord[], nowMs: number): number[] {
+    const seqs: number[] = new Array(records.length);
+    this.db.transaction(() => {
+      for (let i = 0; i < records.length; i++) {
+        const r = records[i]!;
+        const bytes = Buffer.byteLength(r.body);
+        if (r.sinks.length === 0) {
+          this.stmts.insertDead.run('unmatched', null, r.id, r.subject, 0, 'ROUTE_UNMATCHED', 'no route matched the event', nowMs, r.body);
+          seqs[i] = 0;
+          continue;
+        }
+        const seq = Number(this.stmts.insertEvent.run(r.id, r.subject, bytes, nowMs, r.body).lastInsertRowid);
+        for (const sink of r.sinks) this.stmts.insertPending.run(sink, seq);
+        seqs[i] = seq;
+      }
+    })();
+    return seqs;
+  }
+
+  read(sink: string, afterSeq: number, limit: number): StoredEvent[] {
+    return this.stmts.read.all(sink, afterSeq, limit) as StoredEvent[];
+  }
+
+  /** Marks events delivered to one sink; reclaims events no sink still needs. Returns reclaimed counts. */
+  ack(sink: string, seqs: readonly number[]): { events: number; bytes: number } {
+    let events = 0;
+    let bytes = 0;
+    this.db.transaction(() => {
+      for (const seq of seqs) {
+        this.stmts.deletePending.run(sink, seq);
+        const gone = this.stmts.reclaim.get(seq, seq) as { bytes: number } | undefined;
+        if (gone) {
+          events++;
+          bytes += gone.bytes;
+        }
+      }
+    })();
+    return { events, bytes };
+  }
+
+  /** Moves events of one sink to the dead-letter store (body copied), then acks them for that sink. */
+  deadLetter(sink: string, items: readonly DeadLetterInput[], nowMs: number): { events: number; bytes: number } {
+    let events = 0;
+    let bytes = 0;
+    this.db.transaction(() => {
+      for (const item of items) {
+        const row = this.stmts.eventBySeq.get(item.seq) as { id: string; subject: string; body: string } | undefined;
+        if (!row) continue;
+        this.stmts.insertDead.run('event', sink, row.id, row.subject, item.attempts, item.code, item.error, nowMs, row.body);
+        this.stmts.deletePending.run(sink, item.seq);
+        const gone = this.stmts.reclaim.get(item.seq, item.seq) as { bytes: number } | undefined;
+        if (gone) {
+          events++;
+          bytes += gone.bytes;
+        }
+      }
+    })();
+    return { events, bytes };
+  }
+
+  quarantine(input: QuarantineInput, nowMs: number): number {
+    const info = this.stmts.insertDead.run('request', null, null, null, 0, input.code, input.reason, nowMs, JSON.stringify(input.request));
+    return Number(info.lastInsertRowid);
+  }
+
+  listDeadLetters(filter: { sink?: string; sinceMs?: number; kind?: string; limit?: number } = {}): DeadLetterRow[] {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (filter.sink) (where.push('sink = ?'), args.push(filter.sink));
+    if (filter.kind) (where.push('kind = ?'), args.push(filter.kind));
+    if (filter.sinceMs !== undefined) (where.push('failed_ms >= ?'), args.push(filter.sinceMs));
+    const sql = `SELECT dlq_id AS dlqId, kind, sink, event_id AS eventId, subject, attempts, error_code AS errorCode, error, failed_ms AS failedMs, body FROM dead_letters ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY dlq_id LIMIT ?`;
+    args.push(filter.limit ?? 1_000_000);
+    return this.db.prepare(sql).all(...args) as DeadLetterRow[];
+  }
+
+  getDeadLetter(dlqId: number): DeadLetterRow | undefined {
+    return this.db
+      .prepare('SELECT dlq_id AS dlqId, kind, sink, event_id AS eventId, subject, attempts, error_code AS errorCode, error, failed_ms AS failedMs, body FROM dead_letters WHERE dlq_id = ?')
+      .get(dlqId) as DeadLetterRow | undefined;
+  }
+
+  /**
+   * Puts dead-lettered events back in the queue for their sink (or `toSink`), keeping their ids.
+   * Unmatched events need `toSink`. Quarantined requests cannot be replayed as events.
+   */
+  replay(filter: { sink?: string; sinceMs?: number; ids?: number[]; toSink?: string }, nowMs: number): { replayed: number; skipped: number } {
+    let replayed = 0;
+    let skipped = 0;
+    this.db.transaction(() => {
+      let rows = this.listDeadLetters({ sink: filter.sink, sinceMs: filter.sinceMs });
+      if (filter.ids) rows = rows.filter((r) => filter.ids!.includes(r.dlqId));
+      for (const row of rows) {
+        const target = filter.toSink ?? row.sink;
+        if (row.kind === 'request' || !target || !row.eventId) {
+          skipped++;
+          continue;
+        }
+        const seq = Number(this.stmts.insertEvent.run(row.eventId, row.subject ?? '', Buffer.byteLength(row.body), nowMs, row.body).lastInsertRowid);
+        this.stmts.insertPending.run(target, seq);
+        this.db.prepare('DELETE FROM dead_letters WHERE dlq_id = ?').run(row.dlqId);
+        replayed++;
+      }
+    })();
+    return { replayed, skipped };
+  }
+
+  purgeDeadLetters(filter: { sink?: string; beforeMs?: number; ids?: number[] } = {}): number {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (filter.sink) (where.push('sink = ?'), args.push(filter.sink));
+    if (filter.beforeMs !== undefined) (where.push('failed_ms < ?'), args.push(filter.beforeMs));
+    if (filter.ids?.length) (where.push(`dlq_id IN (${filter.ids.map(() => '?').join(',')})`), args.push(...filter.ids));
+    return this.db.prepare(`DELETE FROM dead_letters ${where.length ? 'WHERE ' + where.join(' AND ') : ''}`).run(...args).changes;
+  }
+
+  stats(): StoreStats {
+    const totals = this.db.prepare('SELECT COUNT(*) AS n, COALESCE(SUM(bytes), 0) AS b FROM events').get() as { n: number; b: number };
+    const dead = this.db.prepare('SELECT COUNT(*) AS n FROM dead_letters').get() as { n: number };
+    const sinks = this.db
+      .prepare(
+        'SELECT p.sink AS sink, COUNT(*) AS depth, COALESCE(SUM(e.bytes), 0) AS bytes, MIN(e.enqueued_ms) AS oldestMs FROM pending p JOIN events e ON e.seq = p.seq GROUP BY p.sink ORDER BY p.sink',
+      )
+      .all() as SinkDepth[];
+    return { events: totals.n, bytes: totals.b, deadLetters: dead.n, sinks };
+  }
+
+  close(): void {
+    if (this.db.open) {
+      if (!this.db.readonly) {
+        this.stmts.setMeta.run('clean_shutdown', '1');
+        this.db.pragma('wal_checkpoint(TRUNCATE)');
+      }
+      this.db.close();
+    }
+  }
+}
+
+function openWithRecovery(
+  file: string,
+  options: { readonly?: boolean; checkIntegrity?: 'auto' | 'always' | 'never' },
+): { db: Database.Database; report: Omit<RecoveryReport, 'events' | 'bytes' | 'maxSeq'> } {
+  const existed = fs.existsSync(file);
+  let db = open(file, options.readonly ?? false);
+  const clean = !existed || readMeta(db, 'clean_shutdown') !== '0';
+  const mode = options.checkIntegrity ?? 'auto';
+  if (options.readonly || mode === 'never' || (mode === 'auto' && clean)) {
+    return { db, report: { cleanShutdown: clean, integrity: 'skipped' } };
+  }
+  // After an unclean stop SQLite has already replayed or discarded the WAL tail (torn frames fail
+  // their checksum and are cut). quick_check confirms the pages themselves are sound.
+  const result = db.pragma('quick_check', { simple: true }) as string;
+  if (result === 'ok') return { db, report: { cleanShutdown: clean, integrity: 'ok' } };
+  db.close();
+  const aside = `${file}.corrupt-${Date.now()}`;
+  for (const suffix of ['', '-wal', '-shm']) if (fs.existsSync(file + suffix)) fs.renameSync(file + suffix, aside + suffix);
+  db = open(file, false);
+  return { db, report: { cleanShutdown: clean, integrity: 'recovered-fresh', detail: `quick_check: ${result}; moved to ${aside}` } };
+}
+
+function readMeta(db: Database.Database, key: string): string | undefined {
+  try {
+    return (db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined)?.value;
+  } catch {
+    return undefined;
+  }
+}
+
+function open(file: string, readonly: boolean): Database.Database {
+  const db = new Database(file, { readonly, fileMustExist: readonly });
+  db.pragma('busy_timeout = 5000');
+  if (readonly) return db;
+  db.pragma('journal_mode = WAL');
+  // FULL in WAL mode: every commit fsyncs the WAL. This is what makes an ack durable.
+  db.pragma('synchronous = FULL');
+  db.pragma('wal_autocheckpoint = 4000');
+  db.pragma('cache_size = -32000');
+  db.exec(`
+    CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS events (
+      seq INTEGER PRIMARY KEY,
+      id TEXT NOT NULL,
+      subject TEXT NOT NULL,
+      bytes INTEGER NOT NULL,
+      enqueued_ms INTEGER NOT NULL,
+      body TEXT NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS pending (
+      sink TEXT NOT NULL,
+      seq INTEGER NOT NULL,
+      PRIMARY KEY (sink, seq)
+    ) WITHOUT ROWID;
+    CREATE INDEX IF NOT EXISTS pending_by_seq ON pending (seq);
+    CREATE TABLE IF NOT EXISTS dead_letters (
+      dlq_id INTEGER PRIMARY KEY,
+      kind TEXT NOT NULL,
+      sink TEXT,
+      event_id TEXT,
+      subject TEXT,
+      attempts INTEGER NOT NULL,
+      error_code TEXT NOT NULL,
+      error TEXT NOT NULL,
+      failed_ms INTEGER NOT NULL,
+      body TEXT NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS dead_letters_by_sink ON dead_letters (sink, failed_ms);
+  `);
+  db.prepare('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)').run('schema_version', String(SCHEMA_VERSION));
+  return db;
+}

@@ -1,0 +1,43 @@
+/**
+ * Queue worker thread: owns the SQLite write connection so that fsync never blocks the event
+ * loop that answers HTTP requests. Protocol: `{ id, op, args }` in, `{ id, ok, result | error }` out.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { QueueStore } from './store.js';
+
+type Op = 'append' | 'read' | 'ack' | 'deadLetter' | 'quarantine' | 'stats' | 'listDeadLetters' | 'replay' | 'purgeDeadLetters' | 'close';
+interface Request {
+  id: number;
+  op: Op;
+  args: unknown[];
+}
+
+const port = parentPort!;
+const { dir, checkIntegrity } = workerData as { dir: string; checkIntegrity?: 'auto' | 'always' | 'never' };
+
+let store: QueueStore;
+try {
+  store = new QueueStore(dir, { checkIntegrity });
+  port.postMessage({ id: 0, ok: true, result: store.recovery });
+} catch (error) {
+  port.postMessage({ id: 0, ok: false, error: serialize(error) });
+  process.exit(1);
+}
+
+const NOW_OPS = new Set<Op>(['append', 'deadLetter', 'quarantine', 'replay']);
+
+port.on('message', (request: Request) => {
+  try {
+    const args = NOW_OPS.has(request.op) ? [...request.args, Date.now()] : request.args;
+    const result = (store[request.op] as (...a: unknown[]) => unknown).apply(store, args);
+    port.postMessage({ id: request.id, ok: true, result });
+    if (request.op === 'close') port.close();
+  } catch (error) {
+    port.postMessage({ id: request.id, ok: false, error: serialize(error) });
+  }
+});
+
+function serialize(error: unknown): { message: string; code?: string } {
+  const e = error as { message?: string; code?: string };
+  return { message: e?.message ?? String(error), code: e?.code };
+}

@@ -1,0 +1,374 @@
+/**
+ * The delivery engine for one sink: queue → batches → plugin, then ack or dead-letter.
+ *
+ * - Reads the sink's pending events from the durable queue in seq order into a bounded window
+ *   (the backlog stays on disk; memory is bounded by the window, not by the backlog).
+ * - Builds batches by count, bytes and time (`batch.*`), at most `max_in_flight` at once.
+ * - Per-conversation ordering: while any event of a subject is in flight or waiting for a retry,
+ *   later events of that subject are held back; other subjects keep flowing. A retried batch is
+ *   re-sent as the same set of events in the same order.
+ * - Retries with exponential backoff and jitter up to `retry.max_attempts`, honouring a sink's
+ *   retry-after; fatal errors and exhausted retries go to the dead-letter store. A partial batch
+ *   acks the delivered events and handles each failed one by its own class.
+ */
+import type { Logger } from 'pino';
+import { rememberEventJson, type CanonicalEvent, type ItemFailure } from '../sink/api.js';
+import type { DurableQueue, StoredEvent } from '../queue/index.js';
+import type { SinkRunner } from '../sink/runner.js';
+import type { Metrics } from '../telemetry/metrics.js';
+import { backoffDelay } from '../sink/backoff.js';
+
+interface Item {
+  seq: number;
+  id: string;
+  subject: string;
+  body: string;
+  bytes: number;
+  attempts: number;
+  lastCode?: string;
+  lastError?: string;
+}
+
+interface RetryGroup {
+  items: Item[];
+  timer: NodeJS.Timeout | undefined;
+}
+
+export interface DispatcherStats {
+  inFlight: number;
+  window: number;
+  waitingRetry: number;
+  delivered: number;
+  deadLettered: number;
+  retried: number;
+}
+
+const MAX_WINDOW_EVENTS = 20_000;
+const MAX_WINDOW_BYTES = 64 * 1024 * 1024;
+const READ_CHUNK = 2000;
+const POLL_INTERVAL_MS = 1000;
+
+export class SinkDispatcher {
+  private ready: Item[] = [];
+  private dueRetries: Item[][] = [];
+  private readonly retryGroups = new Set<RetryGroup>();
+  private readonly held = new Map<string, number>();
+  private inFlight = 0;
+  private readonly inFlightDone = new Set<() => void>();
+  private readCursor = 0;
+  private windowCount = 0;
+  private windowBytes = 0;
+  private moreOnDisk = true;
+  private notifyVersion = 0;
+  private filling = false;
+  private lingerTimer: NodeJS.Timeout | undefined;
+  private lingerUntil = 0;
+  private stopping = false;
+  private readonly pollTimer: NodeJS.Timeout;
+  private readonly windowLimit: number;
+  readonly counters = { delivered: 0, deadLettered: 0, retried: 0 };
+
+  constructor(
+    private readonly queue: DurableQueue,
+    private readonly runner: SinkRunner,
+    private readonly logger: Logger,
+    private readonly metrics: Metrics,
+  ) {
+    const { batch, max_in_flight } = runner.config;
+    this.windowLimit = Math.min(MAX_WINDOW_EVENTS, Math.max(2000, batch.max_events * max_in_flight * 4));
+    this.pollTimer = setInterval(() => this.notify(), POLL_INTERVAL_MS);
+    this.pollTimer.unref();
+  }
+
+  get name(): string {
+    return this.runner.name;
+  }
+
+  start(): void {
+    void this.runner.connect().then(() => {
+      this.notify();
+    });
+    this.notify();
+  }
+
+  /** New events for this sink were committed (or may have been, e.g. by `dlq replay`). */
+  notify(): void {
+    this.notifyVersion++;
+    this.moreOnDisk = true;
+    void this.fill();
+  }
+
+  stats(): DispatcherStats {
+    let waiting = 0;
+    for (const g of this.retryGroups) waiting += g.items.length;
+    for (const g of this.dueRetries) waiting += g.length;
+    return { inFlight: this.inFlight, window: this.windowCount, waitingRetry: waiting, ...this.counters };
+  }
+
+  /** Stops dispatching, waits for in-flight batches (bounded by the deadline), closes the sink. */
+  async stop(deadlineMs: number): Promise<void> {
+    this.stopping = true;
+    clearInterval(this.pollTimer);
+    if (this.lingerTimer) clearTimeout(this.lingerTimer);
+    for (const g of this.retryGroups) if (g.timer) clearTimeout(g.timer);
+    while (this.inFlight > 0 && Date.now() < deadlineMs) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.max(1, deadlineMs - Date.now()));
+        this.inFlightDone.add(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+    await this.runner.close(Math.max(1000, deadlineMs - Date.now()));
+  }
+
+  private async fill(): Promise<void> {
+    if (this.filling || this.stopping) return;
+    this.filling = true;
+    try {
+      while (this.moreOnDisk && !this.stopping && this.windowCount < this.windowLimit && this.windowBytes < MAX_WINDOW_BYTES) {
+        const version = this.notifyVersion;
+        const want = Math.min(READ_CHUNK, this.windowLimit - this.windowCount);
+        let rows: StoredEvent[];
+        try {
+          rows = await this.queue.read(this.name, this.readCursor, want);
+        } catch (error) {
+          this.logger.error({ code: 'QUEUE_READ_FAILED', err: (error as Error).message }, `cannot read queue for sink ${this.name}`);
+          break;
+        }
+        for (const row of rows) {
+          const bytes = row.body.length;
+          this.ready.push({ seq: row.seq, id: row.id, subject: row.subject, body: row.body, bytes, attempts: 0 });
+          this.windowCount++;
+          this.windowBytes += bytes;
+          this.readCursor = row.seq;
+        }
+        if (rows.length > 0 && this.lingerUntil === 0) this.lingerUntil = Date.now() + this.runner.config.batch.max_wait_ms;
+        if (rows.length < want && version === this.notifyVersion) this.moreOnDisk = false;
+        this.pump();
+      }
+    } finally {
+      this.filling = false;
+    }
+    this.pump();
+  }
+
+  private pump(): void {
+    if (this.stopping || !this.runner.connected) return;
+    const { max_in_flight, batch } = this.runner.config;
+    while (this.inFlight < max_in_flight) {
+      const retry = this.dueRetries.shift();
+      if (retry) {
+        void this.send(retry, true);
+        continue;
+      }
+      if (this.ready.length === 0) break;
+      const full = this.ready.length >= batch.max_events || this.windowCount >= this.windowLimit;
+      if (!full && Date.now() < this.lingerUntil) {
+        this.armLinger();
+        break;
+      }
+      const items = this.takeBatch();
+      if (items.length === 0) break;
+      void this.send(items, false);
+    }
+    if (this.ready.length === 0) this.lingerUntil = 0;
+    if (this.moreOnDisk && !this.filling && this.windowCount < this.windowLimit) void this.fill();
+  }
+
+  private armLinger(): void {
+    if (this.lingerTimer) return;
+    this.lingerTimer = setTimeout(() => {
+      this.lingerTimer = undefined;
+      this.pump();
+    }, Math.max(0, this.lingerUntil - Date.now()));
+  }
+
+  /** The next batch in seq order, skipping subjects that are held (and everything after them). */
+  private takeBatch(): Item[] {
+    const { max_events, max_bytes } = this.runner.config.batch;
+    const taken: Item[] = [];
+    const rest: Item[] = [];
+    let skipped: Set<string> | undefined;
+    let bytes = 0;
+    let full = false;
+    for (const item of this.ready) {
+      if (full || this.held.has(item.subject) || skipped?.has(item.subject)) {
+        if (!full) (skipped ??= new Set()).add(item.subject);
+        rest.push(item);
+        continue;
+      }
+      if (taken.length > 0 && (taken.length >= max_events || bytes + item.bytes > max_bytes)) {
+        full = true;
+        rest.push(item);
+        continue;
+      }
+      taken.push(item);
+      bytes += item.bytes;
+    }
+    this.ready = rest;
+    this.lingerUntil = rest.length > 0 ? Date.now() + this.runner.config.batch.max_wait_ms : 0;
+    return taken;
+  }
+
+  private hold(items: readonly Item[]): void {
+    for (const item of items) this.held.set(item.subject, (this.held.get(item.subject) ?? 0) + 1);
+  }
+
+  private release(items: readonly Item[]): void {
+    for (const item of items) {
+      const n = (this.held.get(item.subject) ?? 1) - 1;
+      if (n <= 0) this.held.delete(item.subject);
+      else this.held.set(item.subject, n);
+      this.windowCount--;
+      this.windowBytes -= item.bytes;
+    }
+  }
+
+  private async send(items: Item[], isRetry: boolean): Promise<void> {
+    this.inFlight++;
+    if (!isRetry) this.hold(items);
+    try {
+      const events: CanonicalEvent[] = [];
+      const sendable: Item[] = [];
+      const corrupt: Item[] = [];
+      for (const item of items) {
+        try {
+          const event = JSON.parse(item.body) as CanonicalEvent;
+          rememberEventJson(event, item.body);
+          events.push(event);
+          sendable.push(item);
+        } catch (error) {
+          item.lastCode = 'EVENT_CORRUPT';
+          item.lastError = `stored event is not valid JSON: ${(error as Error).message}`;
+          corrupt.push(item);
+        }
+      }
+      if (corrupt.length) await this.deadLetter(corrupt);
+      if (sendable.length === 0) return;
+      this.metrics.batchSize.observe({ sink: this.name }, sendable.length);
+      const outcome = await this.runner.write(events);
+      switch (outcome.kind) {
+        case 'ok':
+          await this.ack(sendable);
+          break;
+        case 'fatal':
+          for (const item of sendable) {
+            item.attempts++;
+            item.lastCode = outcome.code;
+            item.lastError = outcome.message;
+          }
+          await this.deadLetter(sendable);
+          break;
+        case 'retry':
+          this.failAll(sendable, outcome.code, outcome.message, outcome.retryAfterMs);
+          break;
+        case 'partial':
+          await this.partial(sendable, outcome.failures);
+          break;
+      }
+    } finally {
+      this.inFlight--;
+      for (const done of this.inFlightDone) done();
+      this.inFlightDone.clear();
+      this.pump();
+    }
+  }
+
+  private async partial(items: Item[], failures: readonly ItemFailure[]): Promise<void> {
+    const byIndex = new Map<number, ItemFailure>();
+    for (const f of failures) byIndex.set(f.index, f);
+    const delivered: Item[] = [];
+    const fatal: Item[] = [];
+    const retry: Item[] = [];
+    let retryAfterMs = 0;
+    items.forEach((item, index) => {
+      const failure = byIndex.get(index);
+      if (!failure) return delivered.push(item);
+      item.attempts++;
+      item.lastCode = failure.code;
+      item.lastError = failure.message;
+      if (!failure.retriable) return fatal.push(item);
+      retryAfterMs = Math.max(retryAfterMs, failure.retryAfterMs ?? 0);
+      retry.push(item);
+    });
+    await this.ack(delivered);
+    await this.deadLetter(fatal);
+    if (retry.length) this.scheduleRetry(retry, retryAfterMs, retry[0]!.lastCode!, retry[0]!.lastError!);
+  }
+
+  private failAll(items: Item[], code: string, message: string, retryAfterMs?: number): void {
+    for (const item of items) {
+      item.attempts++;
+      item.lastCode = code;
+      item.lastError = message;
+    }
+    this.scheduleRetry(items, retryAfterMs ?? 0, code, message);
+  }
+
+  private scheduleRetry(items: Item[], retryAfterMs: number, code: string, message: string): void {
+    const { max_attempts, initial_backoff_ms, max_backoff_ms } = this.runner.config.retry;
+    const exhausted = items.filter((i) => i.attempts >= max_attempts);
+    const again = items.filter((i) => i.attempts < max_attempts);
+    if (exhausted.length) {
+      for (const item of exhausted) {
+        item.lastCode = `RETRIES_EXHAUSTED:${item.lastCode}`;
+      }
+      void this.deadLetter(exhausted);
+    }
+    if (again.length === 0) return;
+    this.metrics.retried.inc({ sink: this.name, code }, again.length);
+    this.counters.retried += again.length;
+    const attempts = again[0]!.attempts;
+    const delay = Math.max(retryAfterMs, backoffDelay(attempts, initial_backoff_ms, max_backoff_ms));
+    this.logger.warn(
+      { code: 'SINK_WRITE_RETRY', errorCode: code, err: message, events: again.length, attempt: attempts, retryInMs: delay },
+      `sink ${this.name}: ${again.length} event(s) failed (${code}); retry ${attempts + 1}/${max_attempts} in ${delay} ms`,
+    );
+    const group: RetryGroup = { items: again, timer: undefined };
+    group.timer = setTimeout(() => {
+      this.retryGroups.delete(group);
+      this.dueRetries.push(group.items);
+      this.pump();
+    }, delay);
+    this.retryGroups.add(group);
+  }
+
+  private async ack(items: Item[]): Promise<void> {
+    if (items.length === 0) return;
+    try {
+      await this.queue.ack(
+        this.name,
+        items.map((i) => i.seq),
+      );
+    } catch (error) {
+      // Delivered but not recorded: they will be redelivered after a restart (same ids).
+      this.logger.error({ code: 'QUEUE_ACK_FAILED', err: (error as Error).message, events: items.length }, `cannot record delivery for sink ${this.name}`);
+    }
+    this.counters.delivered += items.length;
+    this.metrics.delivered.inc({ sink: this.name }, items.length);
+    this.release(items);
+  }
+
+  private async deadLetter(items: Item[]): Promise<void> {
+    if (items.length === 0) return;
+    try {
+      await this.queue.deadLetter(
+        this.name,
+        items.map((i) => ({ seq: i.seq, attempts: i.attempts, code: i.lastCode ?? 'UNKNOWN', error: i.lastError ?? '' })),
+      );
+    } catch (error) {
+      this.logger.error({ code: 'QUEUE_DEAD_LETTER_FAILED', err: (error as Error).message, events: items.length }, `cannot dead-letter for sink ${this.name}`);
+    }
+    for (const item of items) {
+      this.metrics.deadLettered.inc({ sink: this.name, code: item.lastCode ?? 'UNKNOWN' });
+      this.logger.error(
+        { code: 'EVENT_DEAD_LETTERED', eventId: item.id, subject: item.subject, errorCode: item.lastCode, err: item.lastError, attempts: item.attempts },
+        `sink ${this.name}: event ${item.id} dead-lettered (${item.lastCode})`,
+      );
+    }
+    this.counters.deadLettered += items.length;
+    this.release(items);
+  }
+}

@@ -1,0 +1,134 @@
+/**
+ * Public sink plugin API, exported as `im-bridge/sink`.
+ *
+ * A plugin only knows how to connect, write a batch, check health and close. The host owns
+ * batching, concurrency, per-conversation ordering, retries with backoff and dead-lettering,
+ * identically for built-in and custom sinks (design.md §6). Built-in sinks use exactly this module.
+ */
+import type { Static, TSchema } from '@sinclair/typebox';
+import type { Logger } from 'pino';
+import type { CanonicalEvent } from '../normalize/event.js';
+
+export type { CanonicalEvent, EventData, Conversation, MessageElement } from '../normalize/event.js';
+
+/** The plugin API version the host implements. A plugin declaring another major is refused at load. */
+export const SINK_API_VERSION = '1';
+
+/** What the host hands each sink instance. */
+export interface SinkContext {
+  /** The sink's name in bridge.yaml (`sinks.<name>`). */
+  name: string;
+  /** A pino child logger bound to `{ sink: name }`. */
+  logger: Logger;
+  /** Aborted when the host shuts the sink down. */
+  signal: AbortSignal;
+  /** Directory of the config file, to resolve relative paths the plugin is given. */
+  configDir: string;
+  /** Count something plugin-specific; exported as `im_bridge_sink_plugin_events_total{sink,name}`. */
+  count(metric: string, value?: number): void;
+}
+
+/** A running sink instance, as returned by `create`. */
+export interface Sink {
+  /** Open connections. The host retries with backoff until it resolves. */
+  connect(signal: AbortSignal): Promise<void>;
+  /**
+   * Deliver every event of the batch, in array order for events of one subject.
+   * Resolve only when every event is delivered. Throw RetriableError, FatalError or
+   * PartialBatchError; any other error is treated as retriable.
+   */
+  writeBatch(events: readonly CanonicalEvent[], signal: AbortSignal): Promise<void>;
+  /** Optional: mimic a write without extra permissions. Throw when unhealthy. */
+  healthcheck?(signal: AbortSignal): Promise<void>;
+  /** Flush, then release. Called once. */
+  close(): Promise<void>;
+}
+
+export interface SinkPlugin<S extends TSchema = TSchema> {
+  /** snake_case noun, referenced as `type:` in bridge.yaml (or `type: plugin` + `module:`). */
+  type: string;
+  /** Must be SINK_API_VERSION's major. */
+  apiVersion: string;
+  /** TypeBox schema of the plugin's own config keys: types, validation and docs in one declaration. */
+  configSchema: S;
+  /** Delivery semantics the sink offers; `at_most_once` sinks (fire-and-forget) are counted as such. */
+  delivery?: 'at_least_once' | 'at_most_once';
+  create(config: Static<S>, ctx: SinkContext): Promise<Sink> | Sink;
+}
+
+/** Typed identity: gives `create` the static type of `configSchema`. */
+export function defineSink<S extends TSchema>(plugin: SinkPlugin<S>): SinkPlugin<S> {
+  return plugin;
+}
+
+/** Base of the errors a sink throws to tell the host what to do. */
+export abstract class SinkError extends Error {
+  /** A stable machine code, e.g. `KAFKA_MESSAGE_TOO_LARGE`, kept in the dead-letter store. */
+  readonly code: string;
+  constructor(message: string, code: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** A transient failure: the host retries the batch with exponential backoff and jitter. */
+export class RetriableError extends SinkError {
+  /** Wait at least this long before the next attempt (e.g. from Retry-After). */
+  readonly retryAfterMs: number | undefined;
+  constructor(message: string, options?: { code?: string; retryAfterMs?: number; cause?: unknown }) {
+    super(message, options?.code ?? 'SINK_RETRIABLE', options);
+    this.retryAfterMs = options?.retryAfterMs;
+  }
+}
+
+/** A permanent failure: retrying cannot help; the host dead-letters the batch's events. */
+export class FatalError extends SinkError {
+  constructor(message: string, options?: { code?: string; cause?: unknown }) {
+    super(message, options?.code ?? 'SINK_FATAL', options);
+  }
+}
+
+/** Per-event outcome of a batch that failed in part. */
+export interface ItemFailure {
+  /** Index into the `events` array passed to writeBatch. */
+  index: number;
+  /** Retriable items are retried; fatal ones are dead-lettered. */
+  retriable: boolean;
+  code: string;
+  message: string;
+  retryAfterMs?: number;
+}
+
+/**
+ * Some events of the batch were delivered and some were not. Events not listed were delivered
+ * and are not sent again.
+ */
+export class PartialBatchError extends SinkError {
+  readonly failures: readonly ItemFailure[];
+  constructor(failures: readonly ItemFailure[], message?: string) {
+    super(message ?? `${failures.length} event(s) of the batch failed`, 'SINK_PARTIAL_BATCH');
+    this.failures = failures;
+  }
+}
+
+/** True for errors a sink should treat as "the host is shutting this attempt down". */
+export function isAbortError(error: unknown): boolean {
+  return error instanceof Error && (error.name === 'AbortError' || error.name === 'TimeoutError');
+}
+
+const serializedEvents = new WeakMap<object, string>();
+
+/**
+ * The event as JSON. The host already holds each event's serialized form (it is what the queue
+ * stores), so sinks that write JSON (file, webhook, Kafka structured mode) should use this
+ * instead of JSON.stringify: it returns the stored bytes when it can.
+ */
+export function eventJson(event: CanonicalEvent): string {
+  return serializedEvents.get(event) ?? JSON.stringify(event);
+}
+
+/** Host side: remember the serialized form of an event it parsed from the queue. */
+export function rememberEventJson(event: CanonicalEvent, json: string): void {
+  serializedEvents.set(event, json);
+}

@@ -1,0 +1,10 @@
+/** Built-in sink plugins, by type. They use the public API (./api.ts) like any custom plugin. */
+import type { SinkPlugin } from './api.js';
+
+type PluginModule = { default: SinkPlugin };
+
+/** Lazily imported so that a deployment using only the file sink never loads kafkajs & co. */
+export const BUILTIN_SINKS: Record<string, () => Promise<PluginModule>> = {
+  file: () => import('../../plugins/file/index.js'),
+  stdout: () => import('../../plugins/stdout/index.js'),
+};

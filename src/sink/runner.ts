@@ -1,0 +1,192 @@
+/**
+ * Runs one plugin instance for the host: creation, connect with backoff, writes with a timeout,
+ * and the classification of whatever a plugin throws. A plugin that throws something unexpected,
+ * or hangs, is contained here: it becomes a retriable failure with a code, never a crash.
+ */
+import type { Logger } from 'pino';
+import { FatalError, PartialBatchError, RetriableError, SinkError, type CanonicalEvent, type ItemFailure, type Sink, type SinkPlugin } from './api.js';
+import type { SinkConfig } from '../config/schema.js';
+import type { Metrics } from '../telemetry/metrics.js';
+import { backoffDelay, sleep } from './backoff.js';
+
+export type WriteOutcome =
+  | { kind: 'ok' }
+  | { kind: 'retry'; code: string; message: string; retryAfterMs?: number }
+  | { kind: 'fatal'; code: string; message: string }
+  | { kind: 'partial'; failures: readonly ItemFailure[] };
+
+export type SinkState = 'starting' | 'connecting' | 'up' | 'failing' | 'closing' | 'closed';
+
+export class SinkRunner {
+  state: SinkState = 'starting';
+  lastError: string | undefined;
+  private instance: Sink | undefined;
+  private readonly abort = new AbortController();
+  private connecting: Promise<void> | undefined;
+
+  constructor(
+    readonly name: string,
+    readonly plugin: SinkPlugin,
+    readonly config: SinkConfig,
+    private readonly logger: Logger,
+    private readonly metrics: Metrics,
+    private readonly configDir: string,
+  ) {}
+
+  get signal(): AbortSignal {
+    return this.abort.signal;
+  }
+
+  get connected(): boolean {
+    return this.state === 'up' || this.state === 'failing';
+  }
+
+  /** Creates and connects the instance, retrying with backoff until it works or the runner closes. */
+  connect(): Promise<void> {
+    this.connecting ??= this.connectLoop();
+    return this.connecting;
+  }
+
+  private async connectLoop(): Promise<void> {
+    let attempt = 0;
+    this.state = 'connecting';
+    while (!this.abort.signal.aborted) {
+      attempt++;
+      try {
+        if (!this.instance) {
+          this.instance = await withTimeout(
+            Promise.resolve(
+              this.plugin.create(this.config.options as never, {
+                name: this.name,
+                logger: this.logger,
+                signal: this.abort.signal,
+                configDir: this.configDir,
+                count: (metric, value = 1) => this.metrics.pluginEvents.inc({ sink: this.name, name: metric }, value),
+              }),
+            ),
+            this.config.connect_timeout_ms,
+            'create',
+          );
+        }
+        await withTimeout(this.instance.connect(this.abort.signal), this.config.connect_timeout_ms, 'connect');
+        this.state = 'up';
+        this.lastError = undefined;
+        this.metrics.sinkUp.set({ sink: this.name }, 1);
+        this.logger.info({ code: 'SINK_CONNECTED', attempt }, `sink ${this.name} connected`);
+        return;
+      } catch (error) {
+        this.lastError = describe(error);
+        this.metrics.sinkUp.set({ sink: this.name }, 0);
+        const delay = backoffDelay(attempt, this.config.retry.initial_backoff_ms, this.config.retry.max_backoff_ms);
+        this.logger.warn({ code: 'SINK_CONNECT_FAILED', attempt, retryInMs: delay, err: this.lastError }, `sink ${this.name} cannot connect; retrying`);
+        if (error instanceof FatalError && !this.instance) {
+          // A plugin that refuses its own config at create() will not change its mind; keep
+          // retrying slowly so that a reload can fix it, but say so loudly.
+          this.logger.error({ code: 'SINK_CREATE_FATAL', err: this.lastError }, `sink ${this.name} failed to start`);
+        }
+        await sleep(delay, this.abort.signal);
+      }
+    }
+  }
+
+  async write(events: readonly CanonicalEvent[]): Promise<WriteOutcome> {
+    const instance = this.instance;
+    if (!instance) return { kind: 'retry', code: 'SINK_NOT_CONNECTED', message: 'sink is not connected' };
+    const attempt = new AbortController();
+    const onAbort = () => attempt.abort(this.abort.signal.reason);
+    this.abort.signal.addEventListener('abort', onAbort, { once: true });
+    const started = performance.now();
+    let outcome: WriteOutcome;
+    try {
+      await withTimeout(instance.writeBatch(events, attempt.signal), this.config.write_timeout_ms, 'writeBatch', attempt);
+      outcome = { kind: 'ok' };
+    } catch (error) {
+      outcome = classify(error, events.length);
+    } finally {
+      this.abort.signal.removeEventListener('abort', onAbort);
+    }
+    this.metrics.writeDuration.observe({ sink: this.name, outcome: outcome.kind }, (performance.now() - started) / 1000);
+    if (outcome.kind === 'ok' || outcome.kind === 'partial') {
+      if (this.state === 'failing') this.logger.info({ code: 'SINK_RECOVERED' }, `sink ${this.name} recovered`);
+      this.state = 'up';
+      this.lastError = undefined;
+      this.metrics.sinkUp.set({ sink: this.name }, 1);
+    } else if (outcome.kind === 'retry') {
+      this.state = 'failing';
+      this.lastError = `${outcome.code}: ${outcome.message}`;
+      this.metrics.sinkUp.set({ sink: this.name }, 0);
+    }
+    return outcome;
+  }
+
+  async healthcheck(): Promise<{ ok: boolean; error?: string }> {
+    if (!this.instance || !this.connected) return { ok: false, error: this.lastError ?? this.state };
+    if (!this.instance.healthcheck) return { ok: this.state === 'up', error: this.lastError };
+    try {
+      await withTimeout(this.instance.healthcheck(this.abort.signal), 5000, 'healthcheck');
+      return { ok: true };
+    } catch (error) {
+      return { ok: false, error: describe(error) };
+    }
+  }
+
+  /** Aborts pending work and closes the instance (the plugin flushes). */
+  async close(timeoutMs: number): Promise<void> {
+    if (this.state === 'closed') return;
+    this.state = 'closing';
+    this.abort.abort(new Error('sink closing'));
+    try {
+      if (this.instance) await withTimeout(this.instance.close(), timeoutMs, 'close');
+    } catch (error) {
+      this.logger.warn({ code: 'SINK_CLOSE_FAILED', err: describe(error) }, `sink ${this.name} did not close cleanly`);
+    }
+    this.state = 'closed';
+    this.metrics.sinkUp.set({ sink: this.name }, 0);
+  }
+}
+
+export function classify(error: unknown, batchSize: number): WriteOutcome {
+  if (error instanceof PartialBatchError) {
+    const failures = error.failures.filter((f) => Number.isInteger(f.index) && f.index >= 0 && f.index < batchSize);
+    return { kind: 'partial', failures };
+  }
+  if (error instanceof FatalError) return { kind: 'fatal', code: error.code, message: error.message };
+  if (error instanceof RetriableError) return { kind: 'retry', code: error.code, message: error.message, retryAfterMs: error.retryAfterMs };
+  if (error instanceof SinkError) return { kind: 'retry', code: error.code, message: error.message };
+  if (error instanceof TimeoutError) return { kind: 'retry', code: 'SINK_TIMEOUT', message: error.message };
+  // Plugins loaded from another copy of im-bridge/sink fail instanceof; trust the shape instead.
+  const shaped = error as { name?: string; code?: string; message?: string; failures?: ItemFailure[]; retryAfterMs?: number };
+  if (shaped?.name === 'PartialBatchError' && Array.isArray(shaped.failures)) return { kind: 'partial', failures: shaped.failures };
+  if (shaped?.name === 'FatalError') return { kind: 'fatal', code: shaped.code ?? 'SINK_FATAL', message: shaped.message ?? 'fatal' };
+  if (shaped?.name === 'RetriableError') return { kind: 'retry', code: shaped.code ?? 'SINK_RETRIABLE', message: shaped.message ?? 'retriable', retryAfterMs: shaped.retryAfterMs };
+  return { kind: 'retry', code: 'SINK_UNEXPECTED_ERROR', message: describe(error) };
+}
+
+export class TimeoutError extends Error {
+  constructor(what: string, ms: number) {
+    super(`${what} did not finish within ${ms} ms`);
+    this.name = 'TimeoutError';
+  }
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string, controller?: AbortController): Promise<T> {
+  let timer: NodeJS.Timeout;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const error = new TimeoutError(what, ms);
+      controller?.abort(error);
+      reject(error);
+    }, ms);
+  });
+  // A hung plugin promise is abandoned, not awaited; its late rejection must not become unhandled.
+  promise.catch(() => undefined);
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+export function describe(error: unknown): string {
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code;
+    return code !== undefined ? `${String(code)}: ${error.message}` : error.message;
+  }
+  return String(error);
+}

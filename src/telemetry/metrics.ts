@@ -1,0 +1,127 @@
+/**
+ * Prometheus metrics (prom-client). Names and labels are documented in README.md "Metrics".
+ * The accounting identity the tests check: requests = accepted + rejected, and per sink
+ * accepted-for-sink = delivered + queued + dead-lettered.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export class Metrics {
+  readonly registry = new Registry();
+
+  readonly requests = new Counter({
+    name: 'im_bridge_requests_total',
+    help: 'Callback requests by command and HTTP status.',
+    labelNames: ['command', 'status'] as const,
+    registers: [this.registry],
+  });
+  readonly rejected = new Counter({
+    name: 'im_bridge_requests_rejected_total',
+    help: 'Rejected requests by reason code.',
+    labelNames: ['code'] as const,
+    registers: [this.registry],
+  });
+  readonly ackLatency = new Histogram({
+    name: 'im_bridge_ack_latency_seconds',
+    help: 'Time from request received to answer sent, for accepted callbacks.',
+    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2],
+    registers: [this.registry],
+  });
+  readonly eventsEnqueued = new Counter({
+    name: 'im_bridge_events_enqueued_total',
+    help: 'Events durably enqueued for a sink.',
+    labelNames: ['sink'] as const,
+    registers: [this.registry],
+  });
+  readonly eventsUnmatched = new Counter({
+    name: 'im_bridge_events_unmatched_total',
+    help: 'Events no route matched, by the unmatched policy applied (dead_letter or drop).',
+    labelNames: ['policy'] as const,
+    registers: [this.registry],
+  });
+  readonly delivered = new Counter({
+    name: 'im_bridge_events_delivered_total',
+    help: 'Events delivered by a sink.',
+    labelNames: ['sink'] as const,
+    registers: [this.registry],
+  });
+  readonly retried = new Counter({
+    name: 'im_bridge_events_retried_total',
+    help: 'Event delivery attempts that failed and will be retried, by error code.',
+    labelNames: ['sink', 'code'] as const,
+    registers: [this.registry],
+  });
+  readonly deadLettered = new Counter({
+    name: 'im_bridge_events_dead_lettered_total',
+    help: 'Events moved to the dead-letter store, by sink and error code.',
+    labelNames: ['sink', 'code'] as const,
+    registers: [this.registry],
+  });
+  readonly batchSize = new Histogram({
+    name: 'im_bridge_sink_batch_events',
+    help: 'Events per batch written to a sink.',
+    labelNames: ['sink'] as const,
+    buckets: [1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500],
+    registers: [this.registry],
+  });
+  readonly writeDuration = new Histogram({
+    name: 'im_bridge_sink_write_seconds',
+    help: 'Duration of a sink writeBatch call.',
+    labelNames: ['sink', 'outcome'] as const,
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+  readonly sinkUp = new Gauge({
+    name: 'im_bridge_sink_up',
+    help: '1 when the sink is connected and its last write succeeded.',
+    labelNames: ['sink'] as const,
+    registers: [this.registry],
+  });
+  readonly queueDepth = new Gauge({
+    name: 'im_bridge_queue_depth_events',
+    help: 'Events waiting for a sink.',
+    labelNames: ['sink'] as const,
+    registers: [this.registry],
+  });
+  readonly queueBytes = new Gauge({
+    name: 'im_bridge_queue_depth_bytes',
+    help: 'Bytes of events waiting for a sink.',
+    labelNames: ['sink'] as const,
+    registers: [this.registry],
+  });
+  readonly queueOldest = new Gauge({
+    name: 'im_bridge_queue_oldest_age_seconds',
+    help: 'Age of the oldest event waiting for a sink.',
+    labelNames: ['sink'] as const,
+    registers: [this.registry],
+  });
+  readonly queueStored = new Gauge({
+    name: 'im_bridge_queue_stored_events',
+    help: 'Events stored in the local queue (all sinks).',
+    registers: [this.registry],
+  });
+  readonly queueStoredBytes = new Gauge({
+    name: 'im_bridge_queue_stored_bytes',
+    help: 'Bytes stored in the local queue (all sinks).',
+    registers: [this.registry],
+  });
+  readonly quarantined = new Counter({
+    name: 'im_bridge_requests_quarantined_total',
+    help: 'Invalid requests kept in the dead-letter store for inspection.',
+    registers: [this.registry],
+  });
+  readonly pluginEvents = new Counter({
+    name: 'im_bridge_sink_plugin_events_total',
+    help: 'Plugin-specific counters (SinkContext.count).',
+    labelNames: ['sink', 'name'] as const,
+    registers: [this.registry],
+  });
+  readonly configGeneration = new Gauge({
+    name: 'im_bridge_config_generation',
+    help: 'Generation of the configuration in force (1 at start, +1 per successful reload).',
+    registers: [this.registry],
+  });
+
+  constructor(options: { processMetrics?: boolean } = {}) {
+    if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'im_bridge_' });
+  }
+}

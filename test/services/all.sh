@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# All test services: Kafka, Elasticsearch, NATS (JetStream). usage: bash test/services/all.sh up|down|status
+#   up      build what is missing (Maven, first time only), start whatever is not ready, wait until all are
+#           really ready, write test/services/.env. A fast no-op when everything is already up.
+#   down    stop what these scripts started (nothing else); data dirs are kept (rm -rf test/services/.run to reset)
+#   status  one line per service; exit 0 only if all are ready
+# npm run services:up / services:down map to up / down. See test/services/README.md.
+set -euo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+SERVICES=(kafka elasticsearch nats)
+
+case "${1:-}" in
+  up)
+    t0=$(date +%s%3N)
+    # Maven builds one after the other (they share ~/.m2), then the three start in parallel.
+    bash "$HERE/kafka.sh" build
+    bash "$HERE/elasticsearch.sh" build
+    bash "$HERE/nats.sh" build
+    pids=()
+    for s in "${SERVICES[@]}"; do
+      bash "$HERE/$s.sh" up &
+      pids+=("$!")
+    done
+    failed=0
+    for i in "${!pids[@]}"; do
+      wait "${pids[$i]}" || { echo "[services] ERROR: ${SERVICES[$i]} failed to come up (see above)" >&2; failed=1; }
+    done
+    if ((failed)); then exit 1; fi
+    echo "[services] all up in $(awk -v a="$t0" -v b="$(date +%s%3N)" 'BEGIN { printf "%.1f", (b - a) / 1000 }')s; endpoints in $HERE/.env:" >&2
+    grep -v '^#' "$HERE/.env" >&2
+    ;;
+  down)
+    rc=0
+    for s in "${SERVICES[@]}"; do bash "$HERE/$s.sh" down || rc=1; done
+    exit $rc
+    ;;
+  status)
+    rc=0
+    for s in "${SERVICES[@]}"; do bash "$HERE/$s.sh" status || rc=1; done
+    exit $rc
+    ;;
+  *)
+    echo "usage: bash test/services/all.sh up|down|status" >&2
+    exit 2
+    ;;
+esac
