@@ -8,6 +8,7 @@ export type RejectCode =
   | 'NOT_FOUND'
   | 'METHOD_NOT_ALLOWED'
   | 'PAYLOAD_TOO_LARGE'
+  | 'LENGTH_REQUIRED'
   | 'APP_MISSING'
   | 'APP_UNKNOWN'
   | 'IP_NOT_ALLOWED'
@@ -31,6 +32,7 @@ export const REJECTIONS: Record<RejectCode, { status: number; errorCode: number 
   NOT_FOUND: { status: 404, errorCode: 40400 },
   METHOD_NOT_ALLOWED: { status: 405, errorCode: 40500 },
   PAYLOAD_TOO_LARGE: { status: 413, errorCode: 41300 },
+  LENGTH_REQUIRED: { status: 411, errorCode: 41100 },
   APP_MISSING: { status: 403, errorCode: 40300 },
   APP_UNKNOWN: { status: 403, errorCode: 40301 },
   IP_NOT_ALLOWED: { status: 403, errorCode: 40302 },

@@ -35,7 +35,9 @@ export class IngestServer {
   constructor(private readonly deps: ServerDeps) {
     const { listen } = deps;
     this.app = new HyperExpress.Server({
-      max_body_length: listen.body_limit_bytes,
+      // The limit is enforced in the handler, which can answer 413 with a JSON body (hyper-express
+      // would send a bare 413, and never call the handler).
+      max_body_length: Number.MAX_SAFE_INTEGER,
       fast_abort: false,
       ...(listen.tls ? { cert_file_name: listen.tls.cert_file, key_file_name: listen.tls.key_file, passphrase: listen.tls.passphrase } : {}),
     });
@@ -81,8 +83,14 @@ export class IngestServer {
           send(res, rejectTransport('PAYLOAD_TOO_LARGE', `body of ${declared} bytes is over the limit of ${limit} bytes (listen.body_limit_bytes)`, metrics, logger, req.ip), true);
           return;
         }
+        if (req.headers['transfer-encoding'] !== undefined) {
+          // Tencent IM sends Content-Length. A chunked body of unknown size is refused up front
+          // rather than buffered: hyper-express cannot stream it to us with a limit.
+          send(res, rejectTransport('LENGTH_REQUIRED', 'chunked request bodies are not accepted; send Content-Length', metrics, logger, req.ip), true);
+          return;
+        }
         const body = await req.buffer();
-        if (res.completed || res.aborted) return; // hyper-express already answered 413 for a chunked body over the limit
+        if (res.completed || res.aborted) return;
         if (body.length > limit) {
           send(res, rejectTransport('PAYLOAD_TOO_LARGE', `body is over the limit of ${limit} bytes`, metrics, logger, req.ip), true);
           return;
@@ -141,7 +149,7 @@ function send(res: HyperExpress.Response, answer: Answer, close = false, headers
   res.send(answer.body, close);
 }
 
-function rejectTransport(code: 'PAYLOAD_TOO_LARGE' | 'METHOD_NOT_ALLOWED' | 'NOT_FOUND', reason: string, metrics: Metrics, logger: Logger, ip: string): Answer {
+function rejectTransport(code: 'PAYLOAD_TOO_LARGE' | 'METHOD_NOT_ALLOWED' | 'NOT_FOUND' | 'LENGTH_REQUIRED', reason: string, metrics: Metrics, logger: Logger, ip: string): Answer {
   const answer = reject(code, reason);
   metrics.requests.inc({ command: 'unauthenticated', status: String(answer.status) });
   metrics.rejected.inc({ code });

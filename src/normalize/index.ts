@@ -20,7 +20,7 @@ import { normalizeSns } from './sns.js';
 import { normalizePush } from './push.js';
 import { normalizeGeneric } from './generic.js';
 import { idFromBody, idFromKey } from './ids.js';
-import { eventTimeToMs, formatRfc3339, secondsToMs } from './time.js';
+import { eventTimeToMs, formatRfc3339, MAX_RFC3339_MS, secondsToMs } from './time.js';
 import { normalizePlatform } from './platform.js';
 
 export type { CallbackMeta, CanonicalEvent, EventData, MessageElement, Conversation } from './event.js';
@@ -119,6 +119,6 @@ export function normalize(
 }
 
 function formatTime(ms: number, fallbackMs: number): string {
-  if (Number.isFinite(ms) && Math.abs(ms) <= 8.64e15) return formatRfc3339(ms);
-  return formatRfc3339(Number.isFinite(fallbackMs) ? fallbackMs : 0);
+  if (Number.isFinite(ms) && ms >= 0 && ms <= MAX_RFC3339_MS) return formatRfc3339(ms);
+  return formatRfc3339(Number.isFinite(fallbackMs) && fallbackMs >= 0 && fallbackMs <= MAX_RFC3339_MS ? fallbackMs : 0);
 }

@@ -3,8 +3,8 @@
  * a number or a digit string. Values below 1e12 are taken as seconds.
  */
 
-/** Largest |ms| a JS Date accepts. */
-const MAX_DATE_MS = 8.64e15;
+/** 9999-12-31T23:59:59.999Z: the last instant RFC 3339 (four-digit years) can express. Later → unusable. */
+export const MAX_RFC3339_MS = 253402300799999;
 const SECONDS_THRESHOLD = 1e12;
 
 /** EventTime (number or digit string, ms or s) → ms, or undefined when absent/unusable. */
@@ -21,14 +21,14 @@ export function eventTimeToMs(value: unknown): number | undefined {
   if (!Number.isFinite(n) || n < 0) return undefined;
   if (n < SECONDS_THRESHOLD) n *= 1000;
   n = Math.trunc(n);
-  return n <= MAX_DATE_MS ? n : undefined;
+  return n <= MAX_RFC3339_MS ? n : undefined;
 }
 
 /** Seconds (MsgTime, LastReadTime, MsgTimeStamp) → ms, or undefined when not a usable number. */
 export function secondsToMs(value: unknown): number | undefined {
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) return undefined;
   const ms = Math.trunc(value * 1000);
-  return ms <= MAX_DATE_MS ? ms : undefined;
+  return ms <= MAX_RFC3339_MS ? ms : undefined;
 }
 
 function isDigits(s: string): boolean {

@@ -17,6 +17,7 @@ ES_PROJECT_DIR="$SERVICES_DIR/elasticsearch"
 svc_build() { mvn_build "$ES_PROJECT_DIR"; }
 
 svc_launch() {
+  require_java 17
   mkdir -p "$SVC_DIR/tmp"
   # shellcheck disable=SC2086
   spawn_detached elasticsearch "$SVC_LOG" "$JAVA" ${IM_BRIDGE_ES_HEAP:--Xms512m -Xmx1g} -XX:+UseG1GC \

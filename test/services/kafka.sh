@@ -18,6 +18,7 @@ KAFKA_CLUSTER_ID=${IM_BRIDGE_KAFKA_CLUSTER_ID:-MkU3OEVBNTcwNTJENDM2Qk}
 svc_build() { mvn_build "$KAFKA_HOME_DIR"; }
 
 svc_launch() {
+  require_java 17
   mkdir -p "$SVC_DIR"
   sed -e "s#@DATA_DIR@#$SVC_DIR#g" -e "s#@PORT@#$KAFKA_PORT#g" -e "s#@CONTROLLER_PORT@#$KAFKA_CONTROLLER_PORT#g" \
     "$KAFKA_HOME_DIR/server.properties.template" >"$SVC_DIR/server.properties"

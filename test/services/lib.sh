@@ -54,6 +54,16 @@ port_open() {
   timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null
 }
 
+# require_java MIN: the JVM in $JAVA (JAVA_HOME or PATH) is at least Java MIN
+require_java() {
+  local min=$1 spec
+  command -v "$JAVA" >/dev/null || die "java not found (need Java $min+; set JAVA_HOME or install a JDK)"
+  spec=$("$JAVA" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.specification.version = //p' | head -1)
+  spec=${spec#1.}
+  [[ "$spec" =~ ^[0-9]+$ ]] || die "could not read the Java version of $JAVA"
+  ((spec >= min)) || die "$JAVA is Java $spec; Kafka 4.x and Elasticsearch 8.19 need Java $min+ (set JAVA_HOME)"
+}
+
 # with_lock NAME: serialise start/stop of one service (parallel test processes may call up at once).
 # Holds fd 9 until the calling script exits; children must be started with 9>&- (see spawn_detached).
 with_lock() {
@@ -91,7 +101,14 @@ spawn_detached() {
   local pidfile="$RUN_DIR/$name.pid"
   rm -f "$pidfile"
   printf '\n===== %s starting %s =====\n' "$(date -u +%FT%TZ)" "$name" >>"$logfile"
-  setsid bash -c 'echo $$ > "$1"; shift; exec "$@"' _ "$pidfile" "$@" \
+  # The inner bash closes every inherited fd above 2 (lock fds, pipes of whoever called us: a parent
+  # waiting for EOF on such a pipe would otherwise hang for the service's lifetime), records its pid, and
+  # exec's the service, so the recorded pid is the service itself.
+  setsid bash -c '
+    for fd in $(ls /proc/$$/fd); do
+      if ((fd > 2)); then eval "exec $fd>&-" 2>/dev/null || true; fi
+    done
+    echo $$ > "$1"; shift; exec "$@"' _ "$pidfile" "$@" \
     </dev/null >>"$logfile" 2>&1 9>&- &
   local i
   for i in $(seq 1 50); do

@@ -223,6 +223,11 @@ t.test('time rules', async (t) => {
   t.notOk('eventTimeMs' in r.data);
   // unusable EventTime → receive time
   t.equal(normalize({ ...base, EventTime: 'soon' }, meta(c), { includeRaw: false }).time, '2026-01-01T00:00:00Z');
+  // beyond year 9999 (not expressible in RFC 3339) → unusable → receive time
+  const far = normalize({ ...base, EventTime: '253402300800' }, meta(c), { includeRaw: false });
+  t.equal(far.time, '2026-01-01T00:00:00Z');
+  t.notOk('eventTimeMs' in far.data);
+  t.equal(normalize({ ...base, MsgTime: 2 ** 40 }, meta(c), { includeRaw: false }).time, '2026-01-01T00:00:00Z');
   // Push: first event's EventTime, seconds
   const push = SAMPLE_CALLBACKS.find((s) => s.command === 'Push.OfflinePush')!;
   const p = normalize(push.body, meta(push.command), { includeRaw: false });
