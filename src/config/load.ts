@@ -8,7 +8,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import { isMap, isScalar, isSeq, LineCounter, parse as parseYamlScalar, parseDocument, visit, type Document, type Node, type Pair } from 'yaml';
+import { isMap, isPair, isScalar, isSeq, LineCounter, parse as parseYamlScalar, parseDocument, visit, type Document, type Node, type Pair } from 'yaml';
 import type { TSchema } from '@sinclair/typebox';
 import { ConfigError, type ConfigErrorCode } from './errors.js';
 import { BridgeConfigSchema, SinkCommonSchema, SINK_COMMON_KEYS, type BridgeConfig, type SinkConfig } from './schema.js';
@@ -63,12 +63,11 @@ export async function loadConfigText(text: string, file: string, dir: string, op
 
   if (doc.errors.length > 0) {
     const first = doc.errors[0]!;
-    const pos = first.linePos?.[0];
-    throw new ConfigError('CONFIG_YAML_SYNTAX', first.message.split('\n')[0]!, { file, line: pos?.line, column: pos?.col });
+    throw new ConfigError('CONFIG_YAML_SYNTAX', first.message.split('\n')[0]!, { file, ...locate(first.pos[0]) });
   }
 
-  interpolate(doc, options.env ?? process.env, (name, node) =>
-    fail('CONFIG_ENV_UNSET', `environment variable ${name} is not set (use \${${name}:-default} for a default)`, node),
+  interpolate(doc, options.env ?? process.env, (name, node, key) =>
+    fail('CONFIG_ENV_UNSET', `environment variable ${name} is not set (use \${${name}:-default} for a default)`, node, key),
   );
 
   const raw = (doc.toJS() ?? {}) as Record<string, unknown>;
@@ -133,9 +132,9 @@ function pluginValidator(schema: TSchema): ValidateFunction {
 const ENV_PATTERN = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 const WHOLE_ENV_PATTERN = /^\$\{[A-Za-z_][A-Za-z0-9_]*(?::-[^}]*)?\}$/;
 
-function interpolate(doc: Document, env: NodeJS.ProcessEnv, unset: (name: string, node: Node) => never): void {
+function interpolate(doc: Document, env: NodeJS.ProcessEnv, unset: (name: string, node: Node, key: string) => never): void {
   visit(doc, {
-    Scalar(_key, node) {
+    Scalar(_key, node, ancestors) {
       if (typeof node.value !== 'string' || !node.value.includes('${')) return;
       const source = node.value;
       const expanded = source.replace(ENV_PATTERN, (_match, name: string, fallback: string | undefined) => {
@@ -143,12 +142,24 @@ function interpolate(doc: Document, env: NodeJS.ProcessEnv, unset: (name: string
         if (value !== undefined && value !== '') return value;
         if (fallback !== undefined) return fallback;
         if (value === '') return '';
-        return unset(name, node);
+        return unset(name, node, keyPath(ancestors, node));
       });
       // An unquoted `${PORT:-8080}` should read as the number the user meant.
       node.value = node.type === 'PLAIN' && WHOLE_ENV_PATTERN.test(source) && expanded !== '' ? parseYamlScalar(expanded) : expanded;
     },
   });
+}
+
+/** Dotted key path of a node from the visitor's ancestor list (Document, maps, pairs, seqs). */
+function keyPath(ancestors: readonly unknown[], node: unknown): string {
+  const segments: Array<string | number> = [];
+  for (let i = 0; i < ancestors.length; i++) {
+    const a = ancestors[i];
+    const next = ancestors[i + 1] ?? node;
+    if (isPair(a) && isScalar(a.key)) segments.push(String(a.key.value));
+    else if (isSeq(a)) segments.push(a.items.indexOf(next as never));
+  }
+  return dotted(segments);
 }
 
 function nodeAt(doc: Document, segments: Array<string | number>): Node | undefined {

@@ -7,4 +7,8 @@ type PluginModule = { default: SinkPlugin };
 export const BUILTIN_SINKS: Record<string, () => Promise<PluginModule>> = {
   file: () => import('../../plugins/file/index.js'),
   stdout: () => import('../../plugins/stdout/index.js'),
+  kafka: () => import('../../plugins/kafka/index.js'),
+  nats: () => import('../../plugins/nats/index.js'),
+  elasticsearch: () => import('../../plugins/elasticsearch/index.js'),
+  webhook: () => import('../../plugins/webhook/index.js'),
 };
