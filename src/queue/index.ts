@@ -19,7 +19,9 @@
  *    engine keeps per conversation (subject).
  *
  * RECORD FORMAT (SQLite tables, see store.ts)
- *   events(seq INTEGER PK, id, subject, bytes, enqueued_ms, body)  body = canonical event JSON
+ *   events(seq INTEGER PK AUTOINCREMENT, id, subject, bytes, enqueued_ms, body)
+ *                                       seq is never reused (read cursors only move forward)
+ *                                       body = canonical event JSON
  *   pending(sink, seq) WITHOUT ROWID                                 per-sink "cursor" set
  *   dead_letters(dlq_id, kind event|unmatched|request, sink, event_id, subject, attempts,
  *                error_code, error, failed_ms, body)

@@ -290,7 +290,7 @@ function open(file: string, readonly: boolean): Database.Database {
   db.exec(`
     CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     CREATE TABLE IF NOT EXISTS events (
-      seq INTEGER PRIMARY KEY,
+      seq INTEGER PRIMARY KEY AUTOINCREMENT,
       id TEXT NOT NULL,
       subject TEXT NOT NULL,
       bytes INTEGER NOT NULL,

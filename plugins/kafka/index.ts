@@ -1,0 +1,563 @@
+/**
+ * kafka sink: canonical events as Kafka records (CloudEvents Kafka binding, structured or binary),
+ * through one kafkajs producer (idempotent by default, acks=all).
+ *
+ * - Batches the host runs in parallel are merged: while one produce is in flight, the next
+ *   writeBatch calls queue up and go out together (one flush at a time). The host never puts one
+ *   subject in two in-flight batches, so merging keeps each conversation in queue order; records
+ *   keep array order within a flush, and the key (the subject by default) keeps a conversation in
+ *   one partition.
+ * - A flush is cut into produce requests of at most `max_request_bytes`, sent in order; a failed
+ *   request stops the flush, so no record of a conversation overtakes an earlier one that failed.
+ * - Everything that can be decided before sending is: topic template → legal name, record size,
+ *   topic existence (metadata, cached for metadata_max_age_ms; created when create_topics is on).
+ *   Such failures are per event (PartialBatchError) and never block the rest of the batch.
+ * - kafkajs reverts a request's sequence numbers for every partition when any partition of it
+ *   failed, although the others may have been written; reusing them could make the broker drop
+ *   later, different records as "duplicates". So after any failed multi-partition or unanswered
+ *   request the producer is replaced (new producer id): at-least-once, never silently lost.
+ * - A broker MESSAGE_TOO_LARGE (the topic's limit below max_message_bytes) is isolated by
+ *   re-sending the request's records one by one: only the oversized ones are dead-lettered.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { ConnectionOptions } from 'node:tls';
+import { CompressionTypes, Kafka, logLevel, Partitioners, type Admin, type Message, type Producer, type SASLOptions, type LogEntry } from 'kafkajs';
+import type { Logger } from 'pino';
+import {
+  defineSink,
+  FatalError,
+  PartialBatchError,
+  RetriableError,
+  type CanonicalEvent,
+  type ItemFailure,
+  type Sink,
+  type SinkContext,
+} from '../../src/sink/api.js';
+import { compileTemplate, type CompiledTemplate } from '../../src/sink/template.js';
+import { describeKafkaError, type KafkaErrorInfo } from './errors.js';
+import { encodeRecord, isLegalTopic } from './records.js';
+import { configSchema, type KafkaSinkConfig } from './schema.js';
+
+export { configSchema, type KafkaSinkConfig } from './schema.js';
+
+/** One record waiting in a flush, with the slot its outcome is written to. */
+interface PendingRecord {
+  job: Job;
+  index: number;
+  topic: string;
+  message: Message;
+  bytes: number;
+  /** Delivered or failed (its failure is in job.failures). */
+  settled: boolean;
+}
+
+interface Job {
+  records: PendingRecord[];
+  failures: ItemFailure[];
+  delivered: number;
+  signal: AbortSignal;
+  done: () => void;
+}
+
+/** What the flush learnt about one topic. */
+type TopicState = { ok: true } | { ok: false; failure: Omit<ItemFailure, 'index'> };
+
+/** kafkajs retries a request this often (with metadata refresh) before the host's backoff takes over. */
+const CLIENT_RETRY = { retries: 3, initialRetryTime: 100, maxRetryTime: 1000 };
+
+export default defineSink({
+  type: 'kafka',
+  apiVersion: '1',
+  configSchema,
+  delivery: 'at_least_once',
+  create(config, ctx) {
+    return new KafkaSink(config, ctx);
+  },
+});
+
+class KafkaSink implements Sink {
+  private readonly kafka: Kafka;
+  private readonly topicOf: CompiledTemplate;
+  private readonly keyOf: CompiledTemplate;
+  private readonly acks: -1 | 1;
+  private readonly compression: CompressionTypes;
+  private readonly logger: Logger;
+  private admin: Admin | undefined;
+  private adminConnecting: Promise<Admin> | undefined;
+  private producer: Producer | undefined;
+  private queue: Job[] = [];
+  private flushing: Promise<void> | undefined;
+  private closing = false;
+  /** topic → time (ms) until which it is trusted to exist. */
+  private readonly knownTopics = new Map<string, number>();
+
+  constructor(
+    private readonly config: KafkaSinkConfig,
+    private readonly ctx: SinkContext,
+  ) {
+    this.logger = ctx.logger;
+    this.acks = config.acks === 'all' || config.acks === -1 ? -1 : 1;
+    if (config.idempotent && this.acks !== -1) {
+      throw new FatalError('idempotent: true requires acks: all (set idempotent: false to use acks: leader)', { code: 'KAFKA_CONFIG' });
+    }
+    try {
+      this.topicOf = compileTemplate(config.topic);
+      this.keyOf = compileTemplate(config.key);
+    } catch (error) {
+      throw new FatalError(`invalid template: ${(error as Error).message}`, { code: 'KAFKA_CONFIG', cause: error });
+    }
+    if (this.topicOf.isStatic && !isLegalTopic(config.topic)) {
+      throw new FatalError(`topic "${config.topic}" is not a legal Kafka topic name ([a-zA-Z0-9._-], 1-249 chars)`, { code: 'KAFKA_CONFIG' });
+    }
+    this.compression = config.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None;
+    const brokers = (Array.isArray(config.brokers) ? config.brokers : config.brokers.split(','))
+      .map((b) => b.trim())
+      .filter((b) => b !== '');
+    if (brokers.length === 0) throw new FatalError('brokers is empty', { code: 'KAFKA_CONFIG' });
+    this.kafka = new Kafka({
+      clientId: config.client_id,
+      brokers,
+      ssl: tlsOptions(config, ctx.configDir),
+      sasl: saslOptions(config),
+      connectionTimeout: config.connection_timeout_ms,
+      requestTimeout: config.request_timeout_ms,
+      retry: CLIENT_RETRY,
+      logLevel: logLevel.WARN,
+      logCreator: () => (entry) => this.clientLog(entry),
+    });
+  }
+
+  async connect(): Promise<void> {
+    await this.ensureAdmin();
+    await this.ensureProducer();
+    if (this.topicOf.isStatic) {
+      const state = await this.checkTopic(this.config.topic);
+      if (!state.ok && state.failure.retriable) throw new RetriableError(state.failure.message, { code: state.failure.code });
+      if (!state.ok) {
+        this.logger.error(
+          { code: 'KAFKA_TOPIC_UNAVAILABLE', topic: this.config.topic, errorCode: state.failure.code, err: state.failure.message },
+          `kafka topic ${this.config.topic} cannot be written; its events will be dead-lettered`,
+        );
+      }
+    }
+  }
+
+  async writeBatch(events: readonly CanonicalEvent[], signal: AbortSignal): Promise<void> {
+    if (this.closing) throw new RetriableError('kafka sink is closing', { code: 'SINK_CLOSING' });
+    const job: Job = { records: [], failures: [], delivered: 0, signal, done: () => undefined };
+    const { max_message_bytes, encoding } = this.config;
+    for (let index = 0; index < events.length; index++) {
+      const event = events[index]!;
+      const topic = this.topicOf(event);
+      if (!isLegalTopic(topic)) {
+        job.failures.push({
+          index,
+          retriable: false,
+          code: 'KAFKA_INVALID_TOPIC',
+          message: `topic template "${this.config.topic}" gives ${JSON.stringify(topic.slice(0, 300))} for event ${event.id}: not a legal Kafka topic name ([a-zA-Z0-9._-], 1-249 chars)`,
+        });
+        continue;
+      }
+      const keyText = this.keyOf(event);
+      const key = keyText === '' ? null : Buffer.from(keyText);
+      const record = encodeRecord(event, encoding, key);
+      if (record.bytes > max_message_bytes) {
+        job.failures.push({
+          index,
+          retriable: false,
+          code: 'KAFKA_MESSAGE_TOO_LARGE',
+          message: `record of ${record.bytes} bytes for topic ${topic} exceeds max_message_bytes (${max_message_bytes}); not sent`,
+        });
+        continue;
+      }
+      job.records.push({ job, index, topic, bytes: record.bytes, message: { key, value: record.value, headers: record.headers }, settled: false });
+    }
+    if (job.records.length > 0) {
+      await new Promise<void>((resolve) => {
+        job.done = resolve;
+        this.queue.push(job);
+        this.kick();
+      });
+    }
+    if (job.failures.length === 0) return;
+    job.failures.sort((a, b) => a.index - b.index);
+    if (job.delivered === 0 && job.failures.length === events.length && job.failures.every((f) => f.retriable)) {
+      const first = job.failures[0]!;
+      throw new RetriableError(first.message, { code: first.code });
+    }
+    throw new PartialBatchError(job.failures, `${job.failures.length} of ${events.length} event(s) not delivered to Kafka (first: ${job.failures[0]!.code})`);
+  }
+
+  async healthcheck(): Promise<void> {
+    const admin = await this.ensureAdmin();
+    const now = Date.now();
+    const topics = this.topicOf.isStatic
+      ? [this.config.topic]
+      : [...this.knownTopics].filter(([, until]) => until > now).map(([topic]) => topic).slice(-3);
+    if (topics.length === 0) {
+      await this.adminCall(() => admin.describeCluster());
+      return;
+    }
+    for (const topic of topics) {
+      try {
+        await this.adminCall(() => admin.fetchTopicMetadata({ topics: [topic] }));
+      } catch (error) {
+        const info = describeKafkaError(error);
+        if (info.kind === 'unknown_topic' && this.config.create_topics) continue;
+        throw new Error(`topic ${topic}: ${info.message}`, { cause: error });
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    while (this.flushing) await this.flushing;
+    const producer = this.producer;
+    const admin = this.admin;
+    this.producer = undefined;
+    this.admin = undefined;
+    await Promise.all([producer?.disconnect(), admin?.disconnect()].map((p) => p?.catch(() => undefined)));
+  }
+
+  // ---- flushing ------------------------------------------------------------------------------
+
+  private kick(): void {
+    if (this.flushing) return;
+    this.flushing = this.drain().finally(() => {
+      this.flushing = undefined;
+      if (this.queue.length > 0) this.kick();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    while (this.queue.length > 0) {
+      const jobs = this.queue;
+      this.queue = [];
+      const live: Job[] = [];
+      for (const job of jobs) {
+        if (job.signal.aborted) {
+          // The host gave up on this attempt (timeout, shutdown) before it was sent: not sent.
+          failRecords(job.records, { retriable: true, code: 'SINK_ABORTED', message: 'write aborted before it was sent' });
+          job.done();
+        } else {
+          live.push(job);
+        }
+      }
+      if (live.length === 0) continue;
+      try {
+        await this.flush(live.flatMap((job) => job.records));
+      } catch (error) {
+        // flush() settles every record itself; this is a last guard so that no writer hangs.
+        const info = describeKafkaError(error);
+        for (const job of live) failRecords(job.records, { retriable: true, code: info.code, message: info.message });
+      }
+      for (const job of live) job.done();
+    }
+  }
+
+  private async flush(records: PendingRecord[]): Promise<void> {
+    const fail = failRecords;
+    const deliver = (list: readonly PendingRecord[]) => {
+      for (const r of list) {
+        if (r.settled) continue;
+        r.settled = true;
+        r.job.delivered++;
+      }
+    };
+    try {
+      const topics = new Map<string, TopicState>();
+      for (const r of records) if (!topics.has(r.topic)) topics.set(r.topic, { ok: true });
+      await Promise.all([...topics.keys()].map(async (topic) => topics.set(topic, await this.checkTopic(topic))));
+      const sendable: PendingRecord[] = [];
+      for (const r of records) {
+        const state = topics.get(r.topic)!;
+        if (state.ok) sendable.push(r);
+        else fail([r], state.failure);
+      }
+      const requests = cut(sendable, this.config.max_request_bytes);
+      for (let i = 0; i < requests.length; i++) {
+        const request = requests[i]!;
+        const error = await this.send(request);
+        if (!error) {
+          deliver(request);
+          continue;
+        }
+        if (error.kind === 'too_large') {
+          this.logger.warn(
+            { code: 'KAFKA_ISOLATING_RECORDS', records: request.length, err: error.message },
+            `kafka refused a request as too large; re-sending its ${request.length} record(s) one by one`,
+          );
+          this.ctx.count('isolations');
+          const stopped = await this.isolate(request, deliver, fail);
+          if (stopped) {
+            fail(requests.slice(i + 1).flat(), { retriable: true, code: stopped.code, message: stopped.message });
+            return;
+          }
+          continue;
+        }
+        if (error.kind === 'unknown_topic') {
+          // The topic vanished since it was checked: check it again on the retry.
+          for (const r of request) this.knownTopics.delete(r.topic);
+        }
+        if (error.kind === 'fatal' && new Set(request.map((r) => r.topic)).size === 1) {
+          // A topic-level refusal (authorization, policy...): only this request's records.
+          fail(request, { retriable: false, code: error.code, message: error.message });
+          continue;
+        }
+        // Unknown outcome or a refusal we cannot pin to records: retry this and everything after
+        // it, so that no later record of a conversation overtakes an earlier one.
+        fail(requests.slice(i).flat(), { retriable: true, code: error.code, message: error.message });
+        return;
+      }
+    } catch (error) {
+      const info = describeKafkaError(error);
+      fail(records, { retriable: true, code: info.code, message: info.message });
+    }
+  }
+
+  /** Re-sends records one by one after a MESSAGE_TOO_LARGE; returns the error that stopped it, if any. */
+  private async isolate(
+    request: readonly PendingRecord[],
+    deliver: (list: readonly PendingRecord[]) => void,
+    fail: (list: readonly PendingRecord[], failure: Omit<ItemFailure, 'index'>) => void,
+  ): Promise<KafkaErrorInfo | undefined> {
+    for (let j = 0; j < request.length; j++) {
+      const record = request[j]!;
+      const error = await this.send([record]);
+      if (!error) {
+        deliver([record]);
+      } else if (error.kind === 'too_large' || error.kind === 'fatal') {
+        fail([record], { retriable: false, code: error.code, message: `${error.message} (record of ${record.bytes} bytes for topic ${record.topic})` });
+      } else {
+        fail(request.slice(j), { retriable: true, code: error.code, message: error.message });
+        return error;
+      }
+    }
+    return undefined;
+  }
+
+  /** One produce request; resolves with the classified error instead of throwing. */
+  private async send(records: readonly PendingRecord[]): Promise<KafkaErrorInfo | undefined> {
+    let producer: Producer;
+    try {
+      producer = await this.ensureProducer();
+    } catch (error) {
+      return describeKafkaError(error);
+    }
+    const byTopic = new Map<string, Message[]>();
+    for (const r of records) {
+      let messages = byTopic.get(r.topic);
+      if (!messages) byTopic.set(r.topic, (messages = []));
+      messages.push(r.message);
+    }
+    try {
+      await producer.sendBatch({
+        topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+        acks: this.acks,
+        timeout: this.config.request_timeout_ms,
+        compression: this.compression,
+      });
+      this.ctx.count('records_sent', records.length);
+      return undefined;
+    } catch (error) {
+      const info = describeKafkaError(error);
+      // A broker refusal of a single record touched one partition: its sequence numbers were
+      // not used and kafkajs restored them. Anything else leaves them uncertain.
+      if (!(info.fromBroker && records.length === 1)) await this.resetProducer(info);
+      return info;
+    }
+  }
+
+  // ---- topics --------------------------------------------------------------------------------
+
+  private async checkTopic(topic: string): Promise<TopicState> {
+    if ((this.knownTopics.get(topic) ?? 0) > Date.now()) return { ok: true };
+    const admin = await this.ensureAdmin();
+    try {
+      await this.adminCall(() => admin.fetchTopicMetadata({ topics: [topic] }));
+      this.knownTopics.set(topic, Date.now() + this.config.metadata_max_age_ms);
+      return { ok: true };
+    } catch (error) {
+      const info = describeKafkaError(error);
+      if (info.kind === 'unknown_topic') {
+        if (this.config.create_topics) return this.createTopic(topic);
+        return {
+          ok: false,
+          failure: {
+            retriable: false,
+            code: 'KAFKA_UNKNOWN_TOPIC_OR_PARTITION',
+            message: `topic ${topic} does not exist and create_topics is off (${info.message})`,
+          },
+        };
+      }
+      if (info.kind === 'fatal') return { ok: false, failure: { retriable: false, code: info.code, message: `topic ${topic}: ${info.message}` } };
+      return { ok: false, failure: { retriable: true, code: info.code, message: `metadata of topic ${topic}: ${info.message}` } };
+    }
+  }
+
+  private async createTopic(topic: string): Promise<TopicState> {
+    const admin = await this.ensureAdmin();
+    try {
+      const created = await this.adminCall(() =>
+        admin.createTopics({
+          topics: [
+            {
+              topic,
+              numPartitions: this.config.topic_partitions,
+              replicationFactor: this.config.topic_replication_factor,
+              configEntries: Object.entries(this.config.topic_config).map(([name, value]) => ({ name, value })),
+            },
+          ],
+          waitForLeaders: true,
+          timeout: this.config.request_timeout_ms,
+        }),
+      );
+      if (created) {
+        this.ctx.count('topics_created');
+        this.logger.info({ code: 'KAFKA_TOPIC_CREATED', topic }, `created kafka topic ${topic}`);
+      }
+      this.knownTopics.set(topic, Date.now() + this.config.metadata_max_age_ms);
+      return { ok: true };
+    } catch (error) {
+      const info = describeKafkaError(error);
+      if (info.type === 'TOPIC_ALREADY_EXISTS') {
+        this.knownTopics.set(topic, Date.now() + this.config.metadata_max_age_ms);
+        return { ok: true };
+      }
+      const retriable = info.kind === 'retriable' || info.kind === 'unknown_topic';
+      return { ok: false, failure: { retriable, code: info.code, message: `cannot create topic ${topic}: ${info.message}` } };
+    }
+  }
+
+  // ---- clients -------------------------------------------------------------------------------
+
+  private async ensureProducer(): Promise<Producer> {
+    if (this.producer) return this.producer;
+    const producer = this.kafka.producer({
+      idempotent: this.config.idempotent,
+      maxInFlightRequests: this.config.idempotent ? 1 : 5,
+      allowAutoTopicCreation: false,
+      createPartitioner: Partitioners.DefaultPartitioner,
+      metadataMaxAge: this.config.metadata_max_age_ms,
+      retry: CLIENT_RETRY,
+    });
+    try {
+      await producer.connect();
+    } catch (error) {
+      await producer.disconnect().catch(() => undefined);
+      throw error;
+    }
+    this.producer = producer;
+    return producer;
+  }
+
+  private async resetProducer(reason: KafkaErrorInfo): Promise<void> {
+    const producer = this.producer;
+    this.producer = undefined;
+    if (!producer) return;
+    this.ctx.count('producer_resets');
+    this.logger.info({ code: 'KAFKA_PRODUCER_RESET', errorCode: reason.code, err: reason.message }, 'kafka producer replaced after a failed request');
+    await producer.disconnect().catch(() => undefined);
+  }
+
+  private ensureAdmin(): Promise<Admin> {
+    if (this.admin) return Promise.resolve(this.admin);
+    this.adminConnecting ??= (async () => {
+      const admin = this.kafka.admin({ retry: CLIENT_RETRY });
+      try {
+        await admin.connect();
+      } catch (error) {
+        await admin.disconnect().catch(() => undefined);
+        throw error;
+      }
+      this.admin = admin;
+      return admin;
+    })().finally(() => {
+      this.adminConnecting = undefined;
+    });
+    return this.adminConnecting;
+  }
+
+  /** Runs an admin request; a connection-level failure drops the admin client so the next call reconnects. */
+  private async adminCall<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (error) {
+      const info = describeKafkaError(error);
+      if (!info.fromBroker) {
+        const admin = this.admin;
+        this.admin = undefined;
+        await admin?.disconnect().catch(() => undefined);
+      }
+      throw error;
+    }
+  }
+
+  private clientLog({ level, label, namespace, log }: LogEntry): void {
+    const { message, timestamp: _timestamp, logger: _logger, ...extra } = log as LogEntry['log'] & { logger?: unknown };
+    // We bound kafkajs's own retries on purpose; delivery guarantees come from replacing the
+    // producer after any failed request (see the header), not from endless client retries.
+    if (message.startsWith('Limiting retries for the idempotent producer')) return;
+    const fields = { code: 'KAFKA_CLIENT_LOG', kafkajs: namespace, kafkajsLevel: label, ...extra };
+    if (level <= logLevel.WARN) this.logger.warn(fields, `kafkajs: ${message}`);
+    else this.logger.debug(fields, `kafkajs: ${message}`);
+  }
+}
+
+/** Consecutive requests of at most maxBytes each (a record larger than that goes alone). */
+function cut(records: readonly PendingRecord[], maxBytes: number): PendingRecord[][] {
+  const requests: PendingRecord[][] = [];
+  let current: PendingRecord[] = [];
+  let bytes = 0;
+  for (const r of records) {
+    if (current.length > 0 && bytes + r.bytes > maxBytes) {
+      requests.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(r);
+    bytes += r.bytes;
+  }
+  if (current.length > 0) requests.push(current);
+  return requests;
+}
+
+/** Records an outcome for the records not settled yet (a record is settled once). */
+function failRecords(records: readonly PendingRecord[], failure: Omit<ItemFailure, 'index'>): void {
+  for (const r of records) {
+    if (r.settled) continue;
+    r.settled = true;
+    r.job.failures.push({ index: r.index, ...failure });
+  }
+}
+
+function tlsOptions(config: KafkaSinkConfig, configDir: string): ConnectionOptions | boolean | undefined {
+  const tls = config.tls;
+  if (!tls || !tls.enabled) return undefined;
+  const read = (file: string | undefined, what: string): Buffer | undefined => {
+    if (file === undefined) return undefined;
+    const resolved = path.resolve(configDir, file);
+    try {
+      return readFileSync(resolved);
+    } catch (error) {
+      throw new FatalError(`cannot read tls.${what} ${resolved}: ${(error as Error).message}`, { code: 'KAFKA_CONFIG', cause: error });
+    }
+  };
+  const options: ConnectionOptions = { rejectUnauthorized: tls.reject_unauthorized };
+  const ca = read(tls.ca_file, 'ca_file');
+  const cert = read(tls.cert_file, 'cert_file');
+  const key = read(tls.key_file, 'key_file');
+  if (ca) options.ca = [ca];
+  if (cert) options.cert = cert;
+  if (key) options.key = key;
+  if (tls.passphrase !== undefined) options.passphrase = tls.passphrase;
+  if (tls.servername !== undefined) options.servername = tls.servername;
+  return options;
+}
+
+function saslOptions(config: KafkaSinkConfig): SASLOptions | undefined {
+  const sasl = config.sasl;
+  if (!sasl) return undefined;
+  return { mechanism: sasl.mechanism, username: sasl.username, password: sasl.password } as SASLOptions;
+}

@@ -1,0 +1,172 @@
+/**
+ * webhook sink: CloudEvents over HTTP to any receiver, signed with Standard Webhooks.
+ *
+ * structured / binary encoding: one event = one request. A batch's requests run concurrently
+ * across subjects and one after another within a subject; when an event fails, the later events
+ * of its subject in the batch are not sent and are reported as retriable, so a receiver always
+ * sees a conversation in order. batch encoding: one request per batch (per distinct URL when the
+ * URL is a template), all-or-nothing.
+ *
+ * Outcomes: 2xx delivered; 408, 429, 5xx, timeouts and network errors retriable (Retry-After
+ * honoured); redirects not followed unless configured; other 4xx (and 3xx) fatal, dead-lettered
+ * with WEBHOOK_HTTP_<status> and a body excerpt. See README.md.
+ */
+import { defineSink, FatalError, PartialBatchError, RetriableError, type CanonicalEvent, type ItemFailure } from '../../src/sink/api.js';
+import { WebhookConfigSchema } from './config.js';
+import { encodeBatch, encodeEvent, percentEncodeHeader, Signer, type EncodedRequest } from './encode.js';
+import { Transport, type Failure } from './http.js';
+import { compileUrlTemplate, TemplateError, type UrlTemplate } from './template.js';
+
+/** Headers the sink sets itself; configuring them is an error rather than a silent override. */
+const RESERVED_HEADERS = /^(host|content-type|content-length|transfer-encoding|connection|keep-alive|upgrade|expect|te|trailer|webhook-.*|ce-.*)$/i;
+const CLOSE_GRACE_MS = 5000;
+
+export default defineSink({
+  type: 'webhook',
+  apiVersion: '1',
+  configSchema: WebhookConfigSchema,
+  delivery: 'at_least_once',
+  create(config, ctx) {
+    let template: UrlTemplate;
+    try {
+      template = compileUrlTemplate(config.url);
+    } catch (error) {
+      throw new FatalError(`webhook url: ${(error as Error).message}`, { code: 'WEBHOOK_CONFIG', cause: error });
+    }
+    const reserved = Object.keys(config.headers).filter((name) => RESERVED_HEADERS.test(name));
+    if (reserved.length) throw new FatalError(`webhook headers: ${reserved.join(', ')} are set by the sink and cannot be configured`, { code: 'WEBHOOK_CONFIG' });
+    if (Boolean(config.tls.cert_file) !== Boolean(config.tls.key_file)) {
+      throw new FatalError('webhook tls: cert_file and key_file go together', { code: 'WEBHOOK_CONFIG' });
+    }
+    let signer: Signer | undefined;
+    try {
+      signer = config.signing ? new Signer(config.signing.secrets) : undefined;
+    } catch (error) {
+      throw new FatalError(`webhook signing: invalid secret (${(error as Error).message})`, { code: 'WEBHOOK_CONFIG', cause: error });
+    }
+    let transport: Transport;
+    try {
+      transport = new Transport({
+        timeoutMs: config.timeout_ms,
+        maxConnections: config.max_connections,
+        followRedirects: config.follow_redirects,
+        maxRedirects: config.max_redirects,
+        maxRetryAfterMs: config.max_retry_after_ms,
+        tls: config.tls,
+        configDir: ctx.configDir,
+        count: (metric) => ctx.count(metric),
+      });
+    } catch (error) {
+      throw new FatalError(`webhook tls: ${(error as Error).message}`, { code: 'WEBHOOK_CONFIG', cause: error });
+    }
+    const userHeaders = Object.fromEntries(Object.entries(config.headers).map(([k, v]) => [k.toLowerCase(), v]));
+    userHeaders['user-agent'] ??= 'im-bridge-webhook';
+    let closed = false;
+
+    function send(url: string, request: EncodedRequest, signal: AbortSignal): Promise<Failure | undefined> {
+      // Event ids are ASCII hashes; anything else is percent-encoded to fit a header, and signed as sent.
+      const id = percentEncodeHeader(request.id);
+      const headers = { ...userHeaders, ...request.headers, ...(signer ? signer.headers(id, request.body) : { 'webhook-id': id }) };
+      ctx.count('requests');
+      return transport.send({ url, method: config.method, headers, body: request.body, signal });
+    }
+
+    function render(event: CanonicalEvent): string | Failure {
+      try {
+        return template.render(event);
+      } catch (error) {
+        if (error instanceof TemplateError) return { retriable: false, code: 'WEBHOOK_URL_TEMPLATE', message: error.message };
+        throw error;
+      }
+    }
+
+    /** One request per event; subjects in parallel, each subject in order. */
+    async function writeEach(events: readonly CanonicalEvent[], encoding: 'structured' | 'binary', signal: AbortSignal): Promise<ItemFailure[]> {
+      const chains = new Map<string, number[]>();
+      events.forEach((event, index) => {
+        const chain = chains.get(event.subject);
+        if (chain) chain.push(index);
+        else chains.set(event.subject, [index]);
+      });
+      const failures: ItemFailure[] = [];
+      await Promise.all(
+        [...chains.values()].map(async (chain) => {
+          for (let k = 0; k < chain.length; k++) {
+            const event = events[chain[k]!]!;
+            const url = render(event);
+            const failure = typeof url === 'string' ? await send(url, encodeEvent(event, encoding), signal) : url;
+            if (!failure) continue;
+            failures.push(item(chain[k]!, failure));
+            for (const later of chain.slice(k + 1)) {
+              failures.push({
+                index: later,
+                retriable: true,
+                code: 'WEBHOOK_ORDER_HELD',
+                message: `not sent: earlier event ${event.id} of ${event.subject} failed (${failure.code})`,
+                retryAfterMs: failure.retryAfterMs,
+              });
+            }
+            return;
+          }
+        }),
+      );
+      return failures;
+    }
+
+    /** One request per distinct URL, carrying that URL's events as a JSON array. */
+    async function writeBatched(events: readonly CanonicalEvent[], signal: AbortSignal): Promise<ItemFailure[]> {
+      const failures: ItemFailure[] = [];
+      const groups = new Map<string, number[]>();
+      events.forEach((event, index) => {
+        const url = render(event);
+        if (typeof url !== 'string') return failures.push(item(index, url));
+        const group = groups.get(url);
+        if (group) group.push(index);
+        else groups.set(url, [index]);
+      });
+      await Promise.all(
+        [...groups].map(async ([url, indexes]) => {
+          const failure = await send(url, encodeBatch(indexes.map((i) => events[i]!)), signal);
+          if (failure) for (const index of indexes) failures.push(item(index, failure));
+        }),
+      );
+      return failures;
+    }
+
+    return {
+      async connect() {
+        // Connections are opened on demand and kept alive; there is nothing to wait for here.
+        // healthcheck() probes a static receiver.
+      },
+
+      async writeBatch(events, signal) {
+        if (closed) throw new RetriableError('webhook sink is closed', { code: 'WEBHOOK_CLOSED' });
+        if (events.length === 0) return;
+        const failures = config.encoding === 'batch' ? await writeBatched(events, signal) : await writeEach(events, config.encoding, signal);
+        if (failures.length === 0) return;
+        failures.sort((a, b) => a.index - b.index);
+        if (failures.length === events.length && failures.every((f) => f.retriable)) {
+          // Nothing got through: a plain retriable error marks the sink as failing in /readyz.
+          const cause = failures.find((f) => f.code !== 'WEBHOOK_ORDER_HELD') ?? failures[0]!;
+          const retryAfterMs = Math.max(0, ...failures.map((f) => f.retryAfterMs ?? 0));
+          throw new RetriableError(cause.message, { code: cause.code, retryAfterMs: retryAfterMs || undefined });
+        }
+        throw new PartialBatchError(failures, `${failures.length} of ${events.length} event(s) not delivered (first: ${failures[0]!.code}: ${failures[0]!.message})`);
+      },
+
+      async healthcheck(signal) {
+        if (template.origin) await transport.probe(template.origin, signal);
+      },
+
+      async close() {
+        if (closed) return;
+        closed = true;
+        await transport.close(CLOSE_GRACE_MS);
+      },
+    };
+  },
+});
+
+function item(index: number, failure: Failure): ItemFailure {
+  return { index, retriable: failure.retriable, code: failure.code, message: failure.message, retryAfterMs: failure.retryAfterMs };
+}

@@ -1,0 +1,159 @@
+import t from 'tap';
+import pino from 'pino';
+import { Type } from '@sinclair/typebox';
+import { DurableQueue } from '../../../src/queue/index.js';
+import { SinkDispatcher } from '../../../src/route/dispatcher.js';
+import { SinkRunner } from '../../../src/sink/runner.js';
+import { defineSink, FatalError, PartialBatchError, RetriableError, type CanonicalEvent, type Sink } from '../../../src/sink/api.js';
+import { Metrics } from '../../../src/telemetry/metrics.js';
+import type { SinkConfig } from '../../../src/config/schema.js';
+import { tempDir, waitFor } from '../../helpers/daemon.js';
+
+const logger = pino({ level: 'silent' });
+
+function sinkConfig(extra: Partial<SinkConfig> = {}): SinkConfig {
+  return {
+    name: 'test',
+    type: 'test',
+    options: {},
+    batch: { max_events: 20, max_bytes: 1024 * 1024, max_wait_ms: 5 },
+    retry: { initial_backoff_ms: 5, max_backoff_ms: 50, max_attempts: 1000 },
+    max_in_flight: 4,
+    write_timeout_ms: 2000,
+    connect_timeout_ms: 2000,
+    ...extra,
+  };
+}
+
+/** A real plugin whose writeBatch behaviour the test decides. */
+function testPlugin(write: (events: readonly CanonicalEvent[]) => Promise<void>) {
+  return defineSink({
+    type: 'test',
+    apiVersion: '1',
+    configSchema: Type.Object({}),
+    create(): Sink {
+      return { async connect() {}, writeBatch: (events) => write(events), async close() {} };
+    },
+  });
+}
+
+async function setup(t: Tap.Test, write: (events: readonly CanonicalEvent[]) => Promise<void>, config = sinkConfig()) {
+  const queue = await DurableQueue.open({ dir: tempDir(), max_bytes: 1e9, max_events: 1e7, max_wait_ms: 0, max_batch_events: 2048, min_free_bytes: 0 });
+  const metrics = new Metrics({ processMetrics: false });
+  const runner = new SinkRunner('test', testPlugin(write), config, logger, metrics, '/tmp');
+  const dispatcher = new SinkDispatcher(queue, runner, logger, metrics);
+  queue.onAppended(() => dispatcher.notify());
+  dispatcher.start();
+  t.teardown(async () => {
+    await dispatcher.stop(Date.now() + 2000);
+    await queue.close();
+  });
+  const enqueue = (n: number, subjects: number, offset = 0) =>
+    Promise.all(
+      Array.from({ length: n }, (_, k) => {
+        const i = k + offset;
+        const event = { id: `e${i}`, subject: `group/g${i % subjects}`, seq: i };
+        return queue.append({ id: event.id, subject: event.subject, body: JSON.stringify(event), sinks: ['test'] });
+      }),
+    );
+  return { queue, dispatcher, metrics, enqueue };
+}
+
+type Tap = typeof t;
+declare namespace Tap {
+  type Test = typeof t;
+}
+
+t.test('delivers everything, per-subject order holds under random retriable failures', async (t) => {
+  const received: Array<{ id: string; subject: string; seq: number }> = [];
+  let calls = 0;
+  const { queue, dispatcher, enqueue } = await setup(t, async (events) => {
+    calls++;
+    await new Promise((r) => setTimeout(r, Math.random() * 5));
+    if (Math.random() < 0.3) throw new RetriableError('flaky', { code: 'FLAKY' });
+    for (const e of events) received.push(e as unknown as { id: string; subject: string; seq: number });
+  });
+  await enqueue(2000, 25);
+  await waitFor(() => dispatcher.stats().delivered, (n) => n === 2000, 60_000);
+  t.equal(received.length, 2000, 'every event delivered exactly once (no partial success in this sink)');
+  t.equal(new Set(received.map((e) => e.id)).size, 2000);
+  const bySubject = new Map<string, number[]>();
+  for (const e of received) bySubject.set(e.subject, [...(bySubject.get(e.subject) ?? []), e.seq]);
+  for (const [subject, seqs] of bySubject) t.same(seqs, [...seqs].sort((a, b) => a - b), `${subject} in order`);
+  t.ok(dispatcher.stats().retried > 0, `retries happened (${dispatcher.stats().retried})`);
+  t.ok(calls > 2000 / 20, 'batched');
+  await waitFor(() => queue.events, (n) => n === 0, 10_000);
+});
+
+t.test('different conversations proceed while one is stuck retrying', async (t) => {
+  const delivered: string[] = [];
+  const { dispatcher, enqueue } = await setup(t, async (events) => {
+    const failures = [];
+    for (let i = 0; i < events.length; i++) {
+      if (events[i]!.subject === 'group/g0') failures.push({ index: i, retriable: true, code: 'STUCK', message: 'g0 is stuck' });
+      else delivered.push(events[i]!.id);
+    }
+    if (failures.length) throw new PartialBatchError(failures);
+  });
+  await enqueue(300, 3);
+  await waitFor(() => delivered.length, (n) => n === 200, 20_000);
+  t.equal(dispatcher.stats().delivered, 200, 'g1 and g2 delivered, g0 held back');
+  t.ok(dispatcher.stats().waitingRetry > 0 || dispatcher.stats().inFlight > 0);
+});
+
+t.test('partial batch: fatal items dead-lettered, retriable items retried, the rest acked once', async (t) => {
+  const seen = new Map<string, number>();
+  const { queue, dispatcher, enqueue } = await setup(t, async (events) => {
+    const failures = [];
+    for (let i = 0; i < events.length; i++) {
+      const id = events[i]!.id;
+      seen.set(id, (seen.get(id) ?? 0) + 1);
+      if (id === 'e7') failures.push({ index: i, retriable: false, code: 'TOO_LARGE', message: 'record too large' });
+      else if (id === 'e8' && seen.get(id)! < 3) failures.push({ index: i, retriable: true, code: 'BUSY', message: 'busy' });
+    }
+    if (failures.length) throw new PartialBatchError(failures);
+  });
+  await enqueue(40, 40);
+  await waitFor(() => dispatcher.stats().delivered + dispatcher.stats().deadLettered, (n) => n === 40, 20_000);
+  t.equal(dispatcher.stats().deadLettered, 1);
+  t.equal(seen.get('e8'), 3, 'retriable item retried until it passed');
+  t.equal(seen.get('e1'), 1, 'delivered items not sent again');
+  const dead = await queue.listDeadLetters({ sink: 'test' });
+  t.match(dead, [{ eventId: 'e7', errorCode: 'TOO_LARGE', error: 'record too large', attempts: 1 }]);
+});
+
+t.test('fatal batch and exhausted retries go to the dead-letter store with codes', async (t) => {
+  const { queue, dispatcher, enqueue } = await setup(
+    t,
+    async (events) => {
+      if (events[0]!.subject === 'group/g0') throw new FatalError('forbidden', { code: 'AUTH' });
+      throw new RetriableError('down', { code: 'DOWN' });
+    },
+    sinkConfig({ retry: { initial_backoff_ms: 1, max_backoff_ms: 5, max_attempts: 3 }, batch: { max_events: 1, max_bytes: 1e6, max_wait_ms: 0 } }),
+  );
+  await enqueue(4, 2);
+  await waitFor(() => dispatcher.stats().deadLettered, (n) => n === 4, 20_000);
+  const dead = await queue.listDeadLetters({ sink: 'test' });
+  const codes = dead.map((d) => d.errorCode).sort();
+  t.same(codes, ['AUTH', 'AUTH', 'RETRIES_EXHAUSTED:DOWN', 'RETRIES_EXHAUSTED:DOWN']);
+  t.ok(dead.filter((d) => d.errorCode.startsWith('RETRIES')).every((d) => d.attempts === 3), 'attempts recorded');
+  t.equal(queue.events, 0, 'dead-lettered events are reclaimed from the queue');
+});
+
+t.test('a plugin that hangs is timed out and retried; one that throws junk is contained', async (t) => {
+  let n = 0;
+  const { dispatcher, enqueue, metrics } = await setup(
+    t,
+    async () => {
+      n++;
+      if (n === 1) return new Promise<void>(() => undefined); // hangs forever
+      if (n === 2) throw 'a string, not an Error'; // eslint-disable-line no-throw-literal
+    },
+    sinkConfig({ write_timeout_ms: 200 }),
+  );
+  await enqueue(5, 1);
+  await waitFor(() => dispatcher.stats().delivered, (d) => d === 5, 20_000);
+  const retried = await metrics.retried.get();
+  const codes = retried.values.map((v) => v.labels.code).sort();
+  t.same(codes, ['SINK_TIMEOUT', 'SINK_UNEXPECTED_ERROR']);
+});
