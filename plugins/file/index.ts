@@ -26,8 +26,19 @@ export default defineSink({
 
     async function openFile(): Promise<void> {
       await mkdir(path.dirname(file), { recursive: true });
-      handle = await open(file, 'a');
+      handle = await open(file, 'a+');
       size = (await handle.stat()).size;
+      if (size > 0) {
+        // A crash during a write can leave a torn last line; end it so the next event starts clean.
+        // (That event was not acked by this sink, so it is written again in full.)
+        const last = Buffer.alloc(1);
+        await handle.read(last, 0, 1, size - 1);
+        if (last[0] !== 0x0a) {
+          await handle.write('\n');
+          size += 1;
+          ctx.logger.warn({ code: 'FILE_TORN_TAIL', file }, `ended a torn last line in ${file}`);
+        }
+      }
     }
 
     async function rotate(): Promise<void> {

@@ -63,8 +63,14 @@ export function classify(error: unknown): Classified {
     case ErrorCode.BadHeader:
       return { retriable: false, code: 'NATS_BAD_HEADER', message };
     case ErrorCode.PermissionsViolation:
-    case ErrorCode.AuthorizationViolation:
       return { retriable: false, code: 'NATS_PERMISSION_DENIED', message };
+    case ErrorCode.AuthorizationViolation:
+    case ErrorCode.BadAuthentication:
+    case ErrorCode.BadCreds:
+    case ErrorCode.AuthenticationExpired:
+    case ErrorCode.AuthenticationTimeout:
+    case ErrorCode.AccountExpired:
+      return { retriable: false, code: 'NATS_AUTH_FAILED', message };
     case ErrorCode.JetStreamInvalidAck:
       return { retriable: true, code: 'NATS_INVALID_ACK', message };
     case ErrorCode.ConnectionClosed:

@@ -223,6 +223,7 @@ t.test('error classification', async (t) => {
     [NatsError.errorForCode(ErrorCode.MaxPayloadExceeded), false, 'NATS_MAX_PAYLOAD'],
     [NatsError.errorForCode(ErrorCode.ConnectionClosed), true, 'NATS_DISCONNECTED'],
     [NatsError.errorForCode(ErrorCode.PermissionsViolation), false, 'NATS_PERMISSION_DENIED'],
+    [NatsError.errorForCode(ErrorCode.AuthorizationViolation), false, 'NATS_AUTH_FAILED'],
     [api(400, 10060, 'expected stream does not match'), false, 'NATS_WRONG_STREAM'],
     [api(404, 10059, 'stream not found'), false, 'NATS_STREAM_NOT_FOUND'],
     [api(400, 10054, 'message size exceeds maximum allowed'), false, 'NATS_MESSAGE_TOO_LARGE'],

@@ -338,7 +338,7 @@ t.test('URL templates: values URL-encoded; a missing field dead-letters that eve
   const rx = await startReceiver();
   t.teardown(() => rx.close());
   const { sink } = await makeSink(t, { url: `${rx.url}/apps/{{imsdkappid}}/groups/{{ data.conversation.groupId }}?kind={{data.conversation.kind}}` });
-  const good = event('group/a b/c', 1);
+  const good = event('group/a b/c', 1, { data: { family: 'group', conversation: { kind: 'group', groupId: 'a b/c' }, receivedAtMs: 1 } });
   const bad = event('c2c/u1/u2', 1, { data: { family: 'c2c', conversation: { kind: 'c2c', accounts: ['u1', 'u2'] }, receivedAtMs: 1 } });
   const e = (await sink.writeBatch([good, bad], signal()).catch((x: unknown) => x)) as PartialBatchError;
   t.same(e.failures.map((f) => [f.index, f.retriable, f.code]), [[1, false, 'WEBHOOK_URL_TEMPLATE']]);
