@@ -94,9 +94,14 @@ export function readBulkItems(response: BulkResponseBody, eventCount: number, op
 
 export function itemFailure(index: number, status: number, error: BulkError | undefined): ItemFailure {
   const type = error?.type;
-  const code = type ? 'ES_' + type.toUpperCase() : `ES_HTTP_${status}`;
+  const code = errorCode(type, status);
   const message = `${status} ${describeError(error)}`;
   return { index, retriable: isRetriableStatus(status, type), code, message };
+}
+
+/** `ES_<TYPE>` (es_rejected_execution_exception → ES_REJECTED_EXECUTION_EXCEPTION), or `ES_HTTP_<status>` without a type. */
+export function errorCode(type: string | undefined, status: number): string {
+  return type ? 'ES_' + type.toUpperCase().replace(/^ES_/, '') : `ES_HTTP_${status}`;
 }
 
 /** Retry: overload (429), server side (5xx), request timeout (408) and cluster blocks (read-only after a disk flood...). */

@@ -17,7 +17,7 @@ import path from 'node:path';
 import { Type, type Static } from '@sinclair/typebox';
 import { Client, errors, type ClientOptions } from '@elastic/elasticsearch';
 import { defineSink, FatalError, PartialBatchError, RetriableError, isAbortError, type CanonicalEvent, type ItemFailure, type SinkContext } from '../../src/sink/api.js';
-import { bulkBody, describeError, readBulkItems, type BulkError, type BulkResponseBody } from './bulk.js';
+import { bulkBody, describeError, errorCode, readBulkItems, type BulkError, type BulkResponseBody } from './bulk.js';
 import { compileIndexName, IndexNameError } from './index-name.js';
 import { indexTemplateBody } from './mapping.js';
 
@@ -244,7 +244,7 @@ export function requestError(error: unknown): RetriableError | FatalError {
     const status = error.statusCode ?? 0;
     const reason = responseReason(error);
     const type = responseErrorType(error);
-    const code = type ? 'ES_' + type.toUpperCase() : `ES_HTTP_${status}`;
+    const code = errorCode(type, status);
     if (status === 400 || status === 405 || status === 406 || status === 413 || status === 415 || status === 422) {
       return new FatalError(`_bulk refused (${status}): ${reason}`, { code, cause: error });
     }

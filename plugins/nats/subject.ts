@@ -3,7 +3,8 @@
  *
  * Template syntax: literal subject text with `{{path}}` placeholders, where `path` is an event
  * attribute or a dotted path into the event (`{{imcommand}}`, `{{data.family}}`,
- * `{{data.conversation.groupId}}`, `{{data.elements.0.kind}}`). `{{path|tokens}}` keeps the dots of
+ * `{{data.conversation.groupId}}`, `{{data.elements.0.kind}}`), resolved by the shared
+ * src/sink/template.ts (missing → empty, numbers/booleans as text, objects as JSON). `{{path|tokens}}` keeps the dots of
  * the value as token separators (`Group.CallbackAfterSendMsg` → two tokens); without `|tokens` a
  * value is always exactly ONE token.
  *
@@ -16,14 +17,14 @@
  * still one subject per value.
  */
 import { createHash } from 'node:crypto';
+import { compileTemplate, TemplateError, type CompiledTemplate } from '../../src/sink/template.js';
 
 /** Characters kept as they are in a token; everything else is %-escaped. */
 const SAFE = /^[A-Za-z0-9_\-@#:=+~!]$/;
 /** Escaped tokens longer than this are shortened to a prefix plus a hash of the whole value. */
 export const MAX_TOKEN_CHARS = 128;
 const KEEP_CHARS = 96;
-const PLACEHOLDER = /\{\{\s*([^{}|\s]+)\s*(?:\|\s*([a-z]+)\s*)?\}\}/g;
-const PATH = /^[A-Za-z_$][A-Za-z0-9_$]*(\.[A-Za-z0-9_$]+)*$/;
+const PLACEHOLDER = /\{\{([^{}|]*?)(?:\|\s*([A-Za-z]*)\s*)?\}\}/g;
 
 /** Escapes one value into one NATS subject token (never empty, never containing `.`, `*`, `>`, whitespace). */
 export function escapeToken(value: string): string {
@@ -67,7 +68,7 @@ export class SubjectTemplateError extends Error {
   }
 }
 
-type Part = { literal: string } | { path: string[]; tokens: boolean };
+type Part = { literal: string } | { value: CompiledTemplate; tokens: boolean };
 
 /** Compiles a subject template; throws SubjectTemplateError when it cannot yield valid subjects. */
 export function compileSubject(template: string): CompiledSubject {
@@ -75,11 +76,18 @@ export function compileSubject(template: string): CompiledSubject {
   let last = 0;
   for (const m of template.matchAll(PLACEHOLDER)) {
     if (m.index > last) parts.push({ literal: template.slice(last, m.index) });
-    const path = m[1]!;
     const filter = m[2];
-    if (!PATH.test(path)) throw new SubjectTemplateError(`subject template: "${path}" is not a field path (use e.g. {{data.conversation.groupId}})`);
     if (filter !== undefined && filter !== 'tokens') throw new SubjectTemplateError(`subject template: unknown modifier "|${filter}" (only |tokens exists)`);
-    parts.push({ path: path.split('.'), tokens: filter === 'tokens' });
+    // Field lookup is the shared template engine's (src/sink/template.ts), one field at a time, so
+    // that each value can be escaped on its own.
+    let value: CompiledTemplate;
+    try {
+      value = compileTemplate(`{{${m[1]!}}}`);
+    } catch (error) {
+      if (error instanceof TemplateError) throw new SubjectTemplateError(`subject template "${template}": ${error.message.replace(/ at position.*$/, '')}`);
+      throw error;
+    }
+    parts.push({ value, tokens: filter === 'tokens' });
     last = m.index + m[0].length;
   }
   if (last < template.length) parts.push({ literal: template.slice(last) });
@@ -97,7 +105,7 @@ export function compileSubject(template: string): CompiledSubject {
   let index = 0;
   for (const token of tokens) {
     const placeholders = [...token].filter((c) => c === '\u0000').length;
-    const partsHere = parts.filter((p) => 'path' in p).slice(index, index + placeholders) as Array<{ tokens: boolean }>;
+    const partsHere = parts.filter((p) => 'value' in p).slice(index, index + placeholders) as Array<{ tokens: boolean }>;
     index += placeholders;
     if (partsHere.some((p) => p.tokens)) {
       multi = true;
@@ -114,23 +122,12 @@ export function compileSubject(template: string): CompiledSubject {
         out += part.literal;
         continue;
       }
-      const value = lookup(event, part.path);
+      const value = part.value(event);
       out += part.tokens ? value.split('.').map(escapeToken).join('.') : escapeToken(value);
     }
     return out;
   };
   return { template, render, filter };
-}
-
-function lookup(event: object, path: readonly string[]): string {
-  let value: unknown = event;
-  for (const key of path) {
-    if (value === null || typeof value !== 'object' || !Object.hasOwn(value, key)) return '';
-    value = (value as Record<string, unknown>)[key];
-  }
-  if (typeof value === 'string') return value;
-  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
-  return '';
 }
 
 /** True when the NATS subject filter (with `*` and `>`) matches the concrete subject. */

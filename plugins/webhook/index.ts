@@ -11,6 +11,7 @@
  * honoured); redirects not followed unless configured; other 4xx (and 3xx) fatal, dead-lettered
  * with WEBHOOK_HTTP_<status> and a body excerpt. See README.md.
  */
+import { setMaxListeners } from 'node:events';
 import { defineSink, FatalError, PartialBatchError, RetriableError, type CanonicalEvent, type ItemFailure } from '../../src/sink/api.js';
 import { WebhookConfigSchema } from './config.js';
 import { encodeBatch, encodeEvent, percentEncodeHeader, Signer, type EncodedRequest } from './encode.js';
@@ -142,7 +143,18 @@ export default defineSink({
       async writeBatch(events, signal) {
         if (closed) throw new RetriableError('webhook sink is closed', { code: 'WEBHOOK_CLOSED' });
         if (events.length === 0) return;
-        const failures = config.encoding === 'batch' ? await writeBatched(events, signal) : await writeEach(events, config.encoding, signal);
+        // One listener on the host's signal; each request of the batch listens on this one.
+        const batch = new AbortController();
+        setMaxListeners(0, batch.signal);
+        const onAbort = () => batch.abort(signal.reason);
+        signal.addEventListener('abort', onAbort, { once: true });
+        if (signal.aborted) onAbort();
+        let failures: ItemFailure[];
+        try {
+          failures = config.encoding === 'batch' ? await writeBatched(events, batch.signal) : await writeEach(events, config.encoding, batch.signal);
+        } finally {
+          signal.removeEventListener('abort', onAbort);
+        }
         if (failures.length === 0) return;
         failures.sort((a, b) => a.index - b.index);
         if (failures.length === events.length && failures.every((f) => f.retriable)) {

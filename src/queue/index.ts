@@ -39,8 +39,11 @@
  *   `queue.max_events`, `queue.max_bytes` (stored event bytes) and `queue.min_free_bytes` (disk)
  *   are checked before an append; when exceeded the append is refused with a QueueUnavailableError
  *   (ingest answers 503) and readiness turns false. A commit that fails (SQLITE_FULL, I/O error)
- *   refuses its whole batch the same way; the next append simply tries again, so the queue
- *   recovers by itself when space returns.
+ *   refuses its whole batch the same way; the next append simply tries again. While space is
+ *   short, the worker checkpoints and truncates the WAL and runs an incremental vacuum
+ *   (auto_vacuum=INCREMENTAL) each second, so the pages of delivered events go back to the file
+ *   system and the queue recovers by itself. Keep min_free_bytes > 0: with no headroom at all,
+ *   SQLite cannot even record deliveries, and an operator must free space.
  *
  * RECOVERY
  *   SQLite replays the WAL on open and cuts a torn tail (frames whose checksum fails). After an
@@ -268,9 +271,11 @@ export class DurableQueue {
         this.lastWriteError = undefined;
         const sinks = new Set<string>();
         let max = this.maxSeq;
+        let committedBytes = 0;
         for (let i = 0; i < taken.length; i++) {
           const seq = seqs[i]!;
           const record = taken[i]!.record;
+          committedBytes += record.body.length;
           if (seq > 0) {
             this.events++;
             this.bytes += Buffer.byteLength(record.body);
@@ -280,11 +285,14 @@ export class DurableQueue {
           taken[i]!.resolve(seq);
         }
         this.maxSeq = max;
+        // statfs runs once a second; until then assume each byte costs two (WAL, then database).
+        this.diskFree -= 2 * committedBytes;
         this.afterCommit();
         for (const listener of this.appendedListeners) listener(max, sinks);
       },
       (error: Error & { code?: string }) => {
         this.lastWriteError = `queue write failed: ${error.code ?? ''} ${error.message}`.trim();
+        if (error.code === 'SQLITE_FULL') this.call('checkpoint').catch(() => undefined);
         const refusal = new QueueUnavailableError(error.code === 'SQLITE_FULL' ? 'QUEUE_DISK_FULL' : 'QUEUE_WRITE_FAILED', this.lastWriteError);
         for (const p of taken) p.reject(refusal);
         this.afterCommit();
@@ -316,6 +324,9 @@ export class DurableQueue {
     fs.statfs(this.options.dir, (error, stats) => {
       if (!error) this.diskFree = stats.bavail * stats.bsize;
     });
+    // After a failed write (e.g. disk full), give the WAL's space back so that appends can resume
+    // once sinks have drained; the next append then clears lastWriteError.
+    if ((this.lastWriteError || this.diskFree < this.options.min_free_bytes) && !this.closed) this.call('checkpoint').catch(() => undefined);
   }
 }
 

@@ -129,6 +129,21 @@ export class QueueStore {
     return seqs;
   }
 
+  /**
+   * Moves the WAL into the database file and truncates it. After SQLITE_FULL this is what gives
+   * space back: deleted (delivered) rows free pages in the database, but the WAL only shrinks here.
+   */
+  checkpoint(): { freedPages: number } {
+    this.db.pragma('wal_checkpoint(TRUNCATE)');
+    const free = this.db.pragma('freelist_count', { simple: true }) as number;
+    if (free > 0) {
+      // auto_vacuum=INCREMENTAL: hand the pages of delivered events back to the file system.
+      this.db.pragma('incremental_vacuum');
+      this.db.pragma('wal_checkpoint(TRUNCATE)');
+    }
+    return { freedPages: free };
+  }
+
   read(sink: string, afterSeq: number, limit: number): StoredEvent[] {
     return this.stmts.read.all(sink, afterSeq, limit) as StoredEvent[];
   }
@@ -282,10 +297,13 @@ function open(file: string, readonly: boolean): Database.Database {
   const db = new Database(file, { readonly, fileMustExist: readonly });
   db.pragma('busy_timeout = 5000');
   if (readonly) return db;
+  // Must precede table creation to take effect on a new database; lets checkpoint() shrink the file.
+  db.pragma('auto_vacuum = INCREMENTAL');
   db.pragma('journal_mode = WAL');
   // FULL in WAL mode: every commit fsyncs the WAL. This is what makes an ack durable.
   db.pragma('synchronous = FULL');
-  db.pragma('wal_autocheckpoint = 4000');
+  db.pragma('wal_autocheckpoint = 1000');
+  db.pragma('journal_size_limit = 16777216');
   db.pragma('cache_size = -32000');
   db.exec(`
     CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);

@@ -5,7 +5,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { QueueStore } from './store.js';
 
-type Op = 'append' | 'read' | 'ack' | 'deadLetter' | 'quarantine' | 'stats' | 'listDeadLetters' | 'replay' | 'purgeDeadLetters' | 'close';
+type Op = 'checkpoint' | 'append' | 'read' | 'ack' | 'deadLetter' | 'quarantine' | 'stats' | 'listDeadLetters' | 'replay' | 'purgeDeadLetters' | 'close';
 interface Request {
   id: number;
   op: Op;

@@ -204,7 +204,11 @@ t.test('kafka sink against a real broker', async (t) => {
     const topic = uniqueName('small-limit');
     await createTopic(topic, 2, [{ name: 'max.message.bytes', value: '20000' }]);
     const s = await sink({ topic });
-    const events = [event('a', 1), event('b', 2), event('a', 3, 'y'.repeat(40_000)), event('b', 4), event('a', 5)];
+    // Six conversations over two partitions: the refused request also carried records for the
+    // other partition, which the broker may have appended before the one-by-one re-send.
+    const groups = ['a', 'b', 'c', 'd', 'e', 'f'];
+    const events = groups.map((g, i) => event(g, i + 1));
+    events.splice(2, 0, event('a', 100, 'y'.repeat(40_000)));
     const error = await s.writeBatch(events, new AbortController().signal).then(
       () => undefined,
       (e: unknown) => e,
@@ -218,11 +222,13 @@ t.test('kafka sink against a real broker', async (t) => {
     t.match(failures[0]!.message, /Kafka error 10/);
     const delivered = await readTopic(topic);
     const ids = delivered.map((r) => r.headers.ce_id);
-    t.equal(new Set(ids).size, ids.length, 'no duplicates');
-    t.same([...new Set(ids)].sort(), [0, 1, 3, 4].map((i) => events[i]!.id).sort());
-    // The sink keeps working after the refusal.
-    await s.writeBatch([event('a', 6)], new AbortController().signal);
-    t.equal(await recordCount(topic), 5);
+    t.same([...new Set(ids)].sort(), events.filter((_, i) => i !== 2).map((e) => e.id).sort(), 'every other record is there');
+    t.comment(`${ids.length - new Set(ids).size} duplicate(s) from the refused request (at-least-once)`);
+    t.ok((counts.get('isolations') ?? 0) >= 1);
+    // The sink keeps working after the refusal (the producer was replaced, sequences are fresh).
+    const before = await recordCount(topic);
+    await s.writeBatch([event('a', 7), event('b', 8)], new AbortController().signal);
+    t.equal(await recordCount(topic), before + 2);
     await s.close();
   });
 

@@ -107,7 +107,7 @@ t.test('bulk items: delivered, retried, dead-lettered', async (t) => {
   t.same(
     failures.map((f) => [f.index, f.retriable, f.code]),
     [
-      [2, true, 'ES_ES_REJECTED_EXECUTION_EXCEPTION'],
+      [2, true, 'ES_REJECTED_EXECUTION_EXCEPTION'],
       [3, false, 'ES_DOCUMENT_PARSING_EXCEPTION'],
       [4, true, 'ES_UNAVAILABLE_SHARDS_EXCEPTION'],
       [5, true, 'ES_CLUSTER_BLOCK_EXCEPTION'],
@@ -130,7 +130,7 @@ t.test('request errors: retriable vs fatal', async (t) => {
     new errors.ResponseError({ body, statusCode, headers, warnings: null, meta: {} as never });
   const r429 = requestError(response(429, { error: { type: 'es_rejected_execution_exception', reason: 'busy' } }, { 'retry-after': '3' }));
   t.type(r429, RetriableError);
-  t.equal(r429.code, 'ES_ES_REJECTED_EXECUTION_EXCEPTION');
+  t.equal(r429.code, 'ES_REJECTED_EXECUTION_EXCEPTION');
   t.equal((r429 as RetriableError).retryAfterMs, 3000);
   t.type(requestError(response(502, 'Bad Gateway')), RetriableError);
   t.equal(requestError(response(502, 'Bad Gateway')).code, 'ES_HTTP_502');

@@ -176,7 +176,8 @@ t.test('subject templates: syntax, |tokens, filters', async (t) => {
   t.equal(mixed.filter, '*.*.*');
   t.equal(compileSubject('fixed.subject').render(event()), 'fixed.subject');
   t.equal(compileSubject('x.{{data.elements.0.kind}}').render({ ...event(), data: { ...event().data, elements: [{ type: 'TIMTextElem', kind: 'text', content: {} }] } }), 'x.text');
-  t.equal(compileSubject('x.{{data.conversation}}').render(event()), 'x._', 'objects are not rendered');
+  t.equal(compileSubject('x.{{data.conversation}}').render(event()), `x.${escapeToken(JSON.stringify(event().data.conversation))}`, 'objects as (escaped) JSON, still one token');
+  t.equal(compileSubject('x.{{constructor}}').render(event()), 'x._', 'never reaches Object.prototype');
   for (const bad of ['.im', 'im.', 'im..x', 'im x', 'im.>', 'im.*', 'im.{{a b}}', 'im.{{}}', 'im.{{data..x}}', 'im.{{x}', 'im.{{x|lower}}']) {
     t.throws(() => compileSubject(bad), { name: 'SubjectTemplateError' }, bad);
   }

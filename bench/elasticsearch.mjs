@@ -1,0 +1,208 @@
+#!/usr/bin/env node
+/**
+ * Elasticsearch sink benchmark (same machine, same run):
+ *  1. end to end through the daemon: N group-message callbacks posted over HTTP → durable queue →
+ *     elasticsearch sink → Elasticsearch; documents/s from the first post until the sink has delivered
+ *     all N (im_bridge_events_delivered_total), i.e. every document accepted by Elasticsearch;
+ *  2. the client's bulk helper (`client.helpers.bulk`) indexing the same N documents (read back from
+ *     step 1) into another index of the same template, alone.
+ * Prints one JSON line. Needs `npm run build` and a running Elasticsearch (npm run services:up).
+ *
+ *   node bench/elasticsearch.mjs            # BENCH_ES_EVENTS=20000 BENCH_ES_CONCURRENCY=64
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Client } from '@elastic/elasticsearch';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const CLI = path.join(ROOT, 'dist/src/cli.js');
+const N = Number(process.env.BENCH_ES_EVENTS ?? 20_000);
+const CONCURRENCY = Number(process.env.BENCH_ES_CONCURRENCY ?? 64);
+const BATCH = Number(process.env.BENCH_ES_BATCH ?? 1000);
+const IN_FLIGHT = Number(process.env.BENCH_ES_IN_FLIGHT ?? 4);
+
+function esUrl() {
+  if (process.env.ELASTICSEARCH_URL) return process.env.ELASTICSEARCH_URL.replace(/\/+$/, '');
+  try {
+    const line = readFileSync(path.join(ROOT, 'test/services/.env'), 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('ELASTICSEARCH_URL='));
+    if (line) return line.slice('ELASTICSEARCH_URL='.length).trim().replace(/^["']|["']$/g, '').replace(/\/+$/, '');
+  } catch {}
+  return 'http://127.0.0.1:19200';
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function startDaemon(config, dir) {
+  const file = path.join(dir, 'bridge.yaml');
+  writeFileSync(file, config);
+  const child = spawn(process.execPath, [CLI, 'run', '--config', file], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  return new Promise((resolve, reject) => {
+    const onData = (chunk) => {
+      out += chunk.toString();
+      if (out.includes('"BRIDGE_STARTED"')) resolve(child);
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`daemon exited (${code}):\n${out.slice(-3000)}`)));
+    setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`daemon did not start:\n${out.slice(-3000)}`));
+    }, 60_000).unref();
+  });
+}
+
+function body(i) {
+  const group = `@TGS#bench${i % 100}`;
+  return JSON.stringify({
+    CallbackCommand: 'Group.CallbackAfterSendMsg',
+    GroupId: group,
+    Type: 'Public',
+    From_Account: `user_${i % 97}`,
+    Operator_Account: `user_${i % 97}`,
+    Random: 1000 + i,
+    MsgSeq: i,
+    MsgTime: 1767225600 + Math.floor(i / 10),
+    OnlineOnlyFlag: 0,
+    MsgBody: [{ MsgType: 'TIMTextElem', MsgContent: { Text: `benchmark message ${i} with a few words to index` } }],
+    CloudCustomData: '',
+    EventTime: String(1767225600000 + i),
+  });
+}
+
+async function post(url) {
+  let next = 0;
+  let failed = 0;
+  const query = '?SdkAppid=1400000000&CallbackCommand=Group.CallbackAfterSendMsg&contenttype=json&ClientIP=203.0.113.7&OptPlatform=Android';
+  async function worker() {
+    while (next < N) {
+      const i = next++;
+      const res = await fetch(`${url}/im/callback${query}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: body(i) });
+      await res.arrayBuffer();
+      if (res.status !== 200) failed++;
+    }
+  }
+  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+  return failed;
+}
+
+async function delivered(url) {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith('im_bridge_events_delivered_total{') && l.includes('sink="es"'));
+  return line ? Number(line.split(' ').at(-1)) : 0;
+}
+
+async function main() {
+  const es = esUrl();
+  const client = new Client({ node: es, requestTimeout: 60_000 });
+  const health = await client.cluster.health();
+  const info = await client.info().catch(() => undefined);
+  const prefix = `im-bench-${process.pid}-${Date.now().toString(36)}`;
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'im-bridge-bench-es-'));
+  const port = await freePort();
+  const config = `
+listen: { host: 127.0.0.1, port: ${port}, path: /im/callback }
+apps: [ { sdk_app_id: 1400000000 } ]
+queue: { dir: ${dir}/queue }
+log: { level: info }
+sinks:
+  es:
+    type: elasticsearch
+    nodes: [${es}]
+    index: "${prefix}-{{yyyy.MM}}"
+    template: { name: ${prefix}, priority: 300 }
+    batch: { max_events: ${BATCH}, max_wait_ms: 20 }
+    max_in_flight: ${IN_FLIGHT}
+    retry: { initial_backoff_ms: 100, max_backoff_ms: 2000, max_attempts: 1000 }
+routes:
+  - { name: all, match: { command: "*" }, to: [es] }
+`;
+  const daemon = await startDaemon(config, dir);
+  const url = `http://127.0.0.1:${port}`;
+  let result;
+  try {
+    // warm-up: template installed, connection open, index created
+    await fetch(`${url}/im/callback?SdkAppid=1400000000&CallbackCommand=Group.CallbackAfterSendMsg&contenttype=json`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: body(-1).replace('"MsgSeq":-1', '"MsgSeq":999999999') });
+    const deadline0 = Date.now() + 60_000;
+    while ((await delivered(url)) < 1 && Date.now() < deadline0) await new Promise((r) => setTimeout(r, 50));
+    const base = await delivered(url);
+
+    const started = performance.now();
+    const failed = await post(url);
+    const acked = performance.now();
+    const deadline = Date.now() + 600_000;
+    while ((await delivered(url)) < base + N) {
+      if (Date.now() > deadline) throw new Error('daemon did not deliver everything within 10 minutes');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const done = performance.now();
+    const e2eSeconds = (done - started) / 1000;
+
+    // The same documents, read back, indexed alone by the client's bulk helper into a sibling index.
+    await client.indices.refresh({ index: `${prefix}-*` });
+    const docs = [];
+    for await (const doc of client.helpers.scrollDocuments({ index: `${prefix}-*`, size: 5000, query: { range: { 'data.seq': { lt: 999999999 } } } })) docs.push(doc);
+    const helperIndex = `${prefix}-helper`;
+    await client.indices.create({ index: helperIndex });
+    const helperStart = performance.now();
+    const stats = await client.helpers.bulk({
+      datasource: docs,
+      onDocument: (doc) => ({ index: { _index: helperIndex, _id: doc.id } }),
+      concurrency: IN_FLIGHT,
+      flushBytes: 5_000_000,
+      retries: 3,
+    });
+    const helperSeconds = (performance.now() - helperStart) / 1000;
+
+    const e2e = Math.round(N / e2eSeconds);
+    const helper = Math.round(stats.successful / helperSeconds);
+    result = {
+      bench: 'elasticsearch',
+      elasticsearch: info?.version?.number ?? 'unknown',
+      cluster_status: health.status,
+      events: N,
+      post_concurrency: CONCURRENCY,
+      batch_max_events: BATCH,
+      max_in_flight: IN_FLIGHT,
+      post_failed: failed,
+      ingest_acks_per_s: Math.round(N / ((acked - started) / 1000)),
+      e2e_docs_per_s: e2e,
+      e2e_seconds: Number(e2eSeconds.toFixed(2)),
+      bulk_helper_docs: stats.successful,
+      bulk_helper_failed: stats.failed,
+      bulk_helper_docs_per_s: helper,
+      bulk_helper_seconds: Number(helperSeconds.toFixed(2)),
+      e2e_vs_helper: Number((e2e / helper).toFixed(2)),
+      cpus: os.cpus().length,
+      node: process.version,
+    };
+  } finally {
+    daemon.kill('SIGTERM');
+    await new Promise((r) => daemon.once('exit', r));
+    await client.indices.delete({ index: `${prefix}-*` }).catch(() => {});
+    await client.indices.deleteIndexTemplate({ name: prefix }).catch(() => {});
+    await client.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  process.stdout.write(JSON.stringify(result) + '\n');
+}
+
+main().catch((error) => {
+  process.stderr.write(`${error.stack ?? error}\n`);
+  process.exit(1);
+});
