@@ -4,8 +4,12 @@
  *  1. end to end through the daemon: N group-message callbacks posted over HTTP → durable queue →
  *     elasticsearch sink → Elasticsearch; documents/s from the first post until the sink has delivered
  *     all N (im_bridge_events_delivered_total), i.e. every document accepted by Elasticsearch;
- *  2. the client's bulk helper (`client.helpers.bulk`) indexing the same N documents (read back from
- *     step 1) into another index of the same template, alone.
+ *  2. drain: N callbacks queued while the sink cannot reach Elasticsearch, then the daemon restarted
+ *     with the real node: documents/s of the sink alone (queue read + _bulk), ingest out of the way;
+ *     `drain_docs_per_s` counts from the spawn of the daemon (start-up included),
+ *     `drain_from_ready_docs_per_s` from its BRIDGE_STARTED log line;
+ *  3. the client's bulk helper (`client.helpers.bulk`) indexing the same N documents (read back from
+ *     step 1) into another index of the same template, alone, with the same concurrency.
  * Prints one JSON line. Needs `npm run build` and a running Elasticsearch (npm run services:up).
  *
  *   node bench/elasticsearch.mjs            # BENCH_ES_EVENTS=20000 BENCH_ES_CONCURRENCY=64
@@ -52,23 +56,34 @@ function startDaemon(config, dir) {
   writeFileSync(file, config);
   const child = spawn(process.execPath, [CLI, 'run', '--config', file], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
+  let started = false;
   return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`daemon did not start:\n${out.slice(-3000)}`));
+    }, 60_000);
     const onData = (chunk) => {
+      // Keep draining the pipes (a full pipe would block the daemon), remember only the start.
+      if (started) return;
       out += chunk.toString();
-      if (out.includes('"BRIDGE_STARTED"')) resolve(child);
+      if (out.includes('"BRIDGE_STARTED"')) {
+        started = true;
+        clearTimeout(timer);
+        resolve(child);
+      }
     };
     child.stdout.on('data', onData);
     child.stderr.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`daemon exited (${code}):\n${out.slice(-3000)}`)));
-    setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`daemon did not start:\n${out.slice(-3000)}`));
-    }, 60_000).unref();
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`daemon exited (${code}):\n${out.slice(-3000)}`));
+    });
   });
 }
 
 function body(i) {
   const group = `@TGS#bench${i % 100}`;
+  // MsgTime spreads over a few hours of one month: one index.
   return JSON.stringify({
     CallbackCommand: 'Group.CallbackAfterSendMsg',
     GroupId: group,
@@ -85,14 +100,14 @@ function body(i) {
   });
 }
 
-async function post(url) {
+async function post(url, offset) {
   let next = 0;
   let failed = 0;
   const query = '?SdkAppid=1400000000&CallbackCommand=Group.CallbackAfterSendMsg&contenttype=json&ClientIP=203.0.113.7&OptPlatform=Android';
   async function worker() {
     while (next < N) {
       const i = next++;
-      const res = await fetch(`${url}/im/callback${query}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: body(i) });
+      const res = await fetch(`${url}/im/callback${query}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: body(offset + i) });
       await res.arrayBuffer();
       if (res.status !== 200) failed++;
     }
@@ -115,7 +130,9 @@ async function main() {
   const prefix = `im-bench-${process.pid}-${Date.now().toString(36)}`;
   const dir = mkdtempSync(path.join(os.tmpdir(), 'im-bridge-bench-es-'));
   const port = await freePort();
-  const config = `
+  const deadPort = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const config = (nodes) => `
 listen: { host: 127.0.0.1, port: ${port}, path: /im/callback }
 apps: [ { sdk_app_id: 1400000000 } ]
 queue: { dir: ${dir}/queue }
@@ -123,40 +140,60 @@ log: { level: info }
 sinks:
   es:
     type: elasticsearch
-    nodes: [${es}]
+    nodes: [${nodes}]
     index: "${prefix}-{{yyyy.MM}}"
-    template: { name: ${prefix}, priority: 300 }
+    template: { name: ${prefix}, priority: 300, number_of_replicas: 0 }
     batch: { max_events: ${BATCH}, max_wait_ms: 20 }
     max_in_flight: ${IN_FLIGHT}
     retry: { initial_backoff_ms: 100, max_backoff_ms: 2000, max_attempts: 1000 }
 routes:
   - { name: all, match: { command: "*" }, to: [es] }
 `;
-  const daemon = await startDaemon(config, dir);
-  const url = `http://127.0.0.1:${port}`;
-  let result;
-  try {
-    // warm-up: template installed, connection open, index created
-    await fetch(`${url}/im/callback?SdkAppid=1400000000&CallbackCommand=Group.CallbackAfterSendMsg&contenttype=json`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: body(-1).replace('"MsgSeq":-1', '"MsgSeq":999999999') });
-    const deadline0 = Date.now() + 60_000;
-    while ((await delivered(url)) < 1 && Date.now() < deadline0) await new Promise((r) => setTimeout(r, 50));
-    const base = await delivered(url);
-
-    const started = performance.now();
-    const failed = await post(url);
-    const acked = performance.now();
+  let daemon;
+  const stop = async () => {
+    if (!daemon || daemon.exitCode !== null) return;
+    const exited = new Promise((r) => daemon.once('exit', r));
+    daemon.kill('SIGTERM');
+    await exited;
+  };
+  const waitDelivered = async (target) => {
     const deadline = Date.now() + 600_000;
-    while ((await delivered(url)) < base + N) {
-      if (Date.now() > deadline) throw new Error('daemon did not deliver everything within 10 minutes');
+    while ((await delivered(url)) < target) {
+      if (Date.now() > deadline) throw new Error(`daemon did not deliver ${target} events within 10 minutes`);
       await new Promise((r) => setTimeout(r, 20));
     }
-    const done = performance.now();
-    const e2eSeconds = (done - started) / 1000;
+  };
+  let result;
+  try {
+    // 1. end to end: post N while the sink delivers.
+    daemon = await startDaemon(config(es), dir);
+    // warm-up: template installed, connection open, index created
+    await fetch(`${url}/im/callback?SdkAppid=1400000000&CallbackCommand=Group.CallbackAfterSendMsg&contenttype=json`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: body(999_999_999) });
+    await waitDelivered(1);
+    const started = performance.now();
+    const failed = await post(url, 0);
+    const acked = performance.now();
+    await waitDelivered(1 + N);
+    const e2eSeconds = (performance.now() - started) / 1000;
+    await stop();
 
-    // The same documents, read back, indexed alone by the client's bulk helper into a sibling index.
+    // 2. drain: N events queued while the sink cannot reach Elasticsearch, then delivered from the backlog.
+    daemon = await startDaemon(config(`http://127.0.0.1:${deadPort}`), dir);
+    const failed2 = await post(url, N);
+    await stop();
+    const drainStart = performance.now();
+    daemon = await startDaemon(config(es), dir);
+    const drainReady = performance.now();
+    await waitDelivered(N);
+    const drainEnd = performance.now();
+    const drainSeconds = (drainEnd - drainStart) / 1000;
+    const drainReadySeconds = (drainEnd - drainReady) / 1000;
+    await stop();
+
+    // 3. the same documents (those of step 1, read back) indexed alone by the client's bulk helper.
     await client.indices.refresh({ index: `${prefix}-*` });
     const docs = [];
-    for await (const doc of client.helpers.scrollDocuments({ index: `${prefix}-*`, size: 5000, query: { range: { 'data.seq': { lt: 999999999 } } } })) docs.push(doc);
+    for await (const doc of client.helpers.scrollDocuments({ index: `${prefix}-*`, size: 5000, query: { range: { 'data.seq': { lt: N } } } })) docs.push(doc);
     const helperIndex = `${prefix}-helper`;
     await client.indices.create({ index: helperIndex });
     const helperStart = performance.now();
@@ -168,8 +205,10 @@ routes:
       retries: 3,
     });
     const helperSeconds = (performance.now() - helperStart) / 1000;
+    const total = (await client.count({ index: `${prefix}-2*` })).count;
 
     const e2e = Math.round(N / e2eSeconds);
+    const drain = Math.round(N / drainSeconds);
     const helper = Math.round(stats.successful / helperSeconds);
     result = {
       bench: 'elasticsearch',
@@ -179,21 +218,26 @@ routes:
       post_concurrency: CONCURRENCY,
       batch_max_events: BATCH,
       max_in_flight: IN_FLIGHT,
-      post_failed: failed,
+      post_failed: failed + failed2,
+      indexed_by_daemon: total,
       ingest_acks_per_s: Math.round(N / ((acked - started) / 1000)),
       e2e_docs_per_s: e2e,
       e2e_seconds: Number(e2eSeconds.toFixed(2)),
+      drain_docs_per_s: drain,
+      drain_seconds: Number(drainSeconds.toFixed(2)),
+      drain_from_ready_docs_per_s: Math.round(N / drainReadySeconds),
       bulk_helper_docs: stats.successful,
       bulk_helper_failed: stats.failed,
       bulk_helper_docs_per_s: helper,
       bulk_helper_seconds: Number(helperSeconds.toFixed(2)),
       e2e_vs_helper: Number((e2e / helper).toFixed(2)),
+      drain_vs_helper: Number((drain / helper).toFixed(2)),
+      loadavg_1m: Number(os.loadavg()[0].toFixed(2)),
       cpus: os.cpus().length,
       node: process.version,
     };
   } finally {
-    daemon.kill('SIGTERM');
-    await new Promise((r) => daemon.once('exit', r));
+    await stop();
     await client.indices.delete({ index: `${prefix}-*` }).catch(() => {});
     await client.indices.deleteIndexTemplate({ name: prefix }).catch(() => {});
     await client.close();

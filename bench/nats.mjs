@@ -150,7 +150,8 @@ async function streamMessages(jsm, stream) {
 
 async function main() {
   const url = natsUrl();
-  const nc = await connect({ servers: url, maxReconnectAttempts: -1 });
+  // noAsyncTraces: the client's fastest publish path (the sink sets it too).
+  const nc = await connect({ servers: url, maxReconnectAttempts: -1, noAsyncTraces: true });
   const jsm = await nc.jetstreamManager();
   const js = nc.jetstream();
   const tag = `${process.pid.toString(36)}${Date.now().toString(36)}`.toUpperCase();

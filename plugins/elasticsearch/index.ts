@@ -147,7 +147,12 @@ export default defineSink({
 
     return {
       async connect(signal) {
-        const health = await client.cluster.health({}, { signal, requestTimeout: HEALTH_TIMEOUT_MS });
+        let health;
+        try {
+          health = await client.cluster.health({}, { signal, requestTimeout: HEALTH_TIMEOUT_MS });
+        } catch (error) {
+          throw requestError(error);
+        }
         ctx.logger.info({ code: 'ES_CONNECTED', cluster: health.cluster_name, status: health.status }, `connected to Elasticsearch cluster ${health.cluster_name} (${health.status})`);
         if (!config.install_template) return;
         const body = indexTemplateBody({

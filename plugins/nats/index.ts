@@ -140,6 +140,9 @@ export function connectionOptions(config: NatsSinkConfig, ctx: Pick<SinkContext,
     timeout: connectTimeoutMs,
     pingInterval: 10_000,
     maxPingOut: 3,
+    // nats.js otherwise builds an Error (with a stack trace) for every request, i.e. every publish:
+    // ~25% of the CPU of a JetStream publish. Our errors carry codes and the sink's context instead.
+    noAsyncTraces: true,
   };
   const auth = config.auth;
   if (auth) {

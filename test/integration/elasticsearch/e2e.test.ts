@@ -99,7 +99,7 @@ t.test('10,000 mixed callbacks → 10,000 documents; idempotent on redelivery', 
   const tag = prefix.replace(/-/g, '').slice(-10);
   const daemon = await startDaemon({
     config: daemonConfig(
-      `    index: "${prefix}-{{yyyy.MM}}"\n    template: { name: ${prefix}, priority: 300 }`,
+      `    index: "${prefix}-{{yyyy.MM}}"\n    template: { name: ${prefix}, priority: 300, number_of_replicas: 0 }`,
       `  file:\n    type: file\n    path: \${DIR}/events.ndjson\n    fsync: false`,
     ),
   });
@@ -173,6 +173,7 @@ t.test('a mapping conflict is dead-lettered with the ES reason; batch-mates are 
   t.same(ns, [1, 2, 4, 5]);
 
   const list = execFileSync(process.execPath, [CLI, 'dlq', 'list', '--config', daemon.configFile], { encoding: 'utf8' });
+  t.comment(list.trim());
   t.match(list, /ES_(DOCUMENT|MAPPER)_PARSING_EXCEPTION/, 'the dead-letter store has the ES error type');
   t.match(list, /data\.raw\.Custom|\[Custom\]/, 'and the ES reason naming the field');
   t.equal(daemon.logs.filter((l) => l.code === 'EVENT_DEAD_LETTERED').length, 1, 'only that event');

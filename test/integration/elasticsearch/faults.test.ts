@@ -40,7 +40,7 @@ sinks:
     nodes: [${nodes}]
     index: "${prefix}-{{yyyy.MM.dd}}"
     request_timeout_ms: 5000
-    template: { name: ${prefix}, priority: 300 }
+    template: { name: ${prefix}, priority: 300, number_of_replicas: 0 }
     batch: { max_events: 500, max_wait_ms: 20 }
     retry: { initial_backoff_ms: 100, max_backoff_ms: 2000, max_attempts: 1000 }
     write_timeout_ms: 10000

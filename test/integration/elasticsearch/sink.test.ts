@@ -70,7 +70,7 @@ function conflicting(prefix: string): CanonicalEvent[] {
 t.test('template, bulk write, search, re-write is idempotent', async (t) => {
   if (!(await requireService(t, 'elasticsearch'))) return;
   const prefix = uniqueName('es-sink');
-  const sink = await open({ nodes: [ES], index: `${prefix}-{{yyyy.MM}}`, template: { name: prefix, priority: 300 } });
+  const sink = await open({ nodes: [ES], index: `${prefix}-{{yyyy.MM}}`, template: { name: prefix, priority: 300, number_of_replicas: 0 } });
   t.teardown(async () => {
     await sink.close();
     await es('DELETE', `/${prefix}-*`);
@@ -139,7 +139,7 @@ t.test('a field type conflict dead-letters just that event, with the ES reason (
 t.test('with the template the same callbacks are all indexed', async (t) => {
   if (!(await requireService(t, 'elasticsearch'))) return;
   const prefix = uniqueName('es-safe');
-  const sink = await open({ nodes: [ES], index: `${prefix}-{{yyyy}}`, template: { name: prefix, priority: 300 } });
+  const sink = await open({ nodes: [ES], index: `${prefix}-{{yyyy}}`, template: { name: prefix, priority: 300, number_of_replicas: 0 } });
   t.teardown(async () => {
     await sink.close();
     await es('DELETE', `/${prefix}-*`);
@@ -157,7 +157,7 @@ t.test('with the template the same callbacks are all indexed', async (t) => {
 t.test('op_type create: a duplicate (409) counts as delivered', async (t) => {
   if (!(await requireService(t, 'elasticsearch'))) return;
   const index = uniqueName('es-create');
-  const sink = await open({ nodes: [ES], index, op_type: 'create', template: { name: index, priority: 300 } });
+  const sink = await open({ nodes: [ES], index, op_type: 'create', template: { name: index, priority: 300, number_of_replicas: 0 } });
   t.teardown(async () => {
     await sink.close();
     await es('DELETE', `/${index}`);

@@ -1,0 +1,166 @@
+/**
+ * webhook sink failure handling through the real daemon: a 410 receiver (dead-lettered with the
+ * status and a body excerpt), a 429 receiver with Retry-After (the sink waits), and a receiver
+ * that never answers (timeouts and retries with bounded sockets and bounded daemon RSS; then
+ * everything is delivered once it answers again).
+ */
+import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import t from 'tap';
+import { groupMessage, postMany, startDaemon, waitFor } from '../../helpers/daemon.js';
+
+type Handler = (id: string, req: http.IncomingMessage, res: http.ServerResponse) => void;
+
+async function receiver(initial: Handler) {
+  let handler = initial;
+  const requests: Array<{ id: string; at: number }> = [];
+  const sockets = new Set<Socket>();
+  let maxSockets = 0;
+  const server = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      const id = String(req.headers['webhook-id']);
+      requests.push({ id, at: Date.now() });
+      handler(id, req, res);
+    });
+  });
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    maxSockets = Math.max(maxSockets, sockets.size);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
+    requests,
+    openSockets: () => sockets.size,
+    maxSockets: () => maxSockets,
+    setHandler: (h: Handler) => (handler = h),
+    close: () => new Promise<void>((resolve) => (server.closeAllConnections(), server.close(() => resolve()))),
+  };
+}
+
+function config(url: string, extra: string, retry = '{ initial_backoff_ms: 100, max_backoff_ms: 1000, max_attempts: 1000 }'): string {
+  return `
+listen: { host: 127.0.0.1, port: \${PORT}, path: /im/callback }
+apps: [ { sdk_app_id: 1400000000 } ]
+queue: { dir: \${DIR}/queue }
+log: { level: info }
+sinks:
+  out:
+    type: webhook
+    url: ${url}
+${extra}
+    batch: { max_events: 100, max_wait_ms: 20 }
+    retry: ${retry}
+routes:
+  - { name: all, match: { command: "*" }, to: [out] }
+`;
+}
+
+function deadLetters(dir: string): Array<{ event_id: string; error_code: string; error: string; attempts: number }> {
+  const file = path.join(dir, 'queue', 'queue.db');
+  if (!fs.existsSync(file)) return [];
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    return db.prepare("SELECT event_id, error_code, error, attempts FROM dead_letters WHERE sink = 'out'").all() as never;
+  } finally {
+    db.close();
+  }
+}
+
+function rssMb(pid: number): number {
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
+  return Math.round(kb / 1024);
+}
+
+t.test('a receiver answering 410: every event dead-lettered with WEBHOOK_HTTP_410, the status and a body excerpt, no retry', async (t) => {
+  const rx = await receiver((_id, _req, res) => res.writeHead(410, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'endpoint removed', pad: 'z'.repeat(10_000) })));
+  t.teardown(() => rx.close());
+  const daemon = await startDaemon({ config: config(rx.url, '    timeout_ms: 5000') });
+  t.teardown(() => daemon.stop());
+  const statuses = await postMany(daemon.url, Array.from({ length: 50 }, (_, i) => ({ command: 'Group.CallbackAfterSendMsg', body: groupMessage(`gone-${i % 5}`, Math.floor(i / 5) + 1) })), 8);
+  t.equal(statuses.filter((s) => s === 200).length, 50);
+  const rows = await waitFor(() => deadLetters(daemon.dir), (r) => r.length >= 50, 60_000, 200);
+  t.equal(rows.length, 50, 'all 50 events dead-lettered');
+  t.ok(rows.every((r) => r.error_code === 'WEBHOOK_HTTP_410'), 'code WEBHOOK_HTTP_410');
+  t.ok(rows.every((r) => r.error.startsWith('HTTP 410 from http://127.0.0.1:') && r.error.includes('endpoint removed')), 'message has the status and a body excerpt');
+  t.ok(rows.every((r) => r.error.length < 1000), `excerpt bounded (${rows[0]!.error.length} chars)`);
+  // Each conversation's first event was sent (and refused); the later ones were held back, then sent on their own turn.
+  t.equal(rx.requests.length, 50, 'each event sent once: a fatal answer is not retried');
+  t.equal(new Set(rx.requests.map((r) => r.id)).size, 50);
+  t.ok(daemon.logs.filter((l) => l.code === 'EVENT_DEAD_LETTERED').length >= 50, 'dead letters logged by the host');
+});
+
+t.test('a receiver answering 429 with Retry-After: 2: the sink waits at least 2 s, then delivers with the same webhook-id', async (t) => {
+  const seen = new Map<string, number>();
+  const rx = await receiver((id, _req, res) => {
+    const n = (seen.get(id) ?? 0) + 1;
+    seen.set(id, n);
+    if (n === 1) res.writeHead(429, { 'retry-after': '2' }).end('slow down');
+    else res.writeHead(200).end();
+  });
+  t.teardown(() => rx.close());
+  const daemon = await startDaemon({ config: config(rx.url, '    timeout_ms: 5000', '{ initial_backoff_ms: 50, max_backoff_ms: 100, max_attempts: 100 }') });
+  t.teardown(() => daemon.stop());
+  await postMany(daemon.url, [1, 2, 3].map((seq) => ({ command: 'Group.CallbackAfterSendMsg', body: groupMessage('throttled', seq) })), 1);
+  await waitFor(() => [...seen.values()].filter((n) => n >= 2).length, (n) => n >= 3, 60_000, 100);
+  for (const id of seen.keys()) {
+    const times = rx.requests.filter((r) => r.id === id).map((r) => r.at);
+    t.ok(times[1]! - times[0]! >= 1990, `${id.slice(0, 8)}: retried ${times[1]! - times[0]!} ms after the 429 (backoff alone would be ≤ 100 ms)`);
+  }
+  const retry = daemon.logs.find((l) => l.code === 'SINK_WRITE_RETRY' && l.errorCode === 'WEBHOOK_HTTP_429');
+  t.ok(retry && (retry.retryInMs as number) >= 2000, `host scheduled the retry in ${retry?.retryInMs} ms`);
+  t.equal(deadLetters(daemon.dir).length, 0);
+});
+
+t.test('a receiver that never answers: timeouts and retries, bounded sockets and RSS; all delivered once it answers', async (t) => {
+  const held: http.ServerResponse[] = [];
+  const rx = await receiver((_id, _req, res) => {
+    held.push(res); // never answered
+  });
+  t.teardown(() => rx.close());
+  const maxConnections = 8;
+  const daemon = await startDaemon({
+    config: config(rx.url, `    timeout_ms: 500\n    max_connections: ${maxConnections}\n    write_timeout_ms: 10000`, '{ initial_backoff_ms: 100, max_backoff_ms: 500, max_attempts: 100000 }'),
+  });
+  t.teardown(() => daemon.stop());
+  const pid = daemon.process.pid!;
+  const total = 2000;
+  const statuses = await postMany(daemon.url, Array.from({ length: total }, (_, i) => ({ command: 'Group.CallbackAfterSendMsg', body: groupMessage(`hang-${i % 200}`, Math.floor(i / 200) + 1) })), 16);
+  t.equal(statuses.filter((s) => s === 200).length, total);
+
+  const samples: Array<{ s: number; sockets: number; rssMb: number; requests: number }> = [];
+  const started = Date.now();
+  for (let s = 0; s <= 30; s += 2) {
+    await new Promise((r) => setTimeout(r, Math.max(0, started + s * 1000 - Date.now())));
+    samples.push({ s, sockets: rx.openSockets(), rssMb: rssMb(pid), requests: rx.requests.length });
+  }
+  for (const x of samples) t.comment(`t=${String(x.s).padStart(2)}s open sockets=${x.sockets} rss=${x.rssMb}MB requests so far=${x.requests}`);
+  t.comment(`max open sockets on the receiver: ${rx.maxSockets()}`);
+
+  const timeouts = daemon.logs.filter((l) => l.code === 'SINK_WRITE_RETRY' && l.errorCode === 'WEBHOOK_TIMEOUT').length;
+  t.ok(timeouts >= 10, `${timeouts} retries after WEBHOOK_TIMEOUT`);
+  t.ok(samples.at(-1)!.requests > samples[1]!.requests, 'requests keep being retried');
+  t.ok(rx.maxSockets() <= maxConnections + 2, `sockets bounded by max_connections (max ${rx.maxSockets()})`);
+  t.ok(samples.every((x) => x.sockets <= maxConnections + 2), 'at every sample');
+  const warm = samples.filter((x) => x.s >= 6).map((x) => x.rssMb);
+  t.ok(Math.max(...warm) - Math.min(...warm) < 40, `RSS flat after warm-up (${Math.min(...warm)}–${Math.max(...warm)} MB)`);
+  t.ok(Math.max(...warm) < 250, 'RSS bounded');
+  t.equal(deadLetters(daemon.dir).length, 0, 'nothing dead-lettered');
+
+  // The receiver comes back: every event arrives.
+  rx.setHandler((_id, _req, res) => res.writeHead(204).end());
+  for (const res of held.splice(0)) if (!res.destroyed) res.destroy();
+  await waitFor(() => deliveredCount(daemon.url), (n) => n >= total, 120_000, 500);
+  t.equal(new Set(rx.requests.map((r) => r.id)).size, total, `all ${total} events reached the receiver`);
+});
+
+/** Events the host counted as delivered to the sink (Prometheus /metrics). */
+async function deliveredCount(baseUrl: string): Promise<number> {
+  const text = await (await fetch(`${baseUrl}/metrics`)).text();
+  return Number(/im_bridge_events_delivered_total\{sink="out"\} (\d+)/.exec(text)?.[1] ?? 0);
+}
