@@ -145,8 +145,10 @@ t.test('a receiver that never answers: timeouts and retries, bounded sockets and
   const timeouts = daemon.logs.filter((l) => l.code === 'SINK_WRITE_RETRY' && l.errorCode === 'WEBHOOK_TIMEOUT').length;
   t.ok(timeouts >= 10, `${timeouts} retries after WEBHOOK_TIMEOUT`);
   t.ok(samples.at(-1)!.requests > samples[1]!.requests, 'requests keep being retried');
-  t.ok(rx.maxSockets() <= maxConnections + 2, `sockets bounded by max_connections (max ${rx.maxSockets()})`);
-  t.ok(samples.every((x) => x.sockets <= maxConnections + 2), 'at every sample');
+  // A timed-out request's socket is destroyed and its slot reused at once; the receiver notices the
+  // close a moment later, so for an instant it may count the closing socket and its replacement.
+  t.ok(rx.maxSockets() <= 2 * maxConnections, `sockets bounded: peak ${rx.maxSockets()} ≤ 2 × max_connections (closing + replacement)`);
+  t.ok(samples.every((x) => x.sockets <= maxConnections), 'open sockets ≤ max_connections at every sample');
   const warm = samples.filter((x) => x.s >= 6).map((x) => x.rssMb);
   t.ok(Math.max(...warm) - Math.min(...warm) < 40, `RSS flat after warm-up (${Math.min(...warm)}–${Math.max(...warm)} MB)`);
   t.ok(Math.max(...warm) < 250, 'RSS bounded');

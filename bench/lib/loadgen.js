@@ -1,0 +1,162 @@
+#!/usr/bin/env node
+// Load generator, run in its own process by bench/run.js:  node bench/lib/loadgen.js '<json config>'
+// Config: { url, path, mode: 'closed'|'open', connections, rate (open), warmupSeconds, seconds, token, mix, poolSize }
+//   closed: `connections` keep-alive connections (undici Pool, pipelining 1), each sends its next request as
+//           soon as the previous one is answered → max rate; latency = send → last response byte.
+//   open:   fixed arrival rate (`rate` req/s) whatever the answers do; latency is measured from the
+//           *scheduled* send time, so queueing behind a slow server counts (no coordinated omission).
+// Bodies are pre-built (payloads.js), Sign/RequestTime precomputed per second. stdout: JSON lines
+//   {"event":"ready"} {"event":"measure_start"} {"event":"measure_end"} {"event":"result",...}
+import { Pool } from 'undici';
+import { buildPool, Signer, parseMix } from './payloads.js';
+
+const cfg = JSON.parse(process.argv[2]);
+const emit = (o) => process.stdout.write(JSON.stringify(o) + '\n');
+
+const requests = buildPool(cfg.mix ? parseMix(cfg.mix) : undefined, cfg.poolSize ?? 2000);
+const signer = new Signer(cfg.token ?? '', Math.floor(Date.now() / 1000) - 5, Math.ceil(cfg.warmupSeconds + cfg.seconds) + 600);
+const pool = new Pool(cfg.url, { connections: cfg.connections, pipelining: 1, keepAliveTimeout: 120_000, keepAliveMaxTimeout: 120_000 });
+const HEADERS = ['content-type', 'application/json'];
+
+let phase = 'warmup'; // warmup | measure | drain
+let idx = 0;
+let inFlight = 0;
+const m = { sent: 0, ok: 0, non200: 0, errors: 0, statuses: {}, errorSamples: [], lat: [] };
+const all = { ok: 0, non200: 0, errors: 0 };
+let measureStartMs = 0;
+let measureEndMs = 0;
+let onDrained = null;
+
+class Handler {
+  constructor(t0, measured) {
+    this.t0 = t0;
+    this.measured = measured;
+    this.status = 0;
+  }
+  onConnect() {}
+  onHeaders(statusCode) {
+    this.status = statusCode;
+    return true;
+  }
+  onData() {
+    return true;
+  }
+  onComplete() {
+    this.done(undefined);
+  }
+  onError(err) {
+    this.done(err);
+  }
+  done(err) {
+    const now = performance.now();
+    inFlight--;
+    if (err) all.errors++;
+    else if (this.status === 200) all.ok++;
+    else all.non200++;
+    // Counted in the window: requests sent during the measured window (their latency, their status).
+    if (this.measured) {
+      if (err) {
+        m.errors++;
+        if (m.errorSamples.length < 5) m.errorSamples.push(String(err.code ?? err.message));
+      } else if (this.status === 200) {
+        m.ok++;
+        m.lat.push(now - this.t0);
+      } else {
+        m.non200++;
+        m.statuses[this.status] = (m.statuses[this.status] ?? 0) + 1;
+      }
+    }
+    if (cfg.mode === 'closed' && phase !== 'drain') send(undefined);
+    if (phase === 'drain' && inFlight === 0 && onDrained) onDrained();
+  }
+}
+
+function send(scheduledAt) {
+  const r = requests[idx++ % requests.length];
+  const measured = phase === 'measure';
+  if (measured) m.sent++;
+  inFlight++;
+  const t0 = scheduledAt ?? performance.now();
+  pool.dispatch({ method: 'POST', path: `${cfg.path}?${r.queryBase}${signer.now()}`, headers: HEADERS, body: r.body }, new Handler(t0, measured));
+}
+
+function startOpenLoop() {
+  const start = performance.now();
+  const interval = 1000 / cfg.rate;
+  let n = 0;
+  const tick = () => {
+    if (phase === 'drain') return;
+    const now = performance.now();
+    while (start + n * interval <= now) {
+      send(start + n * interval);
+      n++;
+    }
+    setTimeout(tick, 1);
+  };
+  tick();
+}
+
+function percentile(sorted, p) {
+  if (sorted.length === 0) return null;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+}
+
+async function main() {
+  // Open the connections before timing anything.
+  await Promise.all(
+    Array.from({ length: Math.min(cfg.connections, 64) }, () =>
+      pool.request({ method: 'GET', path: '/healthz' }).then((r) => r.body.dump()).catch(() => undefined),
+    ),
+  );
+  emit({ event: 'ready' });
+  if (cfg.mode === 'closed') for (let c = 0; c < cfg.connections; c++) send(undefined);
+  else startOpenLoop();
+  await new Promise((r) => setTimeout(r, cfg.warmupSeconds * 1000));
+  const cpu0 = process.cpuUsage();
+  phase = 'measure';
+  measureStartMs = performance.now();
+  emit({ event: 'measure_start' });
+  await new Promise((r) => setTimeout(r, cfg.seconds * 1000));
+  phase = 'drain';
+  measureEndMs = performance.now();
+  const cpu = process.cpuUsage(cpu0);
+  emit({ event: 'measure_end' });
+  if (inFlight > 0) await Promise.race([new Promise((r) => (onDrained = r)), new Promise((r) => setTimeout(r, 30_000))]);
+  await pool.close().catch(() => undefined);
+  const windowS = (measureEndMs - measureStartMs) / 1000;
+  const lat = Float64Array.from(m.lat).sort();
+  const round = (x) => (x === null ? null : +x.toFixed(3));
+  emit({
+    event: 'result',
+    mode: cfg.mode,
+    connections: cfg.connections,
+    target_rate: cfg.rate ?? null,
+    window_s: +windowS.toFixed(3),
+    sent: m.sent,
+    ok: m.ok,
+    non200: m.non200,
+    errors: m.errors,
+    statuses: m.statuses,
+    error_samples: m.errorSamples,
+    requests_per_s: Math.round(m.ok / windowS),
+    latency_ms: {
+      p50: round(percentile(lat, 50)),
+      p90: round(percentile(lat, 90)),
+      p99: round(percentile(lat, 99)),
+      p999: round(percentile(lat, 99.9)),
+      max: round(lat.length ? lat[lat.length - 1] : null),
+      mean: round(lat.length ? lat.reduce((a, b) => a + b, 0) / lat.length : null),
+    },
+    total_ok_including_warmup: all.ok,
+    total_failed_including_warmup: all.non200 + all.errors,
+    loadgen_cpu: { user_s: +(cpu.user / 1e6).toFixed(2), sys_s: +(cpu.system / 1e6).toFixed(2), cores: +((cpu.user + cpu.system) / 1e6 / windowS).toFixed(2) },
+  });
+}
+
+main().then(
+  () => process.exit(0),
+  (e) => {
+    console.error(e);
+    process.exit(1);
+  },
+);
