@@ -11,7 +11,7 @@
  *      number of connections) sent straight from this process with an undici Agent.
  * The receiver runs in its own process for both. Prints one JSON line.
  *
- *   node bench/webhook.mjs [events=20000] [max_connections=16]
+ *   node bench/webhook.mjs [events=20000] [max_connections=16] [conversations=200]
  * Needs a build: npx tsc -p tsconfig.build.json
  */
 import { spawn } from 'node:child_process';
@@ -27,6 +27,7 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = path.join(ROOT, 'dist/src/cli.js');
 const N = Number(process.argv[2] ?? 20_000);
 const CONNECTIONS = Number(process.argv[3] ?? 16);
+const GROUPS = Number(process.argv[4] ?? 200);
 const SECRET = 'whsec_' + Buffer.from('benchmark-secret-0123456789abcdef').toString('base64');
 const KEY = Buffer.from(SECRET.slice(6), 'base64');
 
@@ -158,7 +159,7 @@ routes:
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));
   };
-  const groups = 200;
+  const groups = GROUPS;
   const post = (pool) =>
     run(64, N, async (i) => {
       const body = JSON.stringify(groupMessage(`bench-${i % groups}`, Math.floor(i / groups) + 1));

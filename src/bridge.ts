@@ -46,6 +46,7 @@ export class Bridge {
   private lockFile: string | undefined;
   private stopping: Promise<void> | undefined;
   private reloading = false;
+  private readonly warnedOrphans = new Set<string>();
 
   constructor(private readonly options: BridgeOptions = {}) {}
 
@@ -94,7 +95,7 @@ export class Bridge {
       for (const name of sinks) this.sinks.get(name)?.dispatcher.notify();
     });
 
-    this.server = new IngestServer({ listen: config.listen, handler: this.handler, metrics: this.metrics, logger: this.logger, readiness: () => this.readiness() });
+    this.server = new IngestServer({ listen: config.listen, handler: this.handler, metrics: this.metrics, logger: this.logger, readiness: () => this.readiness(), beforeMetrics: () => this.refreshStats() });
     await this.server.start();
     await this.refreshStats();
     this.statsTimer = setInterval(() => void this.refreshStats(), 5000);
@@ -216,7 +217,8 @@ export class Bridge {
         this.metrics.queueOldest.set({ sink: name }, s?.oldestMs ? (now - s.oldestMs) / 1000 : 0);
       }
       for (const s of stats.sinks) {
-        if (!this.sinks.has(s.sink)) {
+        if (!this.sinks.has(s.sink) && !this.warnedOrphans.has(s.sink)) {
+          this.warnedOrphans.add(s.sink);
           this.logger.warn({ code: 'QUEUE_ORPHANED_EVENTS', sinkName: s.sink, depth: s.depth }, `${s.depth} queued event(s) wait for sink "${s.sink}", which is not configured; re-add it or replay them elsewhere`);
         }
       }

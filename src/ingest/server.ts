@@ -21,6 +21,8 @@ export interface ServerDeps {
   metrics: Metrics;
   logger: Logger;
   readiness: () => Promise<ReadinessReport>;
+  /** Called before /metrics is rendered, to refresh gauges read from the queue. */
+  beforeMetrics?: () => Promise<void>;
 }
 
 const JSON_TYPE = 'application/json; charset=utf-8';
@@ -127,6 +129,7 @@ export class IngestServer {
     });
 
     this.app.get('/metrics', async (_req, res) => {
+      await this.deps.beforeMetrics?.().catch(() => undefined);
       const text = await metrics.registry.metrics();
       if (!res.aborted) res.status(200).header('content-type', metrics.registry.contentType).send(text);
     });

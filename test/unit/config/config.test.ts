@@ -71,3 +71,20 @@ t.test('quoted interpolation stays a string; embedded interpolation concatenates
 t.test('a missing file is a coded error', async (t) => {
   await t.rejects(loadConfigFile('/nonexistent/bridge.yaml', { resolvePlugin }), { code: 'CONFIG_FILE_NOT_FOUND' });
 });
+
+t.test('config/bridge.schema.json is current (npm run schema)', async (t) => {
+  const { bridgeJsonSchema } = await import('../../../src/config/json-schema.js');
+  const committed = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'config/bridge.schema.json'), 'utf8'));
+  t.same(committed, JSON.parse(JSON.stringify(bridgeJsonSchema())));
+});
+
+t.test('example configurations are valid', async (t) => {
+  const dir = path.join(REPO_ROOT, 'config/examples');
+  const env = { IM_SDK_APP_ID: '1400000000', IM_CALLBACK_TOKEN: 'x' };
+  for (const name of fs.readdirSync(dir)) {
+    const { config } = await loadConfigFile(path.join(dir, name), { resolvePlugin, env });
+    t.ok(Object.keys(config.sinks).length > 0, `${name} loads`);
+  }
+  const { config } = await loadConfigFile(path.join(REPO_ROOT, 'config/container-bridge.yaml'), { resolvePlugin, env: {} });
+  t.equal(config.listen.host, '0.0.0.0', 'container config loads');
+});
