@@ -113,7 +113,7 @@ async function load(file: string | undefined): Promise<BridgeConfig> {
 async function run(configFile: string | undefined): Promise<number> {
   const bridge = new Bridge({ configFile });
   await bridge.start();
-  return new Promise<number>((resolve) => {
+  const code = await new Promise<number>((resolve) => {
     const stop = (signal: string) => {
       bridge.stop(signal).then(
         () => resolve(0),
@@ -127,6 +127,10 @@ async function run(configFile: string | undefined): Promise<number> {
     process.once('SIGINT', () => stop('SIGINT'));
     process.on('SIGHUP', () => void bridge.reload());
   });
+  // Clients' keep-alive connections would keep the event loop alive: everything that matters is
+  // stopped and on disk now, so flush the log and leave.
+  await new Promise<void>((resolve) => bridge.logger.flush(() => resolve()));
+  process.exit(code);
 }
 
 async function sendSample(config: BridgeConfig, url: string | undefined, count: number): Promise<number> {
@@ -229,12 +233,12 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (error: Error & { exitCode?: number }) => {
+    // Exit explicitly: a half-started daemon may hold a queue worker thread that keeps Node alive.
     if (error instanceof ConfigError) {
       console.error(`configuration error: ${error.message}`);
-      process.exitCode = 2;
-      return;
+      process.exit(2);
     }
     console.error(`im-bridge: ${error.message}`);
-    process.exitCode = error.exitCode ?? 1;
+    process.exit(error.exitCode ?? 1);
   },
 );

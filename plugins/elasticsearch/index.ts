@@ -132,15 +132,24 @@ export default defineSink({
       ctx.logger.warn({ code: 'ES_BULK_SPLIT', events: events.length }, `_bulk of ${events.length} events is too large (413); splitting it (lower batch.max_bytes)`);
       const half = Math.ceil(events.length / 2);
       const failures: ItemFailure[] = [];
-      // Halves go one after the other, so events of one subject stay in order.
+      // Halves go one after the other, so events of one subject stay in order; when the first half
+      // fails as a whole, the second is not sent (it would overtake events of the same subject).
+      let failed: RetriableError | FatalError | undefined;
       for (const [offset, part] of [[0, events.slice(0, half)], [half, events.slice(half)]] as const) {
-        try {
-          for (const f of await bulk(part, signal)) failures.push({ ...f, index: f.index + offset });
-        } catch (partError) {
-          const retriable = !(partError instanceof FatalError);
-          const e = partError as RetriableError | FatalError;
-          for (let i = 0; i < part.length; i++) failures.push({ index: offset + i, retriable, code: e.code, message: e.message, retryAfterMs: (e as RetriableError).retryAfterMs });
+        let own = false;
+        if (!failed) {
+          try {
+            for (const f of await bulk(part, signal)) failures.push({ ...f, index: f.index + offset });
+            continue;
+          } catch (partError) {
+            failed = requestError(partError);
+            own = true;
+          }
         }
+        // Events not sent because an earlier half failed are retried whatever that failure was.
+        const retriable = !own || failed instanceof RetriableError;
+        const retryAfterMs = failed instanceof RetriableError ? failed.retryAfterMs : undefined;
+        for (let i = 0; i < part.length; i++) failures.push({ index: offset + i, retriable, code: failed.code, message: failed.message, retryAfterMs });
       }
       return failures;
     }

@@ -9,6 +9,8 @@ export type RejectCode =
   | 'METHOD_NOT_ALLOWED'
   | 'PAYLOAD_TOO_LARGE'
   | 'LENGTH_REQUIRED'
+  | 'CONTENT_LENGTH_INVALID'
+  | 'REQUEST_TIMEOUT'
   | 'APP_MISSING'
   | 'APP_UNKNOWN'
   | 'IP_NOT_ALLOWED'
@@ -33,6 +35,8 @@ export const REJECTIONS: Record<RejectCode, { status: number; errorCode: number 
   METHOD_NOT_ALLOWED: { status: 405, errorCode: 40500 },
   PAYLOAD_TOO_LARGE: { status: 413, errorCode: 41300 },
   LENGTH_REQUIRED: { status: 411, errorCode: 41100 },
+  CONTENT_LENGTH_INVALID: { status: 400, errorCode: 40007 },
+  REQUEST_TIMEOUT: { status: 408, errorCode: 40800 },
   APP_MISSING: { status: 403, errorCode: 40300 },
   APP_UNKNOWN: { status: 403, errorCode: 40301 },
   IP_NOT_ALLOWED: { status: 403, errorCode: 40302 },

@@ -7,6 +7,7 @@ import HyperExpress from 'hyper-express';
 import type { Logger } from 'pino';
 import { reject, type Answer } from './answers.js';
 import type { CallbackHandler } from './handler.js';
+import type { RateLimiter } from './ratelimit.js';
 import type { ListenConfig } from '../config/schema.js';
 import type { Metrics } from '../telemetry/metrics.js';
 
@@ -23,7 +24,28 @@ export interface ServerDeps {
   readiness: () => Promise<ReadinessReport>;
   /** Called before /metrics is rendered, to refresh gauges read from the queue. */
   beforeMetrics?: () => Promise<void>;
+  /** Per-client-IP limit checked before the body is read (429 RATE_LIMITED); none by default. */
+  rateLimiter?: RateLimiter;
+  /**
+   * A callback's body must be complete this long after its headers arrived, or the request is
+   * answered 408 REQUEST_TIMEOUT and the connection closed (slowloris). Default 8 s, below
+   * uWS's fixed 10 s idle timeout, so that a stalled client gets an answer before uWS drops it.
+   */
+  bodyTimeoutMs?: number;
 }
+
+/** A request whose body is being read; swept by one interval timer (no timer per request). */
+interface BodyRead {
+  startedMs: number;
+  res: HyperExpress.Response;
+  ip: string;
+  /** Set while we wait for the body to be read. */
+  resolve?: (body: Buffer | undefined) => void;
+  /** Set when the answer is given and hyper-express waits for the rest of the body before sending it. */
+  answer?: Answer;
+}
+
+export const DEFAULT_BODY_TIMEOUT_MS = 8_000;
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 
@@ -33,14 +55,21 @@ export class IngestServer {
   private boundPort = 0;
   private inFlight = 0;
   private draining = false;
+  private readonly reading = new Set<BodyRead>();
+  private readonly bodyTimeoutMs: number;
+  private sweeper: NodeJS.Timeout | undefined;
 
   constructor(private readonly deps: ServerDeps) {
     const { listen } = deps;
+    this.bodyTimeoutMs = deps.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS;
     this.app = new HyperExpress.Server({
       // The limit is enforced in the handler, which can answer 413 with a JSON body (hyper-express
       // would send a bare 413, and never call the handler).
       max_body_length: Number.MAX_SAFE_INTEGER,
       fast_abort: false,
+      // We close the listener ourselves when draining; hyper-express would close it again on
+      // process exit, and a double close of a uWS listen socket crashes (SIGSEGV).
+      auto_close: false,
       ...(listen.tls ? { cert_file_name: listen.tls.cert_file, key_file_name: listen.tls.key_file, passphrase: listen.tls.passphrase } : {}),
     });
     this.routes();
@@ -59,6 +88,14 @@ export class IngestServer {
     const { host, port } = this.deps.listen;
     this.socket = await this.app.listen(port, host);
     this.boundPort = port !== 0 ? port : (this.app as unknown as { port: number }).port;
+    const period = Math.max(50, Math.min(1000, Math.floor(this.bodyTimeoutMs / 4)));
+    this.sweeper = setInterval(() => this.sweep(), period);
+    this.sweeper.unref();
+  }
+
+  /** Bodies being read right now (slow or stalled clients show up here). */
+  get readingBodies(): number {
+    return this.reading.size;
   }
 
   /** Health answers 503 from now on; callbacks are refused by the handler. */
@@ -69,7 +106,61 @@ export class IngestServer {
   /** Waits (bounded) for in-flight requests, then closes the listen socket. */
   async stop(deadlineMs: number): Promise<void> {
     while (this.inFlight > 0 && Date.now() < deadlineMs) await new Promise((r) => setTimeout(r, 5));
-    this.app.close(this.socket as never);
+    this.app.close();
+    if (this.sweeper) clearInterval(this.sweeper);
+    this.sweeper = undefined;
+  }
+
+  /**
+   * Reads the whole body, or resolves undefined when the client went away or missed the body
+   * deadline (then it has been answered 408 already). hyper-express would otherwise wait forever
+   * for a body that trickles in (every byte resets uWS's 10 s idle timeout).
+   */
+  private readBody(req: HyperExpress.Request, res: HyperExpress.Response, startedMs: number, ip: string): Promise<Buffer | undefined> {
+    return new Promise((resolve, rejectRead) => {
+      const entry: BodyRead = { startedMs, res, ip, resolve };
+      this.reading.add(entry);
+      req.buffer().then(
+        (body) => {
+          if (this.reading.delete(entry)) resolve(body);
+        },
+        (error: unknown) => {
+          if (this.reading.delete(entry)) rejectRead(error);
+        },
+      );
+    });
+  }
+
+  /**
+   * Rejects a request whose body is not (fully) read. hyper-express sends the answer once the rest
+   * of the body has arrived (and is discarded): answering while the client is still uploading
+   * makes most clients fail with EPIPE instead of seeing the status. The connection is closed
+   * afterwards. A body that does not finish within the body deadline gets the answer at once.
+   */
+  private answerBeforeBody(req: HyperExpress.Request, res: HyperExpress.Response, answer: Answer, startedMs: number, ip: string): void {
+    send(res, answer, true);
+    if (!res.completed && !res.aborted && !req.received) this.reading.add({ startedMs, res, ip, answer });
+  }
+
+  private sweep(): void {
+    if (this.reading.size === 0) return;
+    const cutoff = Date.now() - this.bodyTimeoutMs;
+    const { metrics, logger } = this.deps;
+    for (const entry of this.reading) {
+      if (entry.res.completed || entry.res.aborted) {
+        // The client went away mid-body: hyper-express never settles req.buffer() then.
+        this.reading.delete(entry);
+        entry.resolve?.(undefined);
+      } else if (entry.startedMs <= cutoff) {
+        this.reading.delete(entry);
+        if (entry.answer) {
+          forceAnswer(entry.res, entry.answer);
+        } else {
+          forceAnswer(entry.res, rejectTransport('REQUEST_TIMEOUT', `the body was not received within ${this.bodyTimeoutMs} ms`, metrics, logger, entry.ip));
+          entry.resolve?.(undefined);
+        }
+      }
+    }
   }
 
   private routes(): void {
@@ -78,30 +169,41 @@ export class IngestServer {
 
     this.app.post(listen.path, async (req, res) => {
       const receivedAtMs = Date.now();
+      // Synchronous part: the uWS request is only readable before the first await.
+      const framing = contentLengthProblem(req);
+      const ip = safeIp(req);
       this.inFlight++;
       try {
+        if (this.deps.rateLimiter && !this.deps.rateLimiter.take(ip)) {
+          this.answerBeforeBody(req, res, rejectTransport('RATE_LIMITED', `client address ${ip} is over the per-IP request rate`, metrics, logger, ip), receivedAtMs, ip);
+          return;
+        }
+        if (framing !== undefined) {
+          this.answerBeforeBody(req, res, rejectTransport('CONTENT_LENGTH_INVALID', framing, metrics, logger, ip), receivedAtMs, ip);
+          return;
+        }
         const declared = Number(req.headers['content-length'] ?? '0');
         if (declared > limit) {
-          send(res, rejectTransport('PAYLOAD_TOO_LARGE', `body of ${declared} bytes is over the limit of ${limit} bytes (listen.body_limit_bytes)`, metrics, logger, req.ip), true);
+          this.answerBeforeBody(req, res, rejectTransport('PAYLOAD_TOO_LARGE', `body of ${declared} bytes is over the limit of ${limit} bytes (listen.body_limit_bytes)`, metrics, logger, ip), receivedAtMs, ip);
           return;
         }
         if (req.headers['transfer-encoding'] !== undefined) {
           // Tencent IM sends Content-Length. A chunked body of unknown size is refused up front
           // rather than buffered: hyper-express cannot stream it to us with a limit.
-          send(res, rejectTransport('LENGTH_REQUIRED', 'chunked request bodies are not accepted; send Content-Length', metrics, logger, req.ip), true);
+          this.answerBeforeBody(req, res, rejectTransport('LENGTH_REQUIRED', 'chunked request bodies are not accepted; send Content-Length', metrics, logger, ip), receivedAtMs, ip);
           return;
         }
-        const body = await req.buffer();
-        if (res.completed || res.aborted) return;
+        const body = await this.readBody(req, res, receivedAtMs, ip);
+        if (body === undefined || res.completed || res.aborted) return;
         if (body.length > limit) {
-          send(res, rejectTransport('PAYLOAD_TOO_LARGE', `body is over the limit of ${limit} bytes`, metrics, logger, req.ip), true);
+          send(res, rejectTransport('PAYLOAD_TOO_LARGE', `body is over the limit of ${limit} bytes`, metrics, logger, ip), true);
           return;
         }
-        const answer = await handler.handle({ query: req.path_query, body, clientIp: remoteAddress(req), receivedAtMs });
+        const answer = await handler.handle({ query: req.path_query, body, clientIp: ip, receivedAtMs });
         send(res, answer);
       } catch (error) {
         logger.error({ code: 'HTTP_HANDLER_ERROR', err: (error as Error).message }, 'request failed unexpectedly');
-        send(res, reject('INTERNAL_ERROR', 'unexpected error'));
+        send(res, reject('INTERNAL_ERROR', 'unexpected error'), true);
       } finally {
         this.inFlight--;
       }
@@ -152,16 +254,70 @@ function send(res: HyperExpress.Response, answer: Answer, close = false, headers
   res.send(answer.body, close);
 }
 
-function rejectTransport(code: 'PAYLOAD_TOO_LARGE' | 'METHOD_NOT_ALLOWED' | 'NOT_FOUND' | 'LENGTH_REQUIRED', reason: string, metrics: Metrics, logger: Logger, ip: string): Answer {
+/**
+ * Answers at once, even while the request body is still arriving (hyper-express's send() would
+ * wait for the whole body), and closes the connection. If hyper-express already wrote the status
+ * and headers (a deferred send), only the body is written.
+ */
+function forceAnswer(res: HyperExpress.Response, answer: Answer): void {
+  if (res.completed || res.aborted) return;
+  const raw = res.raw as unknown as {
+    cork(fn: () => void): void;
+    writeStatus(status: string): void;
+    writeHeader(key: string, value: string): void;
+    end(body: string, closeConnection: boolean): void;
+  };
+  const state = res as unknown as { completed: boolean; initiated: boolean; route?: { app?: { _resolve_pending_request?: () => void } } };
+  const initiated = state.initiated;
+  try {
+    raw.cork(() => {
+      if (!initiated) {
+        raw.writeStatus(`${answer.status} ${STATUS_TEXT[answer.status] ?? 'Error'}`);
+        raw.writeHeader('content-type', JSON_TYPE);
+      }
+      raw.end(answer.body, true);
+    });
+  } catch {
+    // The socket went away in the meantime: nothing to answer.
+  }
+  state.completed = true;
+  state.route?.app?._resolve_pending_request?.();
+}
+
+const STATUS_TEXT: Record<number, string> = {
+  400: 'Bad Request',
+  408: 'Request Timeout',
+  411: 'Length Required',
+  413: 'Payload Too Large',
+  429: 'Too Many Requests',
+};
+
+/**
+ * uWS frames the body by the first Content-Length header, hyper-express sizes its buffer by the
+ * last one: two different values crash the process (RangeError in hyper-express's body collector)
+ * or bypass the body limit. Such requests, and non-decimal lengths, are refused before the body is
+ * read. Must run synchronously in the route handler (the uWS request is valid only then).
+ */
+function contentLengthProblem(req: HyperExpress.Request): string | undefined {
+  const last = req.headers['content-length'];
+  if (last === undefined) return undefined;
+  if (!/^[0-9]{1,15}$/.test(last)) return 'Content-Length is not a decimal number';
+  let first: string | undefined;
+  try {
+    first = (req.raw as unknown as { getHeader(name: string): string }).getHeader('content-length');
+  } catch {
+    return undefined;
+  }
+  if (first !== '' && first !== last) return 'Content-Length is given more than once with different values';
+  return undefined;
+}
+
+function rejectTransport(code: 'PAYLOAD_TOO_LARGE' | 'METHOD_NOT_ALLOWED' | 'NOT_FOUND' | 'LENGTH_REQUIRED' | 'CONTENT_LENGTH_INVALID' | 'REQUEST_TIMEOUT' | 'RATE_LIMITED', reason: string, metrics: Metrics, logger: Logger, ip: string): Answer {
   const answer = reject(code, reason);
   metrics.requests.inc({ command: 'unauthenticated', status: String(answer.status) });
   metrics.rejected.inc({ code });
   logger.warn({ code, status: answer.status, reason, ip }, `request rejected: ${code}`);
   return answer;
-}
-
-function remoteAddress(req: HyperExpress.Request): string {
-  return safeIp(req);
 }
 
 function safeIp(req: HyperExpress.Request): string {

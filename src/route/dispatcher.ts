@@ -64,6 +64,8 @@ export class SinkDispatcher {
   private lingerTimer: NodeJS.Timeout | undefined;
   private lingerUntil = 0;
   private stopping = false;
+  /** Shutting down: send what is in memory at once, read nothing more from disk. */
+  private draining = false;
   private readonly pollTimer: NodeJS.Timeout;
   private readonly windowLimit: number;
   readonly counters = { delivered: 0, deadLettered: 0, retried: 0 };
@@ -105,12 +107,16 @@ export class SinkDispatcher {
     return { inFlight: this.inFlight, window: this.windowCount, waitingRetry: waiting, ...this.counters };
   }
 
-  /** Stops dispatching, waits for in-flight batches (bounded by the deadline), closes the sink. */
+  /**
+   * Flushes what is already batched in memory (no linger), waits for in-flight batches, bounded by
+   * the deadline, then closes the sink. Whatever is not delivered stays queued on disk.
+   */
   async stop(deadlineMs: number): Promise<void> {
-    this.stopping = true;
+    this.draining = true;
     clearInterval(this.pollTimer);
     if (this.lingerTimer) clearTimeout(this.lingerTimer);
     for (const g of this.retryGroups) if (g.timer) clearTimeout(g.timer);
+    this.pump();
     while (this.inFlight > 0 && Date.now() < deadlineMs) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, Math.max(1, deadlineMs - Date.now()));
@@ -120,11 +126,12 @@ export class SinkDispatcher {
         });
       });
     }
+    this.stopping = true;
     await this.runner.close(Math.max(1000, deadlineMs - Date.now()));
   }
 
   private async fill(): Promise<void> {
-    if (this.filling || this.stopping) return;
+    if (this.filling || this.stopping || this.draining) return;
     this.filling = true;
     try {
       while (this.moreOnDisk && !this.stopping && this.windowCount < this.windowLimit && this.windowBytes < MAX_WINDOW_BYTES) {
@@ -164,7 +171,7 @@ export class SinkDispatcher {
         continue;
       }
       if (this.ready.length === 0) break;
-      const full = this.ready.length >= batch.max_events || this.windowCount >= this.windowLimit;
+      const full = this.draining || this.ready.length >= batch.max_events || this.windowCount >= this.windowLimit;
       if (!full && Date.now() < this.lingerUntil) {
         this.armLinger();
         break;
@@ -174,7 +181,7 @@ export class SinkDispatcher {
       void this.send(items, false);
     }
     if (this.ready.length === 0) this.lingerUntil = 0;
-    if (this.moreOnDisk && !this.filling && this.windowCount < this.windowLimit) void this.fill();
+    if (this.moreOnDisk && !this.filling && !this.draining && this.windowCount < this.windowLimit) void this.fill();
   }
 
   private armLinger(): void {

@@ -15,11 +15,17 @@ export const MSG_ELEMENT_ID = 'tim:MsgElement';
 export const NonEmptyString = (options: SchemaOptions = {}) =>
   Type.String({ minLength: 1, 'x-expect': 'a non-empty string', ...options });
 
+/**
+ * Integers are bounded to the safe range: JSON.parse rounds anything beyond 2^53 (2^53 + 1 becomes
+ * 2^53), so such a value cannot be forwarded faithfully and is a schema violation instead.
+ */
+const SAFE = { minimum: Number.MIN_SAFE_INTEGER, maximum: Number.MAX_SAFE_INTEGER };
+
 /** Unsigned integer: MsgSeq, MsgTime, Random, MsgRandom... */
-export const UInt = (options: SchemaOptions = {}) => Type.Integer({ minimum: 0, ...options });
+export const UInt = (options: SchemaOptions = {}) => Type.Integer({ ...SAFE, minimum: 0, ...options });
 
 /** Any integer (UnreadMsgNum may be -1, error codes...). */
-export const Int = (options: SchemaOptions = {}) => Type.Integer(options);
+export const Int = (options: SchemaOptions = {}) => Type.Integer({ ...SAFE, ...options });
 
 /** Tencent user id. Lenient: any string (empty strings occur for system senders). */
 export const Account = () => Type.String();
