@@ -496,7 +496,7 @@ async function main() {
 
   let kafkaOk = false;
   let kafkaReason;
-  if (CASES.has('3') || CASES.has('5')) {
+  if (CASES.has('3') || CASES.has('5') || PROFILE) {
     try {
       await kafkaAdmin();
       kafkaOk = true;
@@ -524,7 +524,7 @@ async function main() {
   await run('5', kafkaOk ? case5 : async () => ({ case: '5', unavailable: true, reason: kafkaReason }));
 
   result.ratios = ratios(byCase);
-  if (PROFILE) result.profile = await profileRuns(kafkaOk && byCase['5'] && !byCase['5'].unavailable);
+  if (PROFILE) result.profile = await profileRuns(kafkaOk && !byCase['5']?.unavailable);
   if (SINKS) result.sinks = await sinkScripts();
 
   const resultsDir = path.join(ROOT, 'bench/results');

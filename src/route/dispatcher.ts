@@ -3,7 +3,9 @@
  *
  * - Reads the sink's pending events from the durable queue in seq order into a bounded window
  *   (the backlog stays on disk; memory is bounded by the window, not by the backlog).
- * - Builds batches by count, bytes and time (`batch.*`), at most `max_in_flight` at once.
+ * - Builds batches by count, bytes and time (`batch.*`), at most `max_in_flight` at once. Subjects
+ *   are hashed onto `max_in_flight` lanes and each lane has at most one new batch in flight, so a
+ *   batch never swallows every conversation and leaves the other slots idle.
  * - Per-conversation ordering: while any event of a subject is in flight or waiting for a retry,
  *   later events of that subject are held back; other subjects keep flowing. A retried batch is
  *   re-sent as the same set of events in the same order.
@@ -22,6 +24,8 @@ interface Item {
   seq: number;
   id: string;
   subject: string;
+  /** Dispatch lane: hash(subject) mod max_in_flight. */
+  lane: number;
   body: string;
   bytes: number;
   attempts: number;
@@ -43,8 +47,8 @@ export interface DispatcherStats {
   retried: number;
 }
 
-const MAX_WINDOW_EVENTS = 20_000;
-const MAX_WINDOW_BYTES = 64 * 1024 * 1024;
+const MAX_WINDOW_EVENTS = 10_000;
+const MAX_WINDOW_BYTES = 16 * 1024 * 1024;
 const READ_CHUNK = 2000;
 const POLL_INTERVAL_MS = 1000;
 
@@ -54,6 +58,7 @@ export class SinkDispatcher {
   private readonly retryGroups = new Set<RetryGroup>();
   private readonly held = new Map<string, number>();
   private inFlight = 0;
+  private readonly laneBusy: boolean[];
   private readonly inFlightDone = new Set<() => void>();
   private readCursor = 0;
   private windowCount = 0;
@@ -78,6 +83,7 @@ export class SinkDispatcher {
   ) {
     const { batch, max_in_flight } = runner.config;
     this.windowLimit = Math.min(MAX_WINDOW_EVENTS, Math.max(2000, batch.max_events * max_in_flight * 4));
+    this.laneBusy = new Array<boolean>(max_in_flight).fill(false);
     this.pollTimer = setInterval(() => this.notify(), POLL_INTERVAL_MS);
     this.pollTimer.unref();
   }
@@ -146,7 +152,7 @@ export class SinkDispatcher {
         }
         for (const row of rows) {
           const bytes = row.body.length;
-          this.ready.push({ seq: row.seq, id: row.id, subject: row.subject, body: row.body, bytes, attempts: 0 });
+          this.ready.push({ seq: row.seq, id: row.id, subject: row.subject, lane: laneOf(row.subject, this.laneBusy.length), body: row.body, bytes, attempts: 0 });
           this.windowCount++;
           this.windowBytes += bytes;
           this.readCursor = row.seq;
@@ -166,19 +172,22 @@ export class SinkDispatcher {
     const { max_in_flight, batch } = this.runner.config;
     while (this.inFlight < max_in_flight) {
       const retry = this.dueRetries.shift();
-      if (retry) {
-        void this.send(retry, true);
-        continue;
-      }
-      if (this.ready.length === 0) break;
+      if (!retry) break;
+      void this.send(retry, true, -1);
+    }
+    if (this.ready.length > 0 && this.inFlight < max_in_flight) {
       const full = this.draining || this.ready.length >= batch.max_events || this.windowCount >= this.windowLimit;
       if (!full && Date.now() < this.lingerUntil) {
         this.armLinger();
-        break;
+      } else {
+        for (let lane = 0; lane < this.laneBusy.length && this.inFlight < max_in_flight; lane++) {
+          if (this.laneBusy[lane]) continue;
+          const items = this.takeBatch(lane);
+          if (items.length === 0) continue;
+          this.laneBusy[lane] = true;
+          void this.send(items, false, lane);
+        }
       }
-      const items = this.takeBatch();
-      if (items.length === 0) break;
-      void this.send(items, false);
     }
     if (this.ready.length === 0) this.lingerUntil = 0;
     if (this.moreOnDisk && !this.filling && !this.draining && this.windowCount < this.windowLimit) void this.fill();
@@ -192,8 +201,8 @@ export class SinkDispatcher {
     }, Math.max(0, this.lingerUntil - Date.now()));
   }
 
-  /** The next batch in seq order, skipping subjects that are held (and everything after them). */
-  private takeBatch(): Item[] {
+  /** The lane's next batch in seq order, skipping subjects that are held (and everything after them). */
+  private takeBatch(lane: number): Item[] {
     const { max_events, max_bytes } = this.runner.config.batch;
     const taken: Item[] = [];
     const rest: Item[] = [];
@@ -201,6 +210,10 @@ export class SinkDispatcher {
     let bytes = 0;
     let full = false;
     for (const item of this.ready) {
+      if (item.lane !== lane) {
+        rest.push(item);
+        continue;
+      }
       if (full || this.held.has(item.subject) || skipped?.has(item.subject)) {
         if (!full) (skipped ??= new Set()).add(item.subject);
         rest.push(item);
@@ -214,8 +227,10 @@ export class SinkDispatcher {
       taken.push(item);
       bytes += item.bytes;
     }
-    this.ready = rest;
-    this.lingerUntil = rest.length > 0 ? Date.now() + this.runner.config.batch.max_wait_ms : 0;
+    if (taken.length > 0) {
+      this.ready = rest;
+      this.lingerUntil = rest.length > 0 ? Date.now() + this.runner.config.batch.max_wait_ms : 0;
+    }
     return taken;
   }
 
@@ -233,7 +248,7 @@ export class SinkDispatcher {
     }
   }
 
-  private async send(items: Item[], isRetry: boolean): Promise<void> {
+  private async send(items: Item[], isRetry: boolean, lane: number): Promise<void> {
     this.inFlight++;
     if (!isRetry) this.hold(items);
     try {
@@ -276,6 +291,7 @@ export class SinkDispatcher {
           break;
       }
     } finally {
+      if (lane >= 0) this.laneBusy[lane] = false;
       this.inFlight--;
       for (const done of this.inFlightDone) done();
       this.inFlightDone.clear();
@@ -378,4 +394,15 @@ export class SinkDispatcher {
     this.counters.deadLettered += items.length;
     this.release(items);
   }
+}
+
+/** FNV-1a over the subject: cheap, stable, well spread. */
+function laneOf(subject: string, lanes: number): number {
+  if (lanes <= 1) return 0;
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < subject.length; i++) {
+    hash ^= subject.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return (hash >>> 0) % lanes;
 }
