@@ -20,6 +20,7 @@ import { SinkRunner } from './sink/runner.js';
 import type { SinkPlugin } from './sink/api.js';
 import { createLogger } from './telemetry/logger.js';
 import { Metrics } from './telemetry/metrics.js';
+import { notifySystemd } from './telemetry/systemd.js';
 
 export interface BridgeOptions {
   /** Config file; undefined = ./bridge.yaml when present, else the embedded default. */
@@ -105,6 +106,7 @@ export class Bridge {
       { code: 'BRIDGE_STARTED', url: `${scheme}://${config.listen.host}:${this.port}${config.listen.path}`, config: config.file, sinks: Object.keys(config.sinks), generation: config.generation },
       `im-bridge listening on ${scheme}://${config.listen.host}:${this.port}${config.listen.path}`,
     );
+    notifySystemd('READY=1', this.logger, `listening on ${config.listen.host}:${this.port}`);
   }
 
   /**
@@ -159,6 +161,7 @@ export class Bridge {
     this.stopping ??= (async () => {
       const deadline = Date.now() + this.config.shutdown_timeout_ms;
       this.logger.info({ code: 'BRIDGE_STOPPING', reason, timeoutMs: this.config.shutdown_timeout_ms }, 'draining');
+      notifySystemd('STOPPING=1', this.logger);
       this.handler.stopAccepting();
       this.server.markDraining();
       await this.server.stop(Math.min(deadline, Date.now() + 2000));

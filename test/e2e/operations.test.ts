@@ -154,7 +154,7 @@ t.test('systemd unit passes systemd-analyze verify', async (t) => {
     else t.skip('systemd-analyze is not installed');
     return;
   }
-  const run = spawnSync('systemd-analyze', ['verify', path.join(REPO_ROOT, 'config/im-bridge.service')], { encoding: 'utf8' });
+  const run = spawnSync('systemd-analyze', ['verify', path.join(REPO_ROOT, 'config/systemd/im-bridge.service')], { encoding: 'utf8' });
   t.equal(run.status, 0, run.stderr);
   t.equal(run.stderr.trim(), '', 'no warnings');
 });

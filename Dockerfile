@@ -1,7 +1,7 @@
-# im-bridge container image. Build from the repository root:
-#   docker build -f config/Dockerfile -t im-bridge .
+# im-bridge container image (multi-stage, non-root, /data volume, healthcheck). Build:
+#   docker build -t im-bridge .
 # Run (queue on a volume; mount your own bridge.yaml at /etc/im-bridge/bridge.yaml to change routes):
-#   docker run -d --name im-bridge -p 8080:8080 -v im-bridge-data:/var/lib/im-bridge \
+#   docker run -d --name im-bridge -p 8080:8080 -v im-bridge-data:/data \
 #     -e IM_SDK_APP_ID=1400000000 -e IM_CALLBACK_TOKEN=... --stop-timeout 30 im-bridge
 FROM node:20-bookworm-slim AS build
 # better-sqlite3 compiles from source when no prebuilt binary can be downloaded.
@@ -16,14 +16,14 @@ FROM node:20-bookworm-slim
 ENV NODE_ENV=production \
     IM_BRIDGE_HOST=0.0.0.0 \
     IM_BRIDGE_PORT=8080
-WORKDIR /var/lib/im-bridge
+WORKDIR /data
 COPY --from=build /opt/im-bridge/node_modules /opt/im-bridge/node_modules
 COPY --from=build /opt/im-bridge/dist /opt/im-bridge/dist
 COPY package.json README.md /opt/im-bridge/
 COPY config/container-bridge.yaml /etc/im-bridge/bridge.yaml
-RUN mkdir -p /var/lib/im-bridge && chown -R node:node /var/lib/im-bridge
+RUN mkdir -p /data && chown -R node:node /data
 USER node
-VOLUME ["/var/lib/im-bridge"]
+VOLUME ["/data"]
 EXPOSE 8080
 # SIGTERM drains (503 for new callbacks, in-flight finished, batches flushed) and exits 0.
 STOPSIGNAL SIGTERM
