@@ -88,3 +88,18 @@ t.test('example configurations are valid', async (t) => {
   const { config } = await loadConfigFile(path.join(REPO_ROOT, 'config/container-bridge.yaml'), { resolvePlugin, env: {} });
   t.equal(config.listen.host, '0.0.0.0', 'container config loads');
 });
+
+t.test('the Grafana dashboard only uses metrics the daemon exports', async (t) => {
+  const { Metrics } = await import('../../../src/telemetry/metrics.js');
+  const metrics = new Metrics();
+  const exported = new Set((await metrics.registry.getMetricsAsJSON()).map((m) => m.name));
+  const dashboard = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'config/grafana-dashboard.json'), 'utf8'));
+  const exprs: string[] = dashboard.panels.flatMap((p: { targets: Array<{ expr: string }> }) => p.targets.map((x) => x.expr));
+  t.ok(exprs.length >= 15);
+  for (const expr of exprs) {
+    for (const name of expr.match(/im_bridge_[a-z_]+/g) ?? []) {
+      const base = name.replace(/_(bucket|count|sum)$/, '');
+      t.ok(exported.has(base), `${name} is exported`);
+    }
+  }
+});
