@@ -49,6 +49,15 @@ routes:
 `;
 }
 
+/** The daemon's recent warnings and errors, for a failure message. */
+function recentProblems(logs: Array<Record<string, unknown>>): string {
+  return logs
+    .filter((l) => typeof l.level === 'string' ? l.level !== 'info' : true)
+    .slice(-15)
+    .map((l) => JSON.stringify(l).slice(0, 400))
+    .join('\n');
+}
+
 function messages(tag: string, from: number, n: number): Array<{ command: string; body: unknown }> {
   return Array.from({ length: n }, (_, k) => ({ command: 'Group.CallbackAfterSendMsg', body: groupMessage(`@TGS#${tag}g${(from + k) % 20}`, from + k, `outage test ${from + k}`) }));
 }
@@ -85,7 +94,9 @@ t.test('Elasticsearch down for 30 s: every event indexed after it returns', asyn
   await serviceControl('elasticsearch', 'start');
   stopped = false;
 
-  await waitFor(() => count(`${prefix}-*`), (n) => n >= 6000, 180_000, 1000);
+  await waitFor(() => count(`${prefix}-*`), (n) => n >= 6000, 180_000, 1000).catch((error: Error) => {
+    throw new Error(`${error.message}\ndaemon warnings:\n${recentProblems(daemon.logs)}`);
+  });
   t.equal(await count(`${prefix}-*`), 6000, 'all 6,000 events indexed, none twice');
   t.equal(daemon.logs.filter((l) => l.code === 'EVENT_DEAD_LETTERED').length, 0, 'nothing dead-lettered');
   const retries = daemon.logs.filter((l) => l.code === 'SINK_WRITE_RETRY').map((l) => String(l.errorCode));
@@ -155,7 +166,9 @@ t.test('429 from the node (injected by a proxy): backoff, no loss', async (t) =>
   });
   const statuses = await postMany(daemon.url, messages(tag, 0, 4000), 16);
   t.equal(statuses.filter((s) => s === 200).length, 4000);
-  await waitFor(() => count(`${prefix}-*`), (n) => n >= 4000, 180_000, 1000);
+  await waitFor(() => count(`${prefix}-*`), (n) => n >= 4000, 180_000, 1000).catch((error: Error) => {
+    throw new Error(`${error.message}\ndaemon warnings:\n${recentProblems(daemon.logs)}`);
+  });
   t.equal(await count(`${prefix}-*`), 4000, 'all 4,000 events indexed');
   t.equal(whole429, REFUSE_WHOLE, 'whole requests refused with 429');
   t.ok(item429 > 0, `${item429} items refused with 429`);
