@@ -40,6 +40,28 @@ export interface HandlerDeps {
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 const COMMAND_LABEL = /^[A-Za-z0-9]{1,40}\.[A-Za-z0-9]{1,60}$/;
 const MAX_COMMAND_LABELS = 300;
+/** Deepest accepted nesting of arrays/objects in a callback body. */
+export const MAX_NESTING = 256;
+
+/**
+ * Whether the JSON text nests arrays/objects deeper than `limit`. A byte scan (the structural
+ * characters are ASCII and never part of a multi-byte UTF-8 sequence), skipping strings.
+ */
+export function nestedDeeperThan(bytes: Uint8Array, limit: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i]!;
+    if (inString) {
+      if (b === 0x5c) i++; // backslash: skip the escaped character
+      else if (b === 0x22) inString = false;
+    } else if (b === 0x22) inString = true;
+    else if (b === 0x5b || b === 0x7b) {
+      if (++depth > limit) return true;
+    } else if (b === 0x5d || b === 0x7d) depth--;
+  }
+  return false;
+}
 
 export class CallbackHandler {
   private accepting = true;
@@ -71,7 +93,11 @@ export class CallbackHandler {
 
     let body: unknown;
     try {
-      body = JSON.parse(utf8.decode(request.body));
+      const text = utf8.decode(request.body);
+      // JSON.parse copes with 100k levels, but the event built from such a body does not
+      // (JSON.stringify overflows the stack: a 500). Real callbacks are a few levels deep.
+      if (nestedDeeperThan(request.body, MAX_NESTING)) throw new RangeError('nested too deeply');
+      body = JSON.parse(text);
     } catch (error) {
       const code: RejectCode = error instanceof TypeError ? 'BODY_NOT_UTF8' : 'BODY_NOT_JSON';
       const reason =

@@ -62,6 +62,7 @@ const GENERATORS: Record<string, () => Buffer> = {
   deepObjectInValid100k: () => Buffer.from(validText('@deep', `,"Extra":${'{"a":'.repeat(100_000)}1${'}'.repeat(100_000)}`)),
   hugeArray3MB: () => Buffer.from(JSON.stringify({ ...groupMessage('@huge', 1), MsgBody: new Array(1_500_000).fill(0) })),
   hugeString3_9MB: () => Buffer.from(JSON.stringify({ ...groupMessage('@huge', 1), MsgSeq: 'x'.repeat(3_900_000) })),
+  deepInString: () => Buffer.from(validText('@hostile-deepstring', `,"Note":${JSON.stringify('['.repeat(300) + '\\"{')}`)),
   body5MB: () => Buffer.alloc(5 * 1024 * 1024, 0x20),
   none: () => Buffer.alloc(0),
 };
@@ -75,6 +76,7 @@ function substitute(text: string): string {
     .replaceAll('${PAD2M}', 'a'.repeat(2_000_000))
     .replaceAll('${PAD100K}', 'a'.repeat(100_000))
     .replaceAll('${PAD1M}', 'a'.repeat(1_000_000))
+    .replaceAll('${PARAMS4K}', Array.from({ length: 4_000 }, (_, i) => `&p${i}=${i}`).join(''))
     .replaceAll('${PARAMS10K}', Array.from({ length: 10_000 }, (_, i) => `&p${i}=${i}`).join(''));
 }
 
