@@ -139,6 +139,7 @@ function summarizeCase(name, label, r, extra = {}) {
     loadgen_peak_rss_mb: r.loadgen.peak_rss_hwm_mb,
     others_cpu_cores: Object.fromEntries(Object.entries(r.extras).map(([k, v]) => [k, v?.cpu_cores])),
     machine: r.machine,
+    loadgen_send_slip_ms: l.send_slip_ms,
     params: { mode: l.mode, connections: l.connections, target_rate: l.target_rate, warmup_s: WARMUP, measured_s: l.window_s },
     ...extra,
   };
@@ -471,7 +472,7 @@ async function main() {
     params: { seconds: SECONDS, warmup_seconds: WARMUP, connections: CONNECTIONS, pipelining: 1, signed: true, payload: describePool(pool), kafka_brokers: BROKERS, kafka_partitions: 6 },
     notes: [
       `Server, load generator${CASES.has('3') || CASES.has('5') ? ', Kafka broker' : ''} and anything else on the machine share ${cpus.length} cores: a server can use at most what the load generator leaves. "srv CPU" = user+sys of the server process over the measured window (/proc/<pid>/stat); "µs/req" = server CPU per answered request (comparable across cases whatever the contention); "other CPU" = machine-wide busy minus server, load generator (and broker).`,
-      'Latency = load generator send → last response byte, requests sent in the measured window only. Case 4h is open loop (fixed arrival rate), latency from the scheduled send time.',
+      'Latency = load generator send → last response byte, requests sent in the measured window only. Case 4h is open loop (fixed arrival rate), latency from the scheduled send time; loadgen_send_slip_ms says how late the generator itself sent (its own CPU starvation, counted in that latency).',
       'Peak RSS = VmHWM of the server process (lifetime peak, includes warm-up).',
     ],
     cases: [],
@@ -491,7 +492,7 @@ async function main() {
     byCase[key] = r;
     result.cases.push(r);
     if (r.unavailable) log(`case ${key}: unavailable — ${r.reason.split('\n')[0]}`);
-    else log(`case ${key}: ${fmt(r.requests_per_s)} req/s, p99 ${fmt(r.latency_ms.p99, 2)} ms, server ${fmt(r.server_cpu.cores, 2)} cores, loadgen ${fmt(r.loadgen_cpu.cores, 2)} cores${r.events_per_s ? `, ${fmt(r.events_per_s)} events/s` : ''}`);
+    else log(`case ${key}: ${fmt(r.requests_per_s)} req/s, p99 ${fmt(r.latency_ms.p99, 2)} ms, server ${fmt(r.server_cpu.cores, 2)} cores, loadgen ${fmt(r.loadgen_cpu.cores, 2)} cores${r.events_per_s ? `, ${fmt(r.events_per_s)} events/s` : ''}${r.loadgen_send_slip_ms ? `, load generator's own send delay p99 ${fmt(r.loadgen_send_slip_ms.p99, 2)} ms` : ''}`);
   };
 
   let kafkaOk = false;

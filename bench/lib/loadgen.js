@@ -21,7 +21,7 @@ const HEADERS = ['content-type', 'application/json'];
 let phase = 'warmup'; // warmup | measure | drain
 let idx = 0;
 let inFlight = 0;
-const m = { sent: 0, ok: 0, non200: 0, errors: 0, statuses: {}, errorSamples: [], lat: [] };
+const m = { sent: 0, ok: 0, non200: 0, errors: 0, statuses: {}, errorSamples: [], lat: [], slip: [] };
 const all = { ok: 0, non200: 0, errors: 0 };
 let measureStartMs = 0;
 let measureEndMs = 0;
@@ -74,7 +74,11 @@ class Handler {
 function send(scheduledAt) {
   const r = requests[idx++ % requests.length];
   const measured = phase === 'measure';
-  if (measured) m.sent++;
+  if (measured) {
+    m.sent++;
+    // Open loop: how late the generator itself sent (its own event loop delayed by CPU contention).
+    if (scheduledAt !== undefined) m.slip.push(performance.now() - scheduledAt);
+  }
   inFlight++;
   const t0 = scheduledAt ?? performance.now();
   pool.dispatch({ method: 'POST', path: `${cfg.path}?${r.queryBase}${signer.now()}`, headers: HEADERS, body: r.body }, new Handler(t0, measured));
@@ -147,6 +151,13 @@ async function main() {
       max: round(lat.length ? lat[lat.length - 1] : null),
       mean: round(lat.length ? lat.reduce((a, b) => a + b, 0) / lat.length : null),
     },
+    send_slip_ms:
+      cfg.mode === 'open'
+        ? (() => {
+            const slip = Float64Array.from(m.slip).sort();
+            return { p50: round(percentile(slip, 50)), p99: round(percentile(slip, 99)), max: round(slip.length ? slip[slip.length - 1] : null) };
+          })()
+        : undefined,
     total_ok_including_warmup: all.ok,
     total_failed_including_warmup: all.non200 + all.errors,
     loadgen_cpu: { user_s: +(cpu.user / 1e6).toFixed(2), sys_s: +(cpu.system / 1e6).toFixed(2), cores: +((cpu.user + cpu.system) / 1e6 / windowS).toFixed(2) },

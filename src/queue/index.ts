@@ -31,9 +31,10 @@
  *   Appends arriving while a commit is in flight are gathered and committed together when it
  *   returns (natural group commit: one fsync for many requests). An idle queue commits at the next
  *   turn of the event loop, or after `queue.max_wait_ms` when that is > 0. At most
- *   `queue.max_batch_events` events share one transaction. Acks and dead-letters from sinks are
- *   ordinary transactions in the same worker; losing one in a crash only means redelivery
- *   (at-least-once, same event id).
+ *   `queue.max_batch_events` events share one transaction. Deliveries (acks) recorded by sinks
+ *   ride along in the next group commit instead of paying an fsync of their own; losing one in a
+ *   crash only means redelivery (at-least-once, same event id). Dead-letters are their own
+ *   transactions (they copy the event first).
  *
  * CAPACITY
  *   `queue.max_events`, `queue.max_bytes` (stored event bytes) and `queue.min_free_bytes` (disk)
@@ -82,6 +83,13 @@ interface PendingAppend {
   reject: (error: Error) => void;
 }
 
+interface PendingAck {
+  sink: string;
+  seqs: readonly number[];
+  resolve: () => void;
+  reject: (error: Error) => void;
+}
+
 export interface QueueOptions extends Pick<QueueConfig, 'dir' | 'max_bytes' | 'max_events' | 'max_wait_ms' | 'max_batch_events' | 'min_free_bytes'> {
   checkIntegrity?: 'auto' | 'always' | 'never';
 }
@@ -102,6 +110,7 @@ export class DurableQueue {
   private readonly calls = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   private nextCallId = 1;
   private batch: PendingAppend[] = [];
+  private acks: PendingAck[] = [];
   private committing = false;
   private flushTimer: NodeJS.Immediate | NodeJS.Timeout | undefined;
   private closed = false;
@@ -179,11 +188,14 @@ export class DurableQueue {
     return this.call('read', sink, afterSeq, limit) as Promise<StoredEvent[]>;
   }
 
-  async ack(sink: string, seqs: readonly number[]): Promise<void> {
-    if (seqs.length === 0) return;
-    const reclaimed = (await this.call('ack', sink, seqs)) as { events: number; bytes: number };
-    this.events -= reclaimed.events;
-    this.bytes -= reclaimed.bytes;
+  /** Records deliveries; they are committed with the next group commit (no fsync of their own). */
+  ack(sink: string, seqs: readonly number[]): Promise<void> {
+    if (seqs.length === 0) return Promise.resolve();
+    if (this.closed) return Promise.reject(new QueueUnavailableError('QUEUE_CLOSED', 'the queue is closed'));
+    return new Promise<void>((resolve, reject) => {
+      this.acks.push({ sink, seqs, resolve, reject });
+      this.scheduleFlush();
+    });
   }
 
   async deadLetter(sink: string, items: readonly DeadLetterInput[]): Promise<void> {
@@ -224,7 +236,7 @@ export class DurableQueue {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.diskTimer);
-    while (this.batch.length > 0 || this.committing) {
+    while (this.batch.length > 0 || this.acks.length > 0 || this.committing) {
       if (!this.committing) this.flush();
       await new Promise((r) => setTimeout(r, 1));
     }
@@ -261,12 +273,20 @@ export class DurableQueue {
       clearImmediate(this.flushTimer as NodeJS.Immediate);
       this.flushTimer = undefined;
     }
-    if (this.committing || this.batch.length === 0) return;
+    if (this.committing || (this.batch.length === 0 && this.acks.length === 0)) return;
     const taken = this.batch.splice(0, this.options.max_batch_events);
+    const acks = this.acks.splice(0);
     this.committing = true;
-    this.call('append', taken.map((p) => p.record)).then(
+    this.call(
+      'commit',
+      taken.map((p) => p.record),
+      acks.map((a) => [a.sink, a.seqs]),
+    ).then(
       (result) => {
-        const seqs = result as number[];
+        const { seqs, events: reclaimedEvents, bytes: reclaimedBytes } = result as { seqs: number[]; events: number; bytes: number };
+        this.events -= reclaimedEvents;
+        this.bytes -= reclaimedBytes;
+        for (const a of acks) a.resolve();
         this.committedBatches++;
         this.lastWriteError = undefined;
         const sinks = new Set<string>();
@@ -295,6 +315,7 @@ export class DurableQueue {
         if (error.code === 'SQLITE_FULL') this.call('checkpoint').catch(() => undefined);
         const refusal = new QueueUnavailableError(error.code === 'SQLITE_FULL' ? 'QUEUE_DISK_FULL' : 'QUEUE_WRITE_FAILED', this.lastWriteError);
         for (const p of taken) p.reject(refusal);
+        for (const a of acks) a.reject(refusal);
         this.afterCommit();
       },
     );
@@ -302,8 +323,7 @@ export class DurableQueue {
 
   private afterCommit(): void {
     this.committing = false;
-    if (this.batch.length >= this.options.max_batch_events) this.flush();
-    else if (this.batch.length > 0) this.flush();
+    if (this.batch.length > 0 || this.acks.length > 0) this.flush();
   }
 
   private call(op: string, ...args: unknown[]): Promise<unknown> {
@@ -318,6 +338,7 @@ export class DurableQueue {
     for (const call of this.calls.values()) call.reject(error);
     this.calls.clear();
     for (const p of this.batch.splice(0)) p.reject(new QueueUnavailableError('QUEUE_WRITE_FAILED', error.message));
+    for (const a of this.acks.splice(0)) a.reject(new QueueUnavailableError('QUEUE_WRITE_FAILED', error.message));
   }
 
   private checkDisk(): void {

@@ -111,22 +111,41 @@ export class QueueStore {
 
   /** One transaction = one fsync (synchronous=FULL): the group commit. Returns the seq of each record. */
   append(records: readonly AppendRecord[], nowMs: number): number[] {
+    return this.commit(records, [], nowMs).seqs;
+  }
+
+  /**
+   * The group commit: appends and the deliveries recorded since the last commit, in one
+   * transaction and so one fsync. Acks ride along instead of paying an fsync of their own.
+   */
+  commit(records: readonly AppendRecord[], acks: ReadonlyArray<readonly [string, readonly number[]]>, nowMs: number): { seqs: number[]; events: number; bytes: number } {
     const seqs: number[] = new Array(records.length);
+    let events = 0;
+    let bytes = 0;
     this.db.transaction(() => {
       for (let i = 0; i < records.length; i++) {
         const r = records[i]!;
-        const bytes = Buffer.byteLength(r.body);
         if (r.sinks.length === 0) {
           this.stmts.insertDead.run('unmatched', null, r.id, r.subject, 0, 'ROUTE_UNMATCHED', 'no route matched the event', nowMs, r.body);
           seqs[i] = 0;
           continue;
         }
-        const seq = Number(this.stmts.insertEvent.run(r.id, r.subject, bytes, nowMs, r.body).lastInsertRowid);
+        const seq = Number(this.stmts.insertEvent.run(r.id, r.subject, Buffer.byteLength(r.body), nowMs, r.body).lastInsertRowid);
         for (const sink of r.sinks) this.stmts.insertPending.run(sink, seq);
         seqs[i] = seq;
       }
+      for (const [sink, ackSeqs] of acks) {
+        for (const seq of ackSeqs) {
+          this.stmts.deletePending.run(sink, seq);
+          const gone = this.stmts.reclaim.get(seq, seq) as { bytes: number } | undefined;
+          if (gone) {
+            events++;
+            bytes += gone.bytes;
+          }
+        }
+      }
     })();
-    return seqs;
+    return { seqs, events, bytes };
   }
 
   /**
@@ -150,18 +169,7 @@ export class QueueStore {
 
   /** Marks events delivered to one sink; reclaims events no sink still needs. Returns reclaimed counts. */
   ack(sink: string, seqs: readonly number[]): { events: number; bytes: number } {
-    let events = 0;
-    let bytes = 0;
-    this.db.transaction(() => {
-      for (const seq of seqs) {
-        this.stmts.deletePending.run(sink, seq);
-        const gone = this.stmts.reclaim.get(seq, seq) as { bytes: number } | undefined;
-        if (gone) {
-          events++;
-          bytes += gone.bytes;
-        }
-      }
-    })();
+    const { events, bytes } = this.commit([], [[sink, seqs]], 0);
     return { events, bytes };
   }
 

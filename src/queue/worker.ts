@@ -5,7 +5,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { QueueStore } from './store.js';
 
-type Op = 'checkpoint' | 'append' | 'read' | 'ack' | 'deadLetter' | 'quarantine' | 'stats' | 'listDeadLetters' | 'replay' | 'purgeDeadLetters' | 'close';
+type Op = 'checkpoint' | 'commit' | 'append' | 'read' | 'ack' | 'deadLetter' | 'quarantine' | 'stats' | 'listDeadLetters' | 'replay' | 'purgeDeadLetters' | 'close';
 interface Request {
   id: number;
   op: Op;
@@ -24,7 +24,7 @@ try {
   process.exit(1);
 }
 
-const NOW_OPS = new Set<Op>(['append', 'deadLetter', 'quarantine', 'replay']);
+const NOW_OPS = new Set<Op>(['commit', 'append', 'deadLetter', 'quarantine', 'replay']);
 
 port.on('message', (request: Request) => {
   try {

@@ -24,6 +24,8 @@ interface HostileCase {
   slow?: boolean;
   /** 0 = the connection is closed without an HTTP answer (refused by uWS itself). */
   expectStatus: number;
+  /** When the outcome depends on TCP segmentation (uWS header buffer), any of these. */
+  expectStatusAnyOf?: number[];
   /** ErrorInfo code; '' for the OK answer; null = not checked (no body). */
   expectCode: string | null;
   /** GroupId of the event this accepted case must produce in the sink. */
@@ -77,7 +79,6 @@ function substitute(text: string): string {
     .replaceAll('${PAD100K}', 'a'.repeat(100_000))
     .replaceAll('${PAD1M}', 'a'.repeat(1_000_000))
     .replaceAll('${PARAMS4K}', Array.from({ length: 4_000 }, (_, i) => `&p${i}=${i}`).join(''))
-    .replaceAll('${PARAMS10K}', Array.from({ length: 10_000 }, (_, i) => `&p${i}=${i}`).join(''));
 }
 
 function buildRequest(c: HostileCase): Buffer {
@@ -195,10 +196,12 @@ t.test('hostile corpus over real HTTP', async (t) => {
     const answer = await answers.get(c.name)!;
     const code = errorCode(answer.body);
     table.push(`${c.name} → ${answer.status || 'closed'}${code ? ` ${code}` : ''} (${Math.round(answer.ms)} ms)`);
-    t.equal(answer.status, c.expectStatus, `${c.name}: status${c.note ? ` (${c.note})` : ''}`);
+    const statuses = c.expectStatusAnyOf ?? [c.expectStatus];
+    t.ok(statuses.includes(answer.status), `${c.name}: status ${answer.status} in ${statuses.join('/')}${c.note ? ` (${c.note})` : ''}`);
+    if (answer.status === 0) continue;
     if (c.expectCode === '') t.equal(answer.body, OK_BODY, `${c.name}: exact OK body`);
     else if (c.expectCode !== null) t.equal(code, c.expectCode, `${c.name}: ${c.expectCode}`);
-    if (c.expectStatus !== 0 && c.expectCode !== null) t.ok(answer.body.length < 4096, `${c.name}: answer is short (${answer.body.length} bytes)`);
+    if (c.expectCode !== null) t.ok(answer.body.length < 4096, `${c.name}: answer is short (${answer.body.length} bytes)`);
   }
   t.comment(`case table:\n${table.join('\n')}`);
   t.equal(daemon.process.exitCode, null, 'the daemon survived the corpus');

@@ -94,8 +94,9 @@ t.test('Elasticsearch down for 30 s: every event indexed after it returns', asyn
   await serviceControl('elasticsearch', 'start');
   stopped = false;
 
-  await waitFor(() => count(`${prefix}-*`), (n) => n >= 6000, 180_000, 1000).catch((error: Error) => {
-    throw new Error(`${error.message}\ndaemon warnings:\n${recentProblems(daemon.logs)}`);
+  await waitFor(() => count(`${prefix}-*`), (n) => n >= 6000, 180_000, 1000).catch(async (error: Error) => {
+    const shards = await fetch(`${ES}/_cat/shards/${prefix}-*?v`).then((r) => r.text(), (e: Error) => e.message);
+    throw new Error(`${error.message}\nshards:\n${shards}\ndaemon warnings:\n${recentProblems(daemon.logs)}`);
   });
   t.equal(await count(`${prefix}-*`), 6000, 'all 6,000 events indexed, none twice');
   t.equal(daemon.logs.filter((l) => l.code === 'EVENT_DEAD_LETTERED').length, 0, 'nothing dead-lettered');

@@ -1,0 +1,118 @@
+// IngestServer transport defences, without the daemon: per-IP rate limit (429), body deadline
+// (408, slowloris), conflicting Content-Length headers (crashed hyper-express), nesting depth.
+import net from 'node:net';
+import t from 'tap';
+import pino from 'pino';
+import { IngestServer } from '../../../src/ingest/server.js';
+import { RateLimiter } from '../../../src/ingest/ratelimit.js';
+import { nestedDeeperThan } from '../../../src/ingest/handler.js';
+import type { CallbackHandler } from '../../../src/ingest/handler.js';
+import type { Metrics } from '../../../src/telemetry/metrics.js';
+
+const noop = { inc() {}, observe() {} };
+const metrics = { requests: noop, rejected: noop, registry: { metrics: async () => '', contentType: 'text/plain' } } as unknown as Metrics;
+const OK = '{"ActionStatus":"OK","ErrorCode":0,"ErrorInfo":""}';
+
+async function server(t: { teardown(fn: () => unknown): void }, extra: { rateLimiter?: RateLimiter; bodyTimeoutMs?: number } = {}) {
+  const seen: Buffer[] = [];
+  const handler = { handle: async (r: { body: Buffer }) => (seen.push(r.body), { status: 200, body: OK }) } as unknown as CallbackHandler;
+  const s = new IngestServer({
+    listen: { host: '127.0.0.1', port: 0, path: '/cb', body_limit_bytes: 1024, idle_timeout_ms: 75_000 },
+    handler,
+    metrics,
+    logger: pino({ level: 'silent' }),
+    readiness: async () => ({ ready: true }),
+    ...extra,
+  });
+  await s.start();
+  t.teardown(() => s.stop(Date.now()));
+  return { port: s.port, seen, server: s };
+}
+
+function raw(port: number, text: string | (() => void), timeoutMs = 8000): Promise<{ status: number; body: string; ms: number }> {
+  return new Promise((resolve) => {
+    const started = Date.now();
+    const socket = net.connect(port, '127.0.0.1');
+    let out = '';
+    const timer = setTimeout(() => socket.destroy(), timeoutMs);
+    socket.on('data', (d) => (out += d.toString()));
+    socket.on('error', () => undefined);
+    socket.on('close', () => {
+      clearTimeout(timer);
+      const end = out.indexOf('\r\n\r\n');
+      resolve({ status: Number(/^HTTP\/1\.1 (\d+)/.exec(out)?.[1] ?? 0), body: end >= 0 ? out.slice(end + 4) : '', ms: Date.now() - started });
+    });
+    if (typeof text === 'string') socket.write(text);
+  });
+}
+
+const post = (body: string, extraHeaders = '') => `POST /cb HTTP/1.1\r\nHost: x\r\nConnection: close\r\n${extraHeaders}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+
+t.test('per-IP rate limit answers 429 RATE_LIMITED before reading the body', async (t) => {
+  const { port, seen } = await server(t, { rateLimiter: new RateLimiter({ perSecond: 0.001, burst: 2 }) });
+  t.equal((await raw(port, post('{}'))).status, 200);
+  t.equal((await raw(port, post('{}'))).status, 200);
+  const limited = await raw(port, post('{}'));
+  t.equal(limited.status, 429);
+  t.match(limited.body, /"ErrorCode":42900,"ErrorInfo":"RATE_LIMITED: /);
+  t.equal(seen.length, 2, 'the limited request never reached the handler');
+});
+
+t.test('slowloris: a trickling body gets 408 REQUEST_TIMEOUT at the deadline', async (t) => {
+  const { port, seen, server: s } = await server(t, { bodyTimeoutMs: 600 });
+  const socket = net.connect(port, '127.0.0.1');
+  let out = '';
+  socket.on('data', (d) => (out += d.toString()));
+  const started = Date.now();
+  socket.write('POST /cb HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n');
+  const drip = setInterval(() => socket.writable && socket.write(' '), 50);
+  await new Promise((r) => socket.on('close', r));
+  clearInterval(drip);
+  const elapsed = Date.now() - started;
+  t.match(out, /^HTTP\/1\.1 408 Request Timeout\r\n/);
+  t.match(out, /"ErrorCode":40800,"ErrorInfo":"REQUEST_TIMEOUT: /);
+  t.ok(elapsed >= 550 && elapsed < 3000, `answered at the deadline (${elapsed} ms)`);
+  t.equal(seen.length, 0);
+  t.equal(s.readingBodies, 0, 'nothing left in flight');
+  t.equal(s.pending, 0);
+  t.equal((await raw(port, post('{}'))).status, 200, 'still serving');
+});
+
+t.test('a client that disconnects mid-body does not leak an in-flight request', async (t) => {
+  const { port, server: s } = await server(t, { bodyTimeoutMs: 400 });
+  const socket = net.connect(port, '127.0.0.1');
+  socket.write('POST /cb HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{');
+  await new Promise((r) => setTimeout(r, 100));
+  socket.destroy();
+  await new Promise((r) => setTimeout(r, 400));
+  t.equal(s.pending, 0);
+  t.equal(s.readingBodies, 0);
+});
+
+t.test('an oversized body still trickling gets its 413 at the deadline', async (t) => {
+  const { port } = await server(t, { bodyTimeoutMs: 500 });
+  const answer = await raw(port, 'POST /cb HTTP/1.1\r\nHost: x\r\nContent-Length: 999999\r\n\r\n{');
+  t.equal(answer.status, 413);
+  t.match(answer.body, /PAYLOAD_TOO_LARGE/);
+});
+
+t.test('conflicting Content-Length headers are refused (used to crash hyper-express)', async (t) => {
+  const { port, seen } = await server(t);
+  for (const [a, b, body] of [['30', '2', '{}' + ' '.repeat(28)], ['2', '30', '{}']] as const) {
+    const answer = await raw(port, `POST /cb HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: ${a}\r\nContent-Length: ${b}\r\n\r\n${body}`);
+    t.equal(answer.status, 400, `${a} then ${b}`);
+    t.match(answer.body, /"ErrorCode":40007,"ErrorInfo":"CONTENT_LENGTH_INVALID: /);
+  }
+  t.equal((await raw(port, post('{}'))).status, 200, 'still up');
+  t.equal(seen.length, 1);
+});
+
+t.test('nesting depth scan', async (t) => {
+  const b = (s: string) => Buffer.from(s);
+  t.notOk(nestedDeeperThan(b('{"a":[{"b":[]}]}'), 4));
+  t.ok(nestedDeeperThan(b('{"a":[{"b":[]}]}'), 3));
+  t.notOk(nestedDeeperThan(b(`{"a":"${'['.repeat(1000)}"}`), 2), 'brackets in strings do not count');
+  t.notOk(nestedDeeperThan(b(`{"a":"\\"${'{'.repeat(10)}"}`), 2), 'escaped quotes do not end the string');
+  t.ok(nestedDeeperThan(b('['.repeat(100_000)), 256));
+  t.notOk(nestedDeeperThan(b(`{"t":"${'日本'.repeat(100)}"}`), 1), 'multi-byte UTF-8');
+});
