@@ -151,7 +151,7 @@ t.test('systemd unit passes systemd-analyze verify', async (t) => {
   const which = spawnSync('systemd-analyze', ['--version']);
   if (which.error) {
     if (process.env.CI === 'true') t.fail('systemd-analyze is not installed');
-    else t.skip('systemd-analyze is not installed');
+    else t.plan(0, 'systemd-analyze is not installed');
     return;
   }
   const run = spawnSync('systemd-analyze', ['verify', path.join(REPO_ROOT, 'config/systemd/im-bridge.service')], { encoding: 'utf8' });

@@ -37,7 +37,7 @@ function testPlugin(write: (events: readonly CanonicalEvent[]) => Promise<void>)
   });
 }
 
-async function setup(t: Tap.Test, write: (events: readonly CanonicalEvent[]) => Promise<void>, config = sinkConfig()) {
+async function setup(t: { teardown(fn: () => unknown): void }, write: (events: readonly CanonicalEvent[]) => Promise<void>, config = sinkConfig()) {
   const queue = await DurableQueue.open({ dir: tempDir(), max_bytes: 1e9, max_events: 1e7, max_wait_ms: 0, max_batch_events: 2048, min_free_bytes: 0 });
   const metrics = new Metrics({ processMetrics: false });
   const runner = new SinkRunner('test', testPlugin(write), config, logger, metrics, '/tmp');
@@ -59,10 +59,6 @@ async function setup(t: Tap.Test, write: (events: readonly CanonicalEvent[]) => 
   return { queue, dispatcher, metrics, enqueue };
 }
 
-type Tap = typeof t;
-declare namespace Tap {
-  type Test = typeof t;
-}
 
 t.test('delivers everything, per-subject order holds under random retriable failures', async (t) => {
   const received: Array<{ id: string; subject: string; seq: number }> = [];
