@@ -12,6 +12,7 @@ import { CallbackHandler } from './ingest/handler.js';
 import { Quarantine } from './ingest/quarantine.js';
 import { createCallbackValidator } from './ingest/schemas/index.js';
 import { IngestServer, type ReadinessReport } from './ingest/server.js';
+import { RateLimiter } from './ingest/ratelimit.js';
 import { DurableQueue, type StoreStats } from './queue/index.js';
 import { SinkDispatcher } from './route/dispatcher.js';
 import { RouteTable } from './route/table.js';
@@ -96,7 +97,17 @@ export class Bridge {
       for (const name of sinks) this.sinks.get(name)?.dispatcher.notify();
     });
 
-    this.server = new IngestServer({ listen: config.listen, handler: this.handler, metrics: this.metrics, logger: this.logger, readiness: () => this.readiness(), beforeMetrics: () => this.refreshStats() });
+    const limit = config.listen.rate_limit;
+    this.server = new IngestServer({
+      listen: { ...config.listen, tls: resolveTls(config) },
+      handler: this.handler,
+      metrics: this.metrics,
+      logger: this.logger,
+      readiness: () => this.readiness(),
+      beforeMetrics: () => this.refreshStats(),
+      bodyTimeoutMs: config.listen.body_timeout_ms,
+      rateLimiter: limit && new RateLimiter({ perSecond: limit.per_ip_per_second, burst: limit.burst, maxTrackedIps: limit.max_tracked_ips }),
+    });
     await this.server.start();
     await this.refreshStats();
     this.statsTimer = setInterval(() => void this.refreshStats(), 5000);
@@ -126,7 +137,18 @@ export class Bridge {
         return { ok: false, error: e.message, generation: this.config.generation };
       }
       const next = loaded.config;
-      if (JSON.stringify(next.listen) !== JSON.stringify(this.config.listen) || JSON.stringify(next.queue) !== JSON.stringify(this.config.queue)) {
+      const tls = resolveTls(next);
+      if (tls && this.config.listen.tls) {
+        try {
+          await this.server.reloadTls(tls);
+          this.logger.info({ code: 'TLS_RELOADED', cert: tls.cert_file }, 'TLS certificate and key re-read');
+        } catch (error) {
+          this.logger.error({ code: 'TLS_RELOAD_FAILED', err: (error as Error).message }, 'cannot load the TLS certificate; still serving the previous one');
+        }
+      }
+      const { tls: _nextTls, ...nextListen } = next.listen;
+      const { tls: _currentTls, ...currentListen } = this.config.listen;
+      if (JSON.stringify(nextListen) !== JSON.stringify(currentListen) || Boolean(_nextTls) !== Boolean(_currentTls) || JSON.stringify(next.queue) !== JSON.stringify(this.config.queue)) {
         this.logger.warn({ code: 'CONFIG_RELOAD_NEEDS_RESTART' }, 'listen: and queue: changes take effect at the next restart');
       }
       // New and changed sinks first, so that new routes never point at a sink that is not running.
@@ -229,6 +251,13 @@ export class Bridge {
       this.logger.warn({ code: 'QUEUE_STATS_FAILED', err: (error as Error).message }, 'cannot read queue stats');
     }
   }
+}
+
+/** TLS files resolve against the config file's directory, like every other path. */
+function resolveTls(config: BridgeConfig): BridgeConfig['listen']['tls'] {
+  const tls = config.listen.tls;
+  if (!tls) return undefined;
+  return { ...tls, cert_file: path.resolve(config.dir, tls.cert_file), key_file: path.resolve(config.dir, tls.key_file) };
 }
 
 function sameSink(a: SinkConfig, b: SinkConfig): boolean {

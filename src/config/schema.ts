@@ -12,7 +12,17 @@ export const ListenSchema = Type.Object(
     port: Type.Integer({ minimum: 0, maximum: 65535, default: 8080 }),
     path: Type.String({ pattern: '^/', default: '/im/callback', description: 'Callback URL path set in the IM console.' }),
     body_limit_bytes: Type.Integer({ minimum: 1024, default: 4 * 1024 * 1024 }),
-    idle_timeout_ms: Type.Integer({ minimum: 1000, default: 75_000, description: 'Keep-alive idle timeout; keep it above the load balancer’s.' }),
+    body_timeout_ms: Type.Integer({ minimum: 1000, default: 8000, description: 'A body not fully received in this time gets 408 (slow or stalled clients).' }),
+    rate_limit: Type.Optional(
+      Type.Object(
+        {
+          per_ip_per_second: Type.Number({ exclusiveMinimum: 0, description: 'Sustained callbacks per second per client IP (IPv6 per /64).' }),
+          burst: Type.Integer({ minimum: 1, description: 'Bucket size: requests allowed at once.' }),
+          max_tracked_ips: Type.Optional(Type.Integer({ minimum: 1, description: 'Bound on remembered IPs (default 10000).' })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
     tls: Type.Optional(
       Type.Object(
         { cert_file: Type.String({ minLength: 1 }), key_file: Type.String({ minLength: 1 }), passphrase: Type.Optional(Type.String()) },

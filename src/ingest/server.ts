@@ -49,8 +49,21 @@ export const DEFAULT_BODY_TIMEOUT_MS = 8_000;
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 
+function createApp(tls: ListenConfig['tls']): HyperExpress.Server {
+  return new HyperExpress.Server({
+    // The limit is enforced in the handler, which can answer 413 with a JSON body (hyper-express
+    // would send a bare 413, and never call the handler).
+    max_body_length: Number.MAX_SAFE_INTEGER,
+    fast_abort: false,
+    // We close the listener ourselves when draining; hyper-express would close it again on
+    // process exit, and a double close of a uWS listen socket crashes (SIGSEGV).
+    auto_close: false,
+    ...(tls ? { cert_file_name: tls.cert_file, key_file_name: tls.key_file, passphrase: tls.passphrase } : {}),
+  });
+}
+
 export class IngestServer {
-  private readonly app: HyperExpress.Server;
+  private app: HyperExpress.Server;
   private socket: unknown;
   private boundPort = 0;
   private inFlight = 0;
@@ -62,17 +75,26 @@ export class IngestServer {
   constructor(private readonly deps: ServerDeps) {
     const { listen } = deps;
     this.bodyTimeoutMs = deps.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS;
-    this.app = new HyperExpress.Server({
-      // The limit is enforced in the handler, which can answer 413 with a JSON body (hyper-express
-      // would send a bare 413, and never call the handler).
-      max_body_length: Number.MAX_SAFE_INTEGER,
-      fast_abort: false,
-      // We close the listener ourselves when draining; hyper-express would close it again on
-      // process exit, and a double close of a uWS listen socket crashes (SIGSEGV).
-      auto_close: false,
-      ...(listen.tls ? { cert_file_name: listen.tls.cert_file, key_file_name: listen.tls.key_file, passphrase: listen.tls.passphrase } : {}),
-    });
+    this.app = createApp(listen.tls);
     this.routes();
+  }
+
+  /**
+   * Serves a renewed certificate without a restart: a second uWS app binds the same port
+   * (SO_REUSEPORT), then the old listener closes; its open connections finish normally.
+   */
+  async reloadTls(tls: NonNullable<ListenConfig['tls']>): Promise<void> {
+    const next = createApp(tls);
+    const previous = this.app;
+    this.app = next;
+    this.routes();
+    try {
+      await next.listen(this.boundPort, this.deps.listen.host);
+    } catch (error) {
+      this.app = previous;
+      throw error;
+    }
+    previous.close();
   }
 
   get port(): number {

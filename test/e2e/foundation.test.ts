@@ -120,3 +120,14 @@ t.test('SIGTERM drains and exits 0; `check` validates; send-sample works', async
   const check = execFileSync(process.execPath, [CLI, 'check', '--config', daemon.configFile], { encoding: 'utf8' });
   t.match(check, /^ok: /);
 });
+
+t.test('listen.rate_limit: over the per-IP budget → 429 RATE_LIMITED', async (t) => {
+  const daemon = await startDaemon({ config: config('').replace('listen: { host: 127.0.0.1, port: ${PORT}, path: /im/callback }', 'listen: { host: 127.0.0.1, port: ${PORT}, path: /im/callback, rate_limit: { per_ip_per_second: 1, burst: 5 } }') });
+  t.teardown(() => daemon.stop());
+  const statuses = [];
+  for (let i = 1; i <= 8; i++) statuses.push((await postCallback(daemon.url, 'Group.CallbackAfterSendMsg', groupMessage('@TGS#rate', i))).status);
+  t.same(statuses.slice(0, 5), [200, 200, 200, 200, 200]);
+  t.ok(statuses.slice(5).includes(429), `then 429 (${statuses.join(',')})`);
+  const limited = await postCallback(daemon.url, 'Group.CallbackAfterSendMsg', groupMessage('@TGS#rate', 9));
+  t.match(limited.json, { ActionStatus: 'FAIL', ErrorCode: 42900, ErrorInfo: /^RATE_LIMITED: / });
+});
