@@ -93,8 +93,8 @@ export class Bridge {
     });
 
     for (const [name, sinkConfig] of Object.entries(config.sinks)) this.startSink(sinkConfig, plugins.get(name)!);
-    this.queue.onAppended((_max, sinks) => {
-      for (const name of sinks) this.sinks.get(name)?.dispatcher.notify();
+    this.queue.onCommitted((notice) => {
+      for (const unit of this.sinks.values()) unit.dispatcher.onCommitted(notice);
     });
 
     const limit = config.listen.rate_limit;

@@ -177,7 +177,7 @@ export class CallbackHandler {
 
   private async enqueue(event: CanonicalEvent, sinks: string[], label: string, bodyText: string): Promise<void> {
     const d = this.deps;
-    await d.queue.append({ id: event.id, subject: event.subject, body: serializeEvent(event, bodyText), sinks });
+    await d.queue.append({ id: event.id, subject: event.subject, body: serializeEvent(event, bodyText), sinks }, event);
     if (sinks.length === 0) {
       d.metrics.eventsUnmatched.inc({ policy: 'dead_letter' });
       d.logger.warn({ code: 'EVENT_UNMATCHED_DEAD_LETTERED', command: label, eventId: event.id }, 'no route matched; kept in the dead-letter store');

@@ -62,6 +62,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { AppendRecord, DeadLetterInput, DeadLetterRow, QuarantineInput, RecoveryReport, StoredEvent, StoreStats } from './store.js';
 import type { QueueConfig } from '../config/schema.js';
+import type { CanonicalEvent } from '../normalize/event.js';
 
 export type { AppendRecord, StoredEvent, StoreStats, DeadLetterRow, RecoveryReport } from './store.js';
 
@@ -77,8 +78,18 @@ export class QueueUnavailableError extends Error {
   }
 }
 
+/** Events of one group commit, handed to the delivery engine so it need not read them back. */
+export interface CommitNotice {
+  events: Array<{ seq: number; record: AppendRecord; event: CanonicalEvent | undefined }>;
+  firstSeq: number;
+  lastSeq: number;
+  /** No other writer (e.g. `im-bridge dlq replay`) committed between our previous commit and this one. */
+  contiguous: boolean;
+}
+
 interface PendingAppend {
   record: AppendRecord;
+  event: CanonicalEvent | undefined;
   resolve: (seq: number) => void;
   reject: (error: Error) => void;
 }
@@ -117,7 +128,7 @@ export class DurableQueue {
   private diskFree = Number.POSITIVE_INFINITY;
   private lastWriteError: string | undefined;
   private readonly diskTimer: NodeJS.Timeout;
-  private readonly appendedListeners: Array<(maxSeq: number, sinks: ReadonlySet<string>) => void> = [];
+  private readonly committedListeners: Array<(notice: CommitNotice) => void> = [];
   /** Appends committed since start, for metrics. */
   committedBatches = 0;
 
@@ -161,9 +172,9 @@ export class DurableQueue {
     return new DurableQueue(options, worker, recovery);
   }
 
-  /** Listen for committed appends: the highest seq and the sinks that got new events. */
-  onAppended(listener: (maxSeq: number, sinks: ReadonlySet<string>) => void): void {
-    this.appendedListeners.push(listener);
+  /** Listen for group commits (the events, their seqs, and whether the seq range is contiguous). */
+  onCommitted(listener: (notice: CommitNotice) => void): void {
+    this.committedListeners.push(listener);
   }
 
   health(): QueueHealth {
@@ -173,12 +184,15 @@ export class DurableQueue {
     return { writable: true };
   }
 
-  /** Resolves with the event's seq once it is fsync'd (0 for an unmatched event kept as a dead letter). */
-  append(record: AppendRecord): Promise<number> {
+  /**
+   * Resolves with the event's seq once it is fsync'd (0 for an unmatched event kept as a dead
+   * letter). `event`, the parsed form of record.body, lets caught-up sinks skip a read and a parse.
+   */
+  append(record: AppendRecord, event?: CanonicalEvent): Promise<number> {
     const refusal = this.refusal(1 + this.batch.length, Buffer.byteLength(record.body));
     if (refusal) return Promise.reject(refusal);
     return new Promise<number>((resolve, reject) => {
-      this.batch.push({ record, resolve, reject });
+      this.batch.push({ record, event, resolve, reject });
       if (this.batch.length >= this.options.max_batch_events && !this.committing) this.flush();
       else this.scheduleFlush();
     });
@@ -289,18 +303,19 @@ export class DurableQueue {
         for (const a of acks) a.resolve();
         this.committedBatches++;
         this.lastWriteError = undefined;
-        const sinks = new Set<string>();
+        const previousMax = this.maxSeq;
+        const committed: CommitNotice['events'] = [];
         let max = this.maxSeq;
         let committedBytes = 0;
         for (let i = 0; i < taken.length; i++) {
           const seq = seqs[i]!;
-          const record = taken[i]!.record;
+          const { record, event } = taken[i]!;
           committedBytes += record.body.length;
           if (seq > 0) {
             this.events++;
             this.bytes += Buffer.byteLength(record.body);
             if (seq > max) max = seq;
-            for (const s of record.sinks) sinks.add(s);
+            committed.push({ seq, record, event });
           }
           taken[i]!.resolve(seq);
         }
@@ -308,7 +323,10 @@ export class DurableQueue {
         // statfs runs once a second; until then assume each byte costs two (WAL, then database).
         this.diskFree -= 2 * committedBytes;
         this.afterCommit();
-        for (const listener of this.appendedListeners) listener(max, sinks);
+        if (committed.length > 0) {
+          const notice: CommitNotice = { events: committed, firstSeq: committed[0]!.seq, lastSeq: max, contiguous: committed[0]!.seq === previousMax + 1 };
+          for (const listener of this.committedListeners) listener(notice);
+        }
       },
       (error: Error & { code?: string }) => {
         this.lastWriteError = `queue write failed: ${error.code ?? ''} ${error.message}`.trim();

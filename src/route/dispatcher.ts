@@ -15,7 +15,7 @@
  */
 import type { Logger } from 'pino';
 import { rememberEventJson, type CanonicalEvent, type ItemFailure } from '../sink/api.js';
-import type { DurableQueue, StoredEvent } from '../queue/index.js';
+import type { CommitNotice, DurableQueue, StoredEvent } from '../queue/index.js';
 import type { SinkRunner } from '../sink/runner.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { backoffDelay } from '../sink/backoff.js';
@@ -29,6 +29,8 @@ interface Item {
   body: string;
   bytes: number;
   attempts: number;
+  /** Parsed event, when it came straight from ingest (shared, read-only). */
+  event?: CanonicalEvent;
   lastCode?: string;
   lastError?: string;
 }
@@ -99,6 +101,39 @@ export class SinkDispatcher {
     this.notify();
   }
 
+  /**
+   * A group commit. When this sink is caught up (nothing left on disk, cursor right before the
+   * commit, room in the window) its events are taken from memory: no read back, no parse.
+   * Otherwise the sink falls back to reading the queue. The cursor only ever moves forward past
+   * seqs that are known to hold nothing more for this sink, so nothing can be skipped.
+   */
+  onCommitted(notice: CommitNotice): void {
+    if (this.stopping || this.draining) return;
+    const mine = notice.events.filter((c) => c.record.sinks.includes(this.name));
+    const caughtUp =
+      notice.contiguous &&
+      !this.filling &&
+      !this.moreOnDisk &&
+      this.readCursor === notice.firstSeq - 1 &&
+      this.windowCount + mine.length <= this.windowLimit &&
+      this.windowBytes < MAX_WINDOW_BYTES;
+    if (!caughtUp) {
+      if (mine.length > 0) this.notify();
+      return;
+    }
+    for (const { seq, record, event } of mine) {
+      const bytes = record.body.length;
+      this.ready.push({ seq, id: record.id, subject: record.subject, lane: laneOf(record.subject, this.laneBusy.length), body: record.body, bytes, attempts: 0, event });
+      this.windowCount++;
+      this.windowBytes += bytes;
+    }
+    this.readCursor = notice.lastSeq;
+    if (mine.length > 0) {
+      if (this.lingerUntil === 0) this.lingerUntil = Date.now() + this.runner.config.batch.max_wait_ms;
+      this.pump();
+    }
+  }
+
   /** New events for this sink were committed (or may have been, e.g. by `dlq replay`). */
   notify(): void {
     this.notifyVersion++;
@@ -142,6 +177,8 @@ export class SinkDispatcher {
     try {
       while (this.moreOnDisk && !this.stopping && this.windowCount < this.windowLimit && this.windowBytes < MAX_WINDOW_BYTES) {
         const version = this.notifyVersion;
+        // Every commit acknowledged before this read is visible to it.
+        const horizon = this.queue.maxSeq;
         const want = Math.min(READ_CHUNK, this.windowLimit - this.windowCount);
         let rows: StoredEvent[];
         try {
@@ -158,7 +195,11 @@ export class SinkDispatcher {
           this.readCursor = row.seq;
         }
         if (rows.length > 0 && this.lingerUntil === 0) this.lingerUntil = Date.now() + this.runner.config.batch.max_wait_ms;
-        if (rows.length < want && version === this.notifyVersion) this.moreOnDisk = false;
+        if (rows.length < want && version === this.notifyVersion) {
+          this.moreOnDisk = false;
+          // Caught up: seqs up to the horizon hold nothing more for this sink.
+          if (horizon > this.readCursor) this.readCursor = horizon;
+        }
         this.pump();
       }
     } finally {
@@ -257,7 +298,7 @@ export class SinkDispatcher {
       const corrupt: Item[] = [];
       for (const item of items) {
         try {
-          const event = JSON.parse(item.body) as CanonicalEvent;
+          const event = item.event ?? (JSON.parse(item.body) as CanonicalEvent);
           rememberEventJson(event, item.body);
           events.push(event);
           sendable.push(item);

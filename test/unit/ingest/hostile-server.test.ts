@@ -17,7 +17,7 @@ async function server(t: { teardown(fn: () => unknown): void }, extra: { rateLim
   const seen: Buffer[] = [];
   const handler = { handle: async (r: { body: Buffer }) => (seen.push(r.body), { status: 200, body: OK }) } as unknown as CallbackHandler;
   const s = new IngestServer({
-    listen: { host: '127.0.0.1', port: 0, path: '/cb', body_limit_bytes: 1024, idle_timeout_ms: 75_000 },
+    listen: { host: '127.0.0.1', port: 0, path: '/cb', body_limit_bytes: 1024, body_timeout_ms: 8000 },
     handler,
     metrics,
     logger: pino({ level: 'silent' }),

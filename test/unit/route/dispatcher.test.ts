@@ -42,7 +42,7 @@ async function setup(t: { teardown(fn: () => unknown): void }, write: (events: r
   const metrics = new Metrics({ processMetrics: false });
   const runner = new SinkRunner('test', testPlugin(write), config, logger, metrics, '/tmp');
   const dispatcher = new SinkDispatcher(queue, runner, logger, metrics);
-  queue.onAppended(() => dispatcher.notify());
+  queue.onCommitted((notice) => dispatcher.onCommitted(notice));
   dispatcher.start();
   t.teardown(async () => {
     await dispatcher.stop(Date.now() + 2000);
