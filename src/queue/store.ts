@@ -312,7 +312,7 @@ function open(file: string, readonly: boolean): Database.Database {
   db.pragma('synchronous = FULL');
   db.pragma('wal_autocheckpoint = 1000');
   db.pragma('journal_size_limit = 16777216');
-  db.pragma('cache_size = -32000');
+  db.pragma('cache_size = -8000');
   db.exec(`
     CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     CREATE TABLE IF NOT EXISTS events (

@@ -51,7 +51,7 @@ export interface DispatcherStats {
 
 const MAX_WINDOW_EVENTS = 10_000;
 const MAX_WINDOW_BYTES = 16 * 1024 * 1024;
-const READ_CHUNK = 2000;
+const READ_CHUNK = 500;
 const POLL_INTERVAL_MS = 1000;
 
 export class SinkDispatcher {
