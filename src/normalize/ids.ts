@@ -38,38 +38,47 @@ export function idFromBody(sdkAppId: string, command: string, body: unknown): st
  * JSON.stringify would drop inside objects (undefined, functions) are dropped too.
  */
 export function canonicalJson(value: unknown): string {
-  const out: string[] = [];
-  writeCanonical(value, out);
-  return out.join('');
+  return writeCanonical(value);
 }
 
-function writeCanonical(value: unknown, out: string[]): void {
+/** Object keys repeat across callbacks (Member_Account, MsgType…): their JSON form is cached. */
+const quotedKeys = new Map<string, string>();
+
+function quoteKey(key: string): string {
+  let quoted = quotedKeys.get(key);
+  if (quoted === undefined) {
+    quoted = JSON.stringify(key);
+    if (quotedKeys.size < 4096) quotedKeys.set(key, quoted);
+  }
+  return quoted;
+}
+
+// String concatenation (V8 ropes) is faster here than pushing parts and joining.
+function writeCanonical(value: unknown): string {
   if (value === null || typeof value !== 'object') {
     const s = JSON.stringify(value);
-    out.push(s === undefined ? 'null' : s);
-    return;
+    return s === undefined ? 'null' : s;
   }
   if (Array.isArray(value)) {
-    out.push('[');
+    let out = '[';
     for (let i = 0; i < value.length; i++) {
-      if (i > 0) out.push(',');
-      writeCanonical(value[i], out);
+      if (i > 0) out += ',';
+      out += writeCanonical(value[i]);
     }
-    out.push(']');
-    return;
+    return out + ']';
   }
   const obj = value as Record<string, unknown>;
-  const keys = Object.keys(obj).sort();
-  out.push('{');
+  const keys = Object.keys(obj);
+  if (keys.length > 1) keys.sort();
+  let out = '{';
   let first = true;
   for (let i = 0; i < keys.length; i++) {
     const k = keys[i]!;
     const v = obj[k];
     if (v === undefined || typeof v === 'function' || typeof v === 'symbol') continue;
-    if (!first) out.push(',');
+    if (!first) out += ',';
     first = false;
-    out.push(JSON.stringify(k), ':');
-    writeCanonical(v, out);
+    out += quoteKey(k) + ':' + writeCanonical(v);
   }
-  out.push('}');
+  return out + '}';
 }
