@@ -166,7 +166,7 @@ export class IngestServer {
 
   private sweep(): void {
     if (this.reading.size === 0) return;
-    const cutoff = Date.now() - this.bodyTimeoutMs;
+    const cutoff = performance.now() - this.bodyTimeoutMs;
     const { metrics, logger } = this.deps;
     for (const entry of this.reading) {
       if (entry.res.completed || entry.res.aborted) {
@@ -191,31 +191,33 @@ export class IngestServer {
 
     this.app.post(listen.path, async (req, res) => {
       const receivedAtMs = Date.now();
+      // Body deadlines use the monotonic clock, so a wall-clock jump cannot expire or pin them.
+      const startedMono = performance.now();
       // Synchronous part: the uWS request is only readable before the first await.
       const framing = contentLengthProblem(req);
       const ip = safeIp(req);
       this.inFlight++;
       try {
         if (this.deps.rateLimiter && !this.deps.rateLimiter.take(ip)) {
-          this.answerBeforeBody(req, res, rejectTransport('RATE_LIMITED', `client address ${ip} is over the per-IP request rate`, metrics, logger, ip), receivedAtMs, ip);
+          this.answerBeforeBody(req, res, rejectTransport('RATE_LIMITED', `client address ${ip} is over the per-IP request rate`, metrics, logger, ip), startedMono, ip);
           return;
         }
         if (framing !== undefined) {
-          this.answerBeforeBody(req, res, rejectTransport('CONTENT_LENGTH_INVALID', framing, metrics, logger, ip), receivedAtMs, ip);
+          this.answerBeforeBody(req, res, rejectTransport('CONTENT_LENGTH_INVALID', framing, metrics, logger, ip), startedMono, ip);
           return;
         }
         const declared = Number(req.headers['content-length'] ?? '0');
         if (declared > limit) {
-          this.answerBeforeBody(req, res, rejectTransport('PAYLOAD_TOO_LARGE', `body of ${declared} bytes is over the limit of ${limit} bytes (listen.body_limit_bytes)`, metrics, logger, ip), receivedAtMs, ip);
+          this.answerBeforeBody(req, res, rejectTransport('PAYLOAD_TOO_LARGE', `body of ${declared} bytes is over the limit of ${limit} bytes (listen.body_limit_bytes)`, metrics, logger, ip), startedMono, ip);
           return;
         }
         if (req.headers['transfer-encoding'] !== undefined) {
           // Tencent IM sends Content-Length. A chunked body of unknown size is refused up front
           // rather than buffered: hyper-express cannot stream it to us with a limit.
-          this.answerBeforeBody(req, res, rejectTransport('LENGTH_REQUIRED', 'chunked request bodies are not accepted; send Content-Length', metrics, logger, ip), receivedAtMs, ip);
+          this.answerBeforeBody(req, res, rejectTransport('LENGTH_REQUIRED', 'chunked request bodies are not accepted; send Content-Length', metrics, logger, ip), startedMono, ip);
           return;
         }
-        const body = await this.readBody(req, res, receivedAtMs, ip);
+        const body = await this.readBody(req, res, startedMono, ip);
         if (body === undefined || res.completed || res.aborted) return;
         if (body.length > limit) {
           send(res, rejectTransport('PAYLOAD_TOO_LARGE', `body is over the limit of ${limit} bytes`, metrics, logger, ip), true);

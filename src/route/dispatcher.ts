@@ -69,6 +69,7 @@ export class SinkDispatcher {
   private notifyVersion = 0;
   private filling = false;
   private lingerTimer: NodeJS.Timeout | undefined;
+  /** Monotonic (performance.now): a wall-clock jump must not stall or rush batching. */
   private lingerUntil = 0;
   private stopping = false;
   /** Shutting down: send what is in memory at once, read nothing more from disk. */
@@ -129,7 +130,7 @@ export class SinkDispatcher {
     }
     this.readCursor = notice.lastSeq;
     if (mine.length > 0) {
-      if (this.lingerUntil === 0) this.lingerUntil = Date.now() + this.runner.config.batch.max_wait_ms;
+      if (this.lingerUntil === 0) this.lingerUntil = performance.now() + this.runner.config.batch.max_wait_ms;
       this.pump();
     }
   }
@@ -194,7 +195,7 @@ export class SinkDispatcher {
           this.windowBytes += bytes;
           this.readCursor = row.seq;
         }
-        if (rows.length > 0 && this.lingerUntil === 0) this.lingerUntil = Date.now() + this.runner.config.batch.max_wait_ms;
+        if (rows.length > 0 && this.lingerUntil === 0) this.lingerUntil = performance.now() + this.runner.config.batch.max_wait_ms;
         if (rows.length < want && version === this.notifyVersion) {
           this.moreOnDisk = false;
           // Caught up: seqs up to the horizon hold nothing more for this sink.
@@ -218,7 +219,7 @@ export class SinkDispatcher {
     }
     if (this.ready.length > 0 && this.inFlight < max_in_flight) {
       const full = this.draining || this.ready.length >= batch.max_events || this.windowCount >= this.windowLimit;
-      if (!full && Date.now() < this.lingerUntil) {
+      if (!full && performance.now() < this.lingerUntil) {
         this.armLinger();
       } else {
         for (let lane = 0; lane < this.laneBusy.length && this.inFlight < max_in_flight; lane++) {
@@ -239,7 +240,7 @@ export class SinkDispatcher {
     this.lingerTimer = setTimeout(() => {
       this.lingerTimer = undefined;
       this.pump();
-    }, Math.max(0, this.lingerUntil - Date.now()));
+    }, Math.max(0, this.lingerUntil - performance.now()));
   }
 
   /** The lane's next batch in seq order, skipping subjects that are held (and everything after them). */
@@ -270,7 +271,7 @@ export class SinkDispatcher {
     }
     if (taken.length > 0) {
       this.ready = rest;
-      this.lingerUntil = rest.length > 0 ? Date.now() + this.runner.config.batch.max_wait_ms : 0;
+      this.lingerUntil = rest.length > 0 ? performance.now() + this.runner.config.batch.max_wait_ms : 0;
     }
     return taken;
   }

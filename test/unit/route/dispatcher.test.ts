@@ -153,3 +153,29 @@ t.test('a plugin that hangs is timed out and retried; one that throws junk is co
   const codes = retried.values.map((v) => v.labels.code).sort();
   t.same(codes, ['SINK_TIMEOUT', 'SINK_UNEXPECTED_ERROR']);
 });
+
+t.test('wall-clock jumps (an hour back, then forward) neither stall nor rush delivery', async (t) => {
+  const realNow = Date.now;
+  let offset = 0;
+  Date.now = () => realNow() + offset;
+  t.teardown(() => {
+    Date.now = realNow;
+  });
+  const delivered: string[] = [];
+  // A partial batch lingers max_wait_ms; the clock jumps while it waits.
+  const { dispatcher, enqueue } = await setup(
+    t,
+    async (events) => {
+      for (const e of events) delivered.push(e.id);
+    },
+    sinkConfig({ batch: { max_events: 100, max_bytes: 1e6, max_wait_ms: 300 } }),
+  );
+  await enqueue(3, 3);
+  offset = -3_600_000;
+  await waitFor(() => delivered.length, (n) => n === 3, 5_000);
+  await enqueue(3, 3, 3);
+  offset = 3_600_000;
+  await waitFor(() => delivered.length, (n) => n === 6, 5_000);
+  await waitFor(() => dispatcher.stats().delivered, (n) => n === 6, 5_000);
+  t.equal(new Set(delivered).size, 6, 'each event once');
+});
