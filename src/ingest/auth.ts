@@ -42,11 +42,15 @@ export class Authenticator {
   }
 
   /** Checks SdkAppid, client IP and signature. Returns undefined when the request may proceed. */
-  check(sdkAppId: string | undefined, sign: string | undefined, requestTime: string | undefined, clientIp: string): AuthFailure | undefined {
+  /** `clientIp` may be a function: it is only called when the app has an allowlist. */
+  check(sdkAppId: string | undefined, sign: string | undefined, requestTime: string | undefined, clientIp: string | (() => string)): AuthFailure | undefined {
     if (!sdkAppId) return { code: 'APP_MISSING', reason: 'SdkAppid is missing from the query string' };
     const app = this.apps.get(sdkAppId);
     if (!app) return { code: 'APP_UNKNOWN', reason: `SdkAppid ${truncate(sdkAppId)} is not configured here` };
-    if (app.allow && !allowed(app.allow, clientIp)) return { code: 'IP_NOT_ALLOWED', reason: `client address ${clientIp} is not in apps[].allow_ips` };
+    if (app.allow) {
+      const ip = typeof clientIp === 'function' ? clientIp() : clientIp;
+      if (!allowed(app.allow, ip)) return { code: 'IP_NOT_ALLOWED', reason: `client address ${ip} is not in apps[].allow_ips` };
+    }
     if (app.tokens.length === 0) return undefined;
     if (!sign || !requestTime) return { code: 'SIGN_MISSING', reason: 'Sign and RequestTime are required (callback authentication is on)' };
     if (!DIGITS.test(requestTime)) return { code: 'REQUEST_TIME_INVALID', reason: 'RequestTime must be Unix seconds' };

@@ -82,12 +82,17 @@ export function serializeEvent(event: CanonicalEvent, bodyText: string): string 
 export class CallbackHandler {
   private accepting = true;
   private readonly commandLabels = new Set<string>();
+  /** Labelled counter children, looked up once: prom-client hashes a label object on every inc(). */
+  private readonly acceptedCounter = new Map<string, { inc(value?: number): void }>();
+  private readonly enqueuedCounter = new Map<string, { inc(value?: number): void }>();
 
   constructor(private deps: HandlerDeps) {}
 
   /** Hot reload: swap what a new config changes (routes, auth, policies) without touching the listener. */
   update(deps: Partial<HandlerDeps>): void {
     this.deps = { ...this.deps, ...deps };
+    this.acceptedCounter.clear();
+    this.enqueuedCounter.clear();
   }
 
   /** Shutdown: from now on every callback gets 503 (never a 200 that could be lost). */
@@ -104,7 +109,7 @@ export class CallbackHandler {
       if (params.getAll(key).length > 1) return this.rejected(request, reject('QUERY_PARAM_REPEATED', `query parameter ${key} appears more than once`), undefined);
     }
     const sdkAppId = params.get('SdkAppid') ?? undefined;
-    const failure = d.auth.check(sdkAppId, params.get('Sign') ?? undefined, params.get('RequestTime') ?? undefined, request.clientIp);
+    const failure = d.auth.check(sdkAppId, params.get('Sign') ?? undefined, params.get('RequestTime') ?? undefined, () => request.clientIp);
     if (failure) return this.rejected(request, reject(failure.code, failure.reason), undefined);
 
     let body: unknown;
@@ -186,13 +191,19 @@ export class CallbackHandler {
       d.metrics.eventsUnmatched.inc({ policy: 'dead_letter' });
       d.logger.warn({ code: 'EVENT_UNMATCHED_DEAD_LETTERED', command: label, eventId: event.id }, 'no route matched; kept in the dead-letter store');
     } else {
-      for (const sink of sinks) d.metrics.eventsEnqueued.inc({ sink });
+      for (const sink of sinks) {
+        let child = this.enqueuedCounter.get(sink);
+        if (!child) this.enqueuedCounter.set(sink, (child = d.metrics.eventsEnqueued.labels({ sink })));
+        child.inc();
+      }
     }
   }
 
   private accepted(label: string, request: CallbackRequest): void {
     const d = this.deps;
-    d.metrics.requests.inc({ command: label, status: '200' });
+    let child = this.acceptedCounter.get(label);
+    if (!child) this.acceptedCounter.set(label, (child = d.metrics.requests.labels({ command: label, status: '200' })));
+    child.inc();
     d.metrics.ackLatency.observe((Date.now() - request.receivedAtMs) / 1000);
     if (d.logRequests === 'all') d.logger.info({ code: 'REQUEST_ACCEPTED', command: label, ip: request.clientIp }, 'callback accepted');
   }

@@ -38,7 +38,7 @@ export interface ServerDeps {
 interface BodyRead {
   startedMs: number;
   res: HyperExpress.Response;
-  ip: string;
+  ip: () => string;
   /** Set while we wait for the body to be read. */
   resolve?: (body: Buffer | undefined) => void;
   /** Set when the answer is given and hyper-express waits for the rest of the body before sending it. */
@@ -138,7 +138,7 @@ export class IngestServer {
    * deadline (then it has been answered 408 already). hyper-express would otherwise wait forever
    * for a body that trickles in (every byte resets uWS's 10 s idle timeout).
    */
-  private readBody(req: HyperExpress.Request, res: HyperExpress.Response, startedMs: number, ip: string): Promise<Buffer | undefined> {
+  private readBody(req: HyperExpress.Request, res: HyperExpress.Response, startedMs: number, ip: () => string): Promise<Buffer | undefined> {
     return new Promise((resolve, rejectRead) => {
       const entry: BodyRead = { startedMs, res, ip, resolve };
       this.reading.add(entry);
@@ -159,7 +159,7 @@ export class IngestServer {
    * makes most clients fail with EPIPE instead of seeing the status. The connection is closed
    * afterwards. A body that does not finish within the body deadline gets the answer at once.
    */
-  private answerBeforeBody(req: HyperExpress.Request, res: HyperExpress.Response, answer: Answer, startedMs: number, ip: string): void {
+  private answerBeforeBody(req: HyperExpress.Request, res: HyperExpress.Response, answer: Answer, startedMs: number, ip: () => string): void {
     send(res, answer, true);
     if (!res.completed && !res.aborted && !req.received) this.reading.add({ startedMs, res, ip, answer });
   }
@@ -178,7 +178,7 @@ export class IngestServer {
         if (entry.answer) {
           forceAnswer(entry.res, entry.answer);
         } else {
-          forceAnswer(entry.res, rejectTransport('REQUEST_TIMEOUT', `the body was not received within ${this.bodyTimeoutMs} ms`, metrics, logger, entry.ip));
+          forceAnswer(entry.res, rejectTransport('REQUEST_TIMEOUT', `the body was not received within ${this.bodyTimeoutMs} ms`, metrics, logger, entry.ip()));
           entry.resolve?.(undefined);
         }
       }
@@ -195,35 +195,45 @@ export class IngestServer {
       const startedMono = performance.now();
       // Synchronous part: the uWS request is only readable before the first await.
       const framing = contentLengthProblem(req);
-      const ip = safeIp(req);
+      // The client address costs a uWS call and a string per request: read it only when needed
+      // (rate limit, allowlist, logs), always before the answer is sent.
+      let address: string | undefined;
+      const ip = () => (address ??= safeIp(req));
       this.inFlight++;
       try {
-        if (this.deps.rateLimiter && !this.deps.rateLimiter.take(ip)) {
-          this.answerBeforeBody(req, res, rejectTransport('RATE_LIMITED', `client address ${ip} is over the per-IP request rate`, metrics, logger, ip), startedMono, ip);
+        if (this.deps.rateLimiter && !this.deps.rateLimiter.take(ip())) {
+          this.answerBeforeBody(req, res, rejectTransport('RATE_LIMITED', `client address ${ip()} is over the per-IP request rate`, metrics, logger, ip()), startedMono, ip);
           return;
         }
         if (framing !== undefined) {
-          this.answerBeforeBody(req, res, rejectTransport('CONTENT_LENGTH_INVALID', framing, metrics, logger, ip), startedMono, ip);
+          this.answerBeforeBody(req, res, rejectTransport('CONTENT_LENGTH_INVALID', framing, metrics, logger, ip()), startedMono, ip);
           return;
         }
         const declared = Number(req.headers['content-length'] ?? '0');
         if (declared > limit) {
-          this.answerBeforeBody(req, res, rejectTransport('PAYLOAD_TOO_LARGE', `body of ${declared} bytes is over the limit of ${limit} bytes (listen.body_limit_bytes)`, metrics, logger, ip), startedMono, ip);
+          this.answerBeforeBody(req, res, rejectTransport('PAYLOAD_TOO_LARGE', `body of ${declared} bytes is over the limit of ${limit} bytes (listen.body_limit_bytes)`, metrics, logger, ip()), startedMono, ip);
           return;
         }
         if (req.headers['transfer-encoding'] !== undefined) {
           // Tencent IM sends Content-Length. A chunked body of unknown size is refused up front
           // rather than buffered: hyper-express cannot stream it to us with a limit.
-          this.answerBeforeBody(req, res, rejectTransport('LENGTH_REQUIRED', 'chunked request bodies are not accepted; send Content-Length', metrics, logger, ip), startedMono, ip);
+          this.answerBeforeBody(req, res, rejectTransport('LENGTH_REQUIRED', 'chunked request bodies are not accepted; send Content-Length', metrics, logger, ip()), startedMono, ip);
           return;
         }
         const body = await this.readBody(req, res, startedMono, ip);
         if (body === undefined || res.completed || res.aborted) return;
         if (body.length > limit) {
-          send(res, rejectTransport('PAYLOAD_TOO_LARGE', `body is over the limit of ${limit} bytes`, metrics, logger, ip), true);
+          send(res, rejectTransport('PAYLOAD_TOO_LARGE', `body is over the limit of ${limit} bytes`, metrics, logger, ip()), true);
           return;
         }
-        const answer = await handler.handle({ query: req.path_query, body, clientIp: ip, receivedAtMs });
+        const answer = await handler.handle({
+          query: req.path_query,
+          body,
+          get clientIp() {
+            return ip();
+          },
+          receivedAtMs,
+        });
         send(res, answer);
       } catch (error) {
         logger.error({ code: 'HTTP_HANDLER_ERROR', err: (error as Error).message }, 'request failed unexpectedly');
