@@ -3,8 +3,12 @@
  *
  * WHY SQLITE: better-sqlite3@12 in WAL mode with synchronous=FULL. It is a proven crash-safe store
  * (checksummed WAL frames, atomic commits), and group commit is simply "many appends in one
- * transaction". bench/queue-store.js compares it with lmdb-free alternatives on this machine; the
- * numbers are in README.md "Performance". better-sqlite3 is synchronous, so the write connection
+ * transaction". bench/lib/queue-store.js measures it against a hand-written append+fdatasync log on
+ * the same disk (~1 KB records, one fsync per batch; records/s): batch 1: 6.2k vs 5.6k; 16: 43.8k vs
+ * 39.1k; 128: 69.3k vs 219.8k; 1024: 115.8k vs 347.6k. At the batch sizes ingest produces (≤ the
+ * number of concurrent requests) SQLite keeps up with a raw log, and it brings per-sink cursors,
+ * reclamation, dead letters and crash recovery that a raw log would have to re-invent; lmdb is not
+ * installable here and was not measured. better-sqlite3 is synchronous, so the write connection
  * lives in a worker thread (worker.ts): fsync never blocks the HTTP event loop.
  *
  * INVARIANTS
