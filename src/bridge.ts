@@ -9,12 +9,16 @@ import { loadConfigFile } from './config/load.js';
 import type { BridgeConfig, SinkConfig } from './config/schema.js';
 import { Authenticator } from './ingest/auth.js';
 import { CallbackHandler } from './ingest/handler.js';
-import { Quarantine } from './ingest/quarantine.js';
+import { Quarantine, type QuarantineStore } from './ingest/quarantine.js';
 import { createCallbackValidator } from './ingest/schemas/index.js';
 import { IngestServer, type ReadinessReport } from './ingest/server.js';
 import { RateLimiter } from './ingest/ratelimit.js';
 import { DurableQueue, type StoreStats } from './queue/index.js';
 import { SinkDispatcher } from './route/dispatcher.js';
+// --- queue.type: kafka (docs/scale-out.md) ---
+import { KafkaQueue, type IngestQueue } from './queue/kafka/index.js';
+import { KafkaSinkDispatcher } from './route/kafka-dispatcher.js';
+// --- end queue.type: kafka ---
 import { RouteTable } from './route/table.js';
 import { resolvePlugin } from './sink/loader.js';
 import { SinkRunner } from './sink/runner.js';
@@ -32,7 +36,7 @@ export interface BridgeOptions {
 interface SinkUnit {
   config: SinkConfig;
   runner: SinkRunner;
-  dispatcher: SinkDispatcher;
+  dispatcher: SinkDispatcher | KafkaSinkDispatcher;
 }
 
 export class Bridge {
@@ -40,6 +44,8 @@ export class Bridge {
   logger!: Logger;
   readonly metrics = new Metrics();
   private queue!: DurableQueue;
+  /** queue.type: kafka — set instead of `queue` (docs/scale-out.md). */
+  private kafkaQueue: KafkaQueue | undefined;
   private handler!: CallbackHandler;
   private server!: IngestServer;
   private readonly sinks = new Map<string, SinkUnit>();
@@ -67,6 +73,17 @@ export class Bridge {
     this.logger = this.options.logger ?? createLogger(config.log.level);
     this.metrics.configGeneration.set(config.generation);
 
+    // --- queue.type: kafka: no local state; the queue is a Kafka topic shared by all instances ---
+    if (config.queue.type === 'kafka') {
+      if (!config.queue.kafka) throw Object.assign(new Error('queue.type: kafka needs a queue.kafka block (brokers, topic, ...)'), { code: 'CONFIG_INVALID' });
+      this.kafkaQueue = await KafkaQueue.open(config.queue.kafka, this.logger);
+      this.logger.info({ code: 'QUEUE_OPENED', type: 'kafka', topic: config.queue.kafka.topic, brokers: config.queue.kafka.brokers }, `queue: kafka topic ${config.queue.kafka.topic}`);
+      this.handler = this.createHandler(config, this.kafkaQueue);
+      for (const [name, sinkConfig] of Object.entries(config.sinks)) this.startSink(sinkConfig, plugins.get(name)!);
+      await this.startServer(config);
+      return;
+    }
+    // --- end queue.type: kafka ---
     const queueDir = path.resolve(config.dir, config.queue.dir);
     this.lockFile = acquireLock(queueDir);
     this.queue = await DurableQueue.open({ ...config.queue, dir: queueDir });
@@ -79,24 +96,32 @@ export class Bridge {
       this.logger.error({ code: 'QUEUE_CORRUPT_RECOVERED', detail: recovery.detail }, 'queue database was corrupt; moved aside and started fresh');
     }
 
-    this.handler = new CallbackHandler({
-      auth: new Authenticator(config.apps, config.auth.time_window_ms),
-      validator: createCallbackValidator(),
-      routes: new RouteTable(config.routes),
-      queue: this.queue,
-      metrics: this.metrics,
-      logger: this.logger,
-      quarantine: new Quarantine(this.queue, this.metrics, this.logger),
-      includeRaw: config.event.include_raw,
-      unmatched: config.unmatched,
-      logRequests: config.log.requests,
-    });
+    this.handler = this.createHandler(config, this.queue);
 
     for (const [name, sinkConfig] of Object.entries(config.sinks)) this.startSink(sinkConfig, plugins.get(name)!);
     this.queue.onCommitted((notice) => {
       for (const unit of this.sinks.values()) unit.dispatcher.onCommitted(notice);
     });
+    await this.startServer(config);
+  }
 
+  /** The ingest handler over either queue (local or kafka): same checks, same answers. */
+  private createHandler(config: BridgeConfig, queue: IngestQueue & QuarantineStore): CallbackHandler {
+    return new CallbackHandler({
+      auth: new Authenticator(config.apps, config.auth.time_window_ms),
+      validator: createCallbackValidator(),
+      routes: new RouteTable(config.routes),
+      queue,
+      metrics: this.metrics,
+      logger: this.logger,
+      quarantine: new Quarantine(queue, this.metrics, this.logger),
+      includeRaw: config.event.include_raw,
+      unmatched: config.unmatched,
+      logRequests: config.log.requests,
+    });
+  }
+
+  private async startServer(config: BridgeConfig): Promise<void> {
     const limit = config.listen.rate_limit;
     this.server = new IngestServer({
       listen: { ...config.listen, tls: resolveTls(config) },
@@ -189,6 +214,13 @@ export class Bridge {
       await this.server.stop(Math.min(deadline, Date.now() + 2000));
       await Promise.all([...this.sinks.values()].map((unit) => unit.dispatcher.stop(deadline)));
       if (this.statsTimer) clearInterval(this.statsTimer);
+      // --- queue.type: kafka ---
+      if (this.kafkaQueue) {
+        await this.kafkaQueue.close();
+        this.logger.info({ code: 'BRIDGE_STOPPED' }, 'stopped; undelivered events stay in kafka for the other instances');
+        return;
+      }
+      // --- end queue.type: kafka ---
       const stats = await this.queue.stats().catch(() => undefined);
       await this.queue.close();
       releaseLock(this.lockFile);
@@ -198,6 +230,19 @@ export class Bridge {
   }
 
   async readiness(): Promise<ReadinessReport> {
+    // --- queue.type: kafka ---
+    if (this.kafkaQueue) {
+      const health = this.kafkaQueue.health();
+      const sinks: Record<string, unknown> = {};
+      for (const [name, unit] of this.sinks) sinks[name] = { state: unit.runner.state, lastError: unit.runner.lastError, ...unit.dispatcher.stats() };
+      return {
+        ready: health.writable && !this.stopping,
+        generation: this.config.generation,
+        queue: { writable: health.writable, reason: health.reason, code: health.code, events: 0, bytes: 0 },
+        sinks,
+      };
+    }
+    // --- end queue.type: kafka ---
     const health = this.queue.health();
     const sinks: Record<string, unknown> = {};
     for (const [name, unit] of this.sinks) {
@@ -215,7 +260,9 @@ export class Bridge {
   private startSink(config: SinkConfig, plugin: SinkPlugin): void {
     const logger = this.logger.child({ sink: config.name });
     const runner = new SinkRunner(config.name, plugin, config, logger, this.metrics, this.config.dir);
-    const dispatcher = new SinkDispatcher(this.queue, runner, logger, this.metrics);
+    const dispatcher = this.kafkaQueue
+      ? new KafkaSinkDispatcher(this.kafkaQueue, runner, logger, this.metrics) // queue.type: kafka
+      : new SinkDispatcher(this.queue, runner, logger, this.metrics);
     this.sinks.set(config.name, { config, runner, dispatcher });
     dispatcher.start();
   }
@@ -229,6 +276,7 @@ export class Bridge {
   }
 
   private async refreshStats(): Promise<void> {
+    if (this.kafkaQueue) return; // queue.type: kafka: consumer lag is Kafka's own metric
     try {
       const stats = await this.queue.refreshTotals();
       this.lastStats = stats;

@@ -54,7 +54,31 @@ export const AuthSchema = Type.Object(
 
 export const QueueSchema = Type.Object(
   {
-    type: Type.Literal('local', { default: 'local' }),
+    // --- queue.type: kafka (issue #13, docs/scale-out.md) ---
+    type: Type.Union([Type.Literal('local'), Type.Literal('kafka')], {
+      default: 'local',
+      description: 'local: the fsync\'d SQLite queue of this instance (default). kafka: a shared Kafka topic, for several stateless instances behind a load balancer (docs/scale-out.md).',
+    }),
+    kafka: Type.Optional(
+      Type.Object(
+        {
+          brokers: Type.Array(Type.String({ minLength: 1 }), { minItems: 1, description: 'Bootstrap brokers, host:port.' }),
+          topic: Type.String({ pattern: '^[a-zA-Z0-9._-]{1,249}$', default: 'im-bridge.events', description: 'Event topic (key = event subject). Created if missing with `partitions` and `replication_factor`.' }),
+          partitions: Type.Integer({ minimum: 1, default: 12, description: 'Partitions of a topic created by im-bridge; upper bound on delivery parallelism per sink across all instances.' }),
+          replication_factor: Type.Integer({ minimum: -1, default: -1, description: 'Replication of created topics (-1: broker default). Use 3 with min.insync.replicas=2 in production.' }),
+          group_prefix: Type.String({ minLength: 1, default: 'im-bridge', description: 'Consumer group per sink: <group_prefix>.<sink>. All instances of one deployment must share it.' }),
+          dead_letter_topic: Type.String({ pattern: '^[a-zA-Z0-9._-]{1,249}$', default: 'im-bridge.dead-letters', description: 'Dead letters (headers sink, code, error, attempts, ce_id), unmatched events (code ROUTE_UNMATCHED) and quarantined requests.' }),
+          client_id: Type.String({ minLength: 1, default: 'im-bridge', description: 'Kafka client.id.' }),
+          max_wait_ms: Type.Number({ minimum: 0, maximum: 1000, default: 2, description: 'Group commit: how long an idle producer waits for more events before one produce (acks=all, idempotent).' }),
+          max_batch_events: Type.Integer({ minimum: 1, default: 2048, description: 'Group commit: most events per produce request.' }),
+          connection_timeout_ms: Type.Integer({ minimum: 100, default: 3000 }),
+          request_timeout_ms: Type.Integer({ minimum: 100, default: 30_000 }),
+          session_timeout_ms: Type.Integer({ minimum: 3000, default: 30_000, description: 'Consumer group session: how long a dead instance keeps its partitions before they move to a live one.' }),
+        },
+        { additionalProperties: false, description: 'Settings of queue.type: kafka.' },
+      ),
+    ),
+    // --- end queue.type: kafka ---
     dir: Type.String({ minLength: 1, default: './data/queue' }),
     max_bytes: Type.Integer({ minimum: 1024 * 1024, default: 4 * 1024 * 1024 * 1024 }),
     max_events: Type.Integer({ minimum: 1, default: 10_000_000 }),

@@ -12,7 +12,8 @@ import type { Authenticator } from './auth.js';
 import type { CallbackValidator } from './schemas/index.js';
 import { normalize, isBeforeCallback } from '../normalize/index.js';
 import type { CanonicalEvent } from '../normalize/event.js';
-import { QueueUnavailableError, type DurableQueue } from '../queue/index.js';
+import { QueueUnavailableError } from '../queue/index.js';
+import type { IngestQueue } from '../queue/kafka/index.js';
 import type { RouteTable } from '../route/table.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { Quarantine } from './quarantine.js';
@@ -29,7 +30,7 @@ export interface HandlerDeps {
   auth: Authenticator;
   validator: CallbackValidator;
   routes: RouteTable;
-  queue: DurableQueue;
+  queue: IngestQueue;
   metrics: Metrics;
   logger: Logger;
   quarantine: Quarantine;

@@ -4,7 +4,12 @@
  * not fill the disk: bodies are capped and the rate is bounded; what is not kept is counted.
  */
 import type { Logger } from 'pino';
-import type { DurableQueue } from '../queue/index.js';
+import type { QuarantineInput } from '../queue/store.js';
+
+/** Where quarantined requests go: the local queue's dead-letter table, or the Kafka dead-letter topic. */
+export interface QuarantineStore {
+  quarantine(input: QuarantineInput): Promise<number>;
+}
 import type { Metrics } from '../telemetry/metrics.js';
 import type { Answer } from './answers.js';
 
@@ -17,7 +22,7 @@ export class Quarantine {
   private skipped = 0;
 
   constructor(
-    private readonly queue: DurableQueue,
+    private readonly queue: QuarantineStore,
     private readonly metrics: Metrics,
     private readonly logger: Logger,
   ) {}
