@@ -177,7 +177,8 @@ t.test('hash ids: stable under key permutation, any JSON object, any command', a
     if (Array.isArray(v)) return v.map(permute);
     if (v && typeof v === 'object') {
       const out: Record<string, unknown> = {};
-      for (const k of Object.keys(v).reverse()) out[k] = permute((v as Record<string, unknown>)[k]);
+      // defineProperty, as JSON.parse does: `out['__proto__'] = x` would set the prototype instead.
+      for (const k of Object.keys(v).reverse()) Object.defineProperty(out, k, { value: permute((v as Record<string, unknown>)[k]), enumerable: true, writable: true, configurable: true });
       return out;
     }
     return v;
@@ -197,4 +198,13 @@ t.test('hash ids: stable under key permutation, any JSON object, any command', a
     { numRuns: 400 },
   );
   t.pass('ok');
+});
+
+t.test('a `__proto__` key in a body is plain data for the id (regression: fast-check seed 969613859)', async (t) => {
+  const body = JSON.parse('{"":{"__proto__":0},"a":1}') as Record<string, unknown>;
+  const reordered = JSON.parse('{"a":1,"":{"__proto__":0}}') as Record<string, unknown>;
+  const without = JSON.parse('{"":{},"a":1}') as Record<string, unknown>;
+  const id = (b: Record<string, unknown>) => normalize(b, meta('Group.CallbackAfterMemberExit', 1600000000000), { includeRaw: true }).id;
+  t.equal(id(body), id(reordered), 'same id in any key order');
+  t.not(id(body), id(without), 'the __proto__ key counts');
 });
