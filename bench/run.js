@@ -13,14 +13,19 @@
 // Flags:  --cases=1,2,3,4,4h,5   run a subset        --no-store    skip the queue-store benchmark
 //         --profile              also run case 4 (and 5 if available) under `node --cpu-prof`, summarize
 //         --sinks                also run bench/{kafka,nats,elasticsearch,webhook}.mjs if present
+//         --scaling (= --cases=scale)    case 4 vs case 1 by connections (1/16/64/256) and body size
+//         --backlog (= --cases=backlog)  RSS while 1 M events pile up behind a dead webhook sink, then drain
+//         (--scaling / --backlog alone run only themselves; with --cases=... they add to that selection)
 // Env:    BENCH_SECONDS=10  BENCH_WARMUP=2  BENCH_CONNECTIONS=64  BENCH_MIX=...  BENCH_POOL=2000
 //         KAFKA_BROKERS (default: test/services/.env)  BENCH_STORE_SECONDS=2
+//         BENCH_SCALE_SECONDS=5  BENCH_SCALE_WARMUP=1  BENCH_SCALE_BIG_CONNECTIONS=16 (1 MB point)
+//         BENCH_BACKLOG_EVENTS=1000000  BENCH_BACKLOG_CONNECTIONS=64  BENCH_BACKLOG_DRAIN_SECONDS=120 (0: no drain)
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { Kafka, logLevel } from 'kafkajs';
-import { Monitor, findPids, machineCpu } from './lib/proc.js';
+import { Monitor, findPids, machineCpu, procCpu, procMem } from './lib/proc.js';
 import { buildPool, describePool, parseMix, TOKEN, SDK_APP_ID } from './lib/payloads.js';
 import { summarize } from './lib/cpuprofile.js';
 import { ROOT, freePort, sleep, spawnNode, waitListening, stopChild, gitInfo, promSum, kafkaBrokers } from './lib/util.js';
@@ -34,10 +39,22 @@ const WARMUP = Number(process.env.BENCH_WARMUP ?? 2);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
 const POOL_SIZE = Number(process.env.BENCH_POOL ?? 2000);
 const MIX = process.env.BENCH_MIX ?? '';
-const CASES = new Set((flagValue('cases') ?? '1,2,3,4,4h,5').split(','));
+const CLASSIC_CASES = ['1', '2', '3', '4', '4h', '5'];
+// --scaling / --backlog on their own run only themselves; next to --cases=... they add to it.
+const CASES = new Set((flagValue('cases') ?? (flag('scaling') || flag('backlog') ? '' : CLASSIC_CASES.join(','))).split(',').filter(Boolean));
+if (flag('scaling')) CASES.add('scale');
+if (flag('backlog')) CASES.add('backlog');
+const ANY_CLASSIC = CLASSIC_CASES.some((k) => CASES.has(k));
+const SCALE_SECONDS = Number(process.env.BENCH_SCALE_SECONDS ?? 5);
+const SCALE_WARMUP = Number(process.env.BENCH_SCALE_WARMUP ?? 1);
+const SCALE_BIG_CONNECTIONS = Number(process.env.BENCH_SCALE_BIG_CONNECTIONS ?? 16);
+const BACKLOG_EVENTS = Number(process.env.BENCH_BACKLOG_EVENTS ?? 1_000_000);
+const BACKLOG_CONNECTIONS = Number(process.env.BENCH_BACKLOG_CONNECTIONS ?? 64);
+const BACKLOG_DRAIN_SECONDS = Number(process.env.BENCH_BACKLOG_DRAIN_SECONDS ?? 120);
 const PROFILE = flag('profile');
 const SINKS = flag('sinks');
-const STORE = !flag('no-store');
+// The queue-store micro-benchmark goes with the numbered cases, not with a --scaling/--backlog-only run.
+const STORE = !flag('no-store') && ANY_CLASSIC;
 const BROKERS = kafkaBrokers();
 const QUIET_CORES = Number(process.env.BENCH_QUIET_CORES ?? 0.3);
 const QUIET_WAIT_S = Number(process.env.BENCH_QUIET_WAIT ?? 60);
@@ -60,8 +77,8 @@ function track(child) {
  * results. Before each case, wait (at most BENCH_QUIET_WAIT s) until the machine is nearly idle
  * (< BENCH_QUIET_CORES busy cores over 1 s); the busy level found is recorded either way.
  */
-async function waitQuiet() {
-  const deadline = Date.now() + QUIET_WAIT_S * 1000;
+async function waitQuiet(maxWaitS = QUIET_WAIT_S) {
+  const deadline = Date.now() + maxWaitS * 1000;
   let busy;
   let waited = false;
   for (;;) {
@@ -70,7 +87,7 @@ async function waitQuiet() {
     const b = machineCpu();
     busy = +((b.busy - a.busy) / ((b.total - a.total) / os.cpus().length)).toFixed(2);
     if (busy <= QUIET_CORES || Date.now() > deadline) break;
-    if (!waited) log(`machine busy (${busy} cores used by other processes); waiting up to ${QUIET_WAIT_S}s for it to calm down`);
+    if (!waited) log(`machine busy (${busy} cores used by other processes); waiting up to ${maxWaitS}s for it to calm down`);
     waited = true;
   }
   return busy;
@@ -79,8 +96,10 @@ async function waitQuiet() {
 // ---------------------------------------------------------------------------------------------
 // Load run: spawn the load generator, watch server (+ loadgen, + broker) CPU/RSS over the window.
 
-async function runLoad({ port, serverPid, mode = 'closed', rate, extraPids = {}, onMeasureStart, onMeasureEnd }) {
-  const cfg = { url: `http://127.0.0.1:${port}`, path: PATH, mode, rate, connections: CONNECTIONS, warmupSeconds: WARMUP, seconds: SECONDS, token: TOKEN, mix: MIX || undefined, poolSize: POOL_SIZE };
+// connections/seconds/warmup default to the main cases' settings; payloadBytes, maxRequests, progressMs
+// and onProgress serve --scaling and --backlog (see loadgen.js).
+async function runLoad({ port, serverPid, mode = 'closed', rate, extraPids = {}, onMeasureStart, onMeasureEnd, connections = CONNECTIONS, seconds = SECONDS, warmup = WARMUP, payloadBytes, maxRequests, progressMs, onProgress }) {
+  const cfg = { url: `http://127.0.0.1:${port}`, path: PATH, mode, rate, connections, warmupSeconds: warmup, seconds, token: TOKEN, mix: MIX || undefined, poolSize: POOL_SIZE, payloadBytes, maxRequests, progressMs };
   const gen = track(spawnNode([LOADGEN, JSON.stringify(cfg)]));
   const pids = [serverPid, gen.pid, ...Object.values(extraPids)];
   const monitor = new Monitor(pids);
@@ -101,7 +120,8 @@ async function runLoad({ port, serverPid, mode = 'closed', rate, extraPids = {},
     } else if (msg.event === 'measure_end') {
       monitor.stopped = monitor.stop();
       measureEndHook = onMeasureEnd?.();
-    } else if (msg.event === 'result') result = msg;
+    } else if (msg.event === 'progress') onProgress?.(msg);
+    else if (msg.event === 'result') result = msg;
   });
   const code = await gen.exited;
   if (code !== 0 || !result) throw new Error(`load generator failed (${code}):\n${gen.tail().slice(-3000)}`);
@@ -127,6 +147,8 @@ function summarizeCase(name, label, r, extra = {}) {
     case: name,
     label,
     requests_per_s: l.requests_per_s,
+    mb_per_s: l.mb_per_s,
+    avg_body_bytes: l.avg_body_bytes,
     latency_ms: l.latency_ms,
     ok: l.ok,
     failed: l.non200 + l.errors,
@@ -140,7 +162,7 @@ function summarizeCase(name, label, r, extra = {}) {
     others_cpu_cores: Object.fromEntries(Object.entries(r.extras).map(([k, v]) => [k, v?.cpu_cores])),
     machine: r.machine,
     loadgen_send_slip_ms: l.send_slip_ms,
-    params: { mode: l.mode, connections: l.connections, target_rate: l.target_rate, warmup_s: WARMUP, measured_s: l.window_s },
+    params: { mode: l.mode, connections: l.connections, target_rate: l.target_rate, warmup_s: l.warmup_s ?? WARMUP, measured_s: l.window_s },
     ...extra,
   };
 }
@@ -155,13 +177,14 @@ async function startPlainServer(script, extraArgs) {
   return { port, child };
 }
 
-function daemonConfig(port, dir, sinkYaml) {
+// queueExtra: more keys of the queue block, e.g. "max_events: 5000000" for --backlog.
+function daemonConfig(port, dir, sinkYaml, queueExtra = '') {
   return `# written by bench/run.js
 listen: { host: 127.0.0.1, port: ${port}, path: ${PATH} }
 apps:
   - sdk_app_id: ${SDK_APP_ID}
     token: "${TOKEN}"
-queue: { dir: ${dir}/queue }
+queue: { dir: ${dir}/queue${queueExtra ? `, ${queueExtra}` : ''} }
 sinks:
 ${sinkYaml}
 routes:
@@ -169,11 +192,11 @@ routes:
 `;
 }
 
-async function startDaemon(name, sinkYaml, { profileDir } = {}) {
+async function startDaemon(name, sinkYaml, { profileDir, queueExtra } = {}) {
   const dir = fs.mkdtempSync(path.join(TMP, `${name}-`));
   const port = await freePort();
   const configFile = path.join(dir, 'bridge.yaml');
-  fs.writeFileSync(configFile, daemonConfig(port, dir, sinkYaml));
+  fs.writeFileSync(configFile, daemonConfig(port, dir, sinkYaml, queueExtra));
   const nodeArgs = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
   const child = track(spawnNode([...nodeArgs, CLI, 'run', '--config', configFile], { cwd: dir }));
   await waitListening(child, port);
@@ -397,6 +420,215 @@ async function profileRuns(kafkaOk) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// --scaling: case 4 (im-bridge → file sink, same config) and case 1 (ceiling) at the same points,
+// a fresh server per point (so its peak RSS is that point's), BENCH_SCALE_SECONDS per point.
+
+const MB = 2 ** 20;
+const sizeLabel = (b) => (b >= MB ? `${b / MB} MB` : `${b / 1024} KB`);
+
+function scalePoints() {
+  return [
+    ...[1, 16, 64, 256].map((c) => ({ point: `${c} conn`, connections: c, payloadBytes: undefined })),
+    // 1 MB bodies: 64 × 1 MB in flight says more about the box's memory than about scaling; 16 already saturate.
+    ...[512, 4096, 65536, MB].map((b) => ({ point: sizeLabel(b), connections: b >= MB ? SCALE_BIG_CONNECTIONS : 64, payloadBytes: b })),
+  ];
+}
+
+async function scalePoint(p) {
+  const load = { connections: p.connections, seconds: SCALE_SECONDS, warmup: SCALE_WARMUP, payloadBytes: p.payloadBytes };
+  const label = `${p.connections} conn, ${p.payloadBytes ? `~${sizeLabel(p.payloadBytes)} bodies` : 'payload mix'}`;
+  // The machine may be shared: wait for it to be quiet, but at most 15 s per point so the sweep stays short.
+  const busyBefore = await waitQuiet(Math.min(QUIET_WAIT_S, 15));
+  let ceiling;
+  const c = await startPlainServer('ceiling.js', [PATH]);
+  try {
+    ceiling = summarizeCase('1', `ceiling, ${label}`, await runLoad({ port: c.port, serverPid: c.child.pid, ...load }));
+  } finally {
+    await stopChild(c.child);
+  }
+  let bridge;
+  const sinkDir = path.join(TMP, 'scale-sink');
+  const d = await startDaemon('scale', fileSinkYaml(sinkDir));
+  try {
+    const r = await runLoad({ port: d.port, serverPid: d.child.pid, ...load, onMeasureEnd: () => metrics(d.port) });
+    bridge = summarizeCase('4', `im-bridge → file sink, ${label}`, r, { daemon_metrics_at_end: r.hooks.end });
+  } finally {
+    await stopChild(d.child);
+    fs.rmSync(sinkDir, { recursive: true, force: true });
+    fs.rmSync(d.dir, { recursive: true, force: true });
+  }
+  const ratio = bridge.requests_per_s && ceiling.requests_per_s ? +(bridge.requests_per_s / ceiling.requests_per_s).toFixed(2) : null;
+  return { ...p, payload: p.payloadBytes ? sizeLabel(p.payloadBytes) : 'mix', busy_cores_before: busyBefore, bridge, ceiling, ratio };
+}
+
+async function scaling() {
+  const rows = [];
+  for (const p of scalePoints()) {
+    log(`scale ${p.point}: ceiling then im-bridge, ${p.connections} connections, warm-up ${SCALE_WARMUP}s + ${SCALE_SECONDS}s`);
+    try {
+      const r = await scalePoint(p);
+      rows.push(r);
+      log(`scale ${p.point}: im-bridge ${fmt(r.bridge.requests_per_s)} req/s (${r.bridge.failed} failed), ceiling ${fmt(r.ceiling.requests_per_s)} req/s, ratio ${fmt(r.ratio, 2)}`);
+    } catch (e) {
+      rows.push({ ...p, unavailable: true, reason: e.message });
+      log(`scale ${p.point}: failed — ${e.message.split('\n')[0]}`);
+    }
+  }
+  return { seconds: SCALE_SECONDS, warmup_seconds: SCALE_WARMUP, daemon_sink: 'file (case 4 config)', rows };
+}
+
+// ---------------------------------------------------------------------------------------------
+// --backlog: BENCH_BACKLOG_EVENTS events of the normal mix posted while the only sink (webhook, batch
+// encoding) points at a port where nothing listens: connection refused is retriable, and with a huge
+// retry.max_attempts nothing is dead-lettered, so every event stays queued. The daemon's VmRSS is read
+// once a second next to the load generator's count of acknowledged (= queued) events. Then a receiver
+// starts on that port and the drain is watched for at most BENCH_BACKLOG_DRAIN_SECONDS.
+
+const BACKLOG_MARKS = [0.1, 0.25, 0.5, 0.75, 1];
+
+async function backlog() {
+  const n = BACKLOG_EVENTS;
+  const sinkPort = await freePort(); // nothing listens here until the drain phase
+  const sinkYaml = `  out:
+    type: webhook
+    url: http://127.0.0.1:${sinkPort}/events
+    encoding: batch
+    retry: { initial_backoff_ms: 200, max_backoff_ms: 5000, max_attempts: 1000000000 }
+`;
+  // Room for the backlog: ~1.3 KB bodies become ~3 KB stored events (normalized + raw), the 1 % of 74 KB ones more.
+  const queueExtra = `max_events: ${Math.max(10_000_000, 2 * n)}, max_bytes: ${64 * 2 ** 30}`;
+  const busyBefore = await waitQuiet();
+  const d = await startDaemon('backlog', sinkYaml, { queueExtra });
+  const pid = d.child.pid;
+  let receiver;
+  try {
+    const samples = [];
+    const t0 = performance.now();
+    const sample = (phase, p) => {
+      const mem = procMem(pid);
+      samples.push({ phase, t_s: +((performance.now() - t0) / 1000).toFixed(1), queued: p.ok, failed: p.failed, rss_mb: +(mem.rssMb ?? 0).toFixed(1) });
+    };
+    sample('fill', { ok: 0, failed: 0 });
+    const cpu0 = procCpu(pid);
+    let nextLog = Math.min(100_000, n);
+    log(`backlog: posting ${fmt(n)} events (${BACKLOG_CONNECTIONS} connections, closed loop) into a daemon whose only sink is down`);
+    const r = await runLoad({
+      port: d.port,
+      serverPid: pid,
+      connections: BACKLOG_CONNECTIONS,
+      warmup: 0,
+      seconds: 3600,
+      maxRequests: n,
+      progressMs: 1000,
+      onProgress: (p) => {
+        sample('fill', p);
+        if (p.ok < nextLog) return;
+        nextLog += 100_000;
+        log(`backlog: ${fmt(p.ok)} queued, RSS ${fmt(samples.at(-1).rss_mb)} MB${p.failed ? `, ${fmt(p.failed)} failed` : ''}`);
+      },
+    });
+    const fillS = (performance.now() - t0) / 1000;
+    const cpu1 = procCpu(pid);
+    sample('fill', { ok: r.load.total_ok_including_warmup, failed: r.load.total_failed_including_warmup });
+    // A few idle seconds: does RSS come down (or keep growing) once ingest stops and only retries run?
+    for (let i = 0; i < 5; i++) {
+      await sleep(1000);
+      sample('idle', { ok: r.load.total_ok_including_warmup, failed: r.load.total_failed_including_warmup });
+    }
+    const tScrape = performance.now();
+    const afterFill = await metrics(d.port);
+    afterFill.scrape_ms = Math.round(performance.now() - tScrape); // /metrics runs the queue stats query (full scan)
+    const fillSamples = samples.filter((s) => s.phase === 'fill');
+    const at = (frac) => fillSamples.find((s) => s.queued >= frac * n) ?? null;
+    const marks = BACKLOG_MARKS.map((f) => ({ queued_target: Math.round(f * n), ...(at(f) ?? {}) }));
+    const m25 = at(0.25);
+    const mEnd = at(1);
+    const growth = m25 && mEnd ? +(mEnd.rss_mb - m25.rss_mb).toFixed(1) : null;
+    const out = {
+      events_target: n,
+      connections: BACKLOG_CONNECTIONS,
+      sink: `webhook to 127.0.0.1:${sinkPort} (nothing listening), encoding batch, retry max_attempts 1e9, max_backoff_ms 5000`,
+      busy_cores_before: busyBefore,
+      fill: {
+        seconds: +fillS.toFixed(1),
+        requests_per_s: Math.round(r.load.total_ok_including_warmup / fillS),
+        ok: r.load.total_ok_including_warmup,
+        failed: r.load.total_failed_including_warmup,
+        statuses: r.load.statuses,
+        error_samples: r.load.error_samples,
+        latency_ms: r.load.latency_ms,
+        server_cpu_cores: cpu0 && cpu1 ? +((cpu1.user - cpu0.user + cpu1.sys - cpu0.sys) / fillS).toFixed(2) : null,
+        machine: r.machine,
+        loadgen_cpu_cores: r.loadgen.cpu_cores,
+      },
+      rss_at: marks,
+      rss_max_during_fill_mb: Math.max(...fillSamples.map((s) => s.rss_mb)),
+      rss_after_idle_mb: samples.at(-1).rss_mb,
+      rss_growth_25pct_to_100pct_mb: growth,
+      flat: growth === null ? null : growth < 20,
+      flat_rule: 'RSS at 100 % of the backlog minus RSS at 25 % < 20 MB',
+      peak_rss_hwm_mb: Math.round(procMem(pid).hwmMb ?? 0),
+      daemon_metrics_after_fill: afterFill,
+    };
+    if (BACKLOG_DRAIN_SECONDS > 0) {
+      out.drain = await drainBacklog(d, pid, sinkPort, afterFill.queue_depth ?? n, (p) => sample('drain', p));
+      receiver = out.drain.receiverChild;
+      delete out.drain.receiverChild;
+      const drainRss = samples.filter((x) => x.phase === 'drain').map((x) => x.rss_mb);
+      out.drain.rss_max_mb = drainRss.length ? Math.max(...drainRss) : null;
+      out.drain.rss_at_end_mb = drainRss.at(-1) ?? null;
+    }
+    out.samples = samples;
+    return out;
+  } finally {
+    await stopChild(d.child);
+    if (receiver) await stopChild(receiver);
+    fs.rmSync(d.dir, { recursive: true, force: true });
+  }
+}
+
+/** The sink comes back: start a receiver on its port, watch delivery and RSS once a second. */
+async function drainBacklog(d, pid, sinkPort, queued, sample) {
+  log(`backlog: receiver up on ${sinkPort}; draining ${fmt(queued)} events for at most ${BACKLOG_DRAIN_SECONDS}s`);
+  const child = track(spawnNode([path.join(ROOT, 'bench/lib/servers/receiver.js'), String(sinkPort)]));
+  await waitListening(child, sinkPort);
+  const stats = async () => (await fetch(`http://127.0.0.1:${sinkPort}/stats`, { signal: AbortSignal.timeout(5000) })).json();
+  const t0 = performance.now();
+  const cpu0 = procCpu(pid);
+  let got = { events: 0, requests: 0, bytes: 0 };
+  let firstS = null;
+  let lastLog = 0;
+  while (performance.now() - t0 < BACKLOG_DRAIN_SECONDS * 1000) {
+    await sleep(1000);
+    got = await stats().catch(() => got);
+    const t = (performance.now() - t0) / 1000;
+    if (got.events > 0 && firstS === null) firstS = t;
+    sample({ ok: queued - got.events, failed: 0 });
+    if (t - lastLog >= 10) {
+      lastLog = t;
+      log(`backlog drain: ${fmt(got.events)} of ${fmt(queued)} received after ${fmt(t)}s, RSS ${fmt(procMem(pid).rssMb)} MB`);
+    }
+    if (got.events >= queued) break;
+  }
+  const s = (performance.now() - t0) / 1000;
+  const cpu1 = procCpu(pid);
+  const m = await metrics(d.port);
+  return {
+    receiverChild: child,
+    seconds: +s.toFixed(1),
+    complete: got.events >= queued,
+    received_events: got.events,
+    received_requests: got.requests,
+    received_mb: +(got.bytes / MB).toFixed(1),
+    first_delivery_after_s: firstS === null ? null : +firstS.toFixed(1),
+    events_per_s: Math.round(got.events / s),
+    events_per_s_after_first: firstS === null ? null : Math.round(got.events / Math.max(0.001, s - firstS)),
+    server_cpu_cores: cpu0 && cpu1 ? +((cpu1.user - cpu0.user + cpu1.sys - cpu0.sys) / s).toFixed(2) : null,
+    daemon_metrics_at_end: m,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
 // Report
 
 const fmt = (x, d = 0) => (x === null || x === undefined ? '–' : typeof x === 'number' ? x.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }) : String(x));
@@ -425,6 +657,60 @@ function table(rows) {
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => String(b[i]).length)));
   const line = (cells) => cells.map((c, i) => (i === cells.length - 1 ? String(c) : String(c).padStart(widths[i]))).join('  ');
   return [line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
+}
+
+function scaleTable(sc) {
+  const head = ['point', 'conn', 'body B', 'req/s', 'MB/s', 'p50 ms', 'p99 ms', 'fail', 'srv CPU', 'µs/req', 'peak RSS', 'ceiling req/s', 'ceil MB/s', 'ceil µs/req', 'ratio', 'other CPU'];
+  const body = sc.rows.map((r) =>
+    r.unavailable
+      ? [r.point, r.connections, '–', `FAILED: ${r.reason.split('\n')[0].slice(0, 100)}`]
+      : [
+          r.point,
+          r.connections,
+          fmt(r.bridge.avg_body_bytes),
+          fmt(r.bridge.requests_per_s),
+          fmt(r.bridge.mb_per_s, 1),
+          fmt(r.bridge.latency_ms.p50, 2),
+          fmt(r.bridge.latency_ms.p99, 2),
+          fmt(r.bridge.failed + r.ceiling.failed),
+          `${fmt(r.bridge.server_cpu.cores, 2)} cores`,
+          fmt(r.bridge.server_cpu.us_per_request),
+          `${fmt(r.bridge.server_peak_rss_mb)} MB`,
+          fmt(r.ceiling.requests_per_s),
+          fmt(r.ceiling.mb_per_s, 1),
+          fmt(r.ceiling.server_cpu.us_per_request),
+          fmt(r.ratio, 2),
+          fmt(Math.max(r.bridge.machine.other_cores, r.ceiling.machine.other_cores), 2),
+        ],
+  );
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => String(b[i] ?? '').length)));
+  const line = (cells) => cells.map((c, i) => String(c ?? '').padStart(widths[i])).join('  ');
+  return [
+    `Scaling (--scaling): im-bridge → file sink (case 4 config) vs ceiling (case 1), fresh server per point, warm-up ${sc.warmup_seconds}s + ${sc.seconds}s each, closed loop`,
+    line(head),
+    line(widths.map((w) => '-'.repeat(w))),
+    ...body.map(line),
+    'req/s, MB/s (request bodies), p50/p99, srv CPU, µs/req, peak RSS (VmHWM) are im-bridge\'s; ratio = im-bridge req/s ÷ ceiling req/s; fail counts both servers; other CPU = max of the two runs.',
+  ].join('\n');
+}
+
+function backlogReport(b) {
+  if (b.failed) return `Backlog (--backlog): FAILED — ${b.reason.slice(0, 600)}`;
+  const f = b.fill;
+  const lines = [
+    `Backlog (--backlog): ${fmt(b.events_target)} events of the payload mix, ${b.connections} connections closed loop, only sink down (${b.sink})`,
+    `  fill: ${fmt(f.ok)} acknowledged (${fmt(f.failed)} failed) in ${fmt(f.seconds, 1)} s = ${fmt(f.requests_per_s)} req/s, p50 ${fmt(f.latency_ms.p50, 2)} ms, p99 ${fmt(f.latency_ms.p99, 2)} ms, p99.9 ${fmt(f.latency_ms.p999, 2)} ms, max ${fmt(f.latency_ms.max, 0)} ms; daemon ${fmt(f.server_cpu_cores, 2)} cores, other CPU ${fmt(f.machine.other_cores, 2)}`,
+    `  daemon after fill: queue depth ${fmt(b.daemon_metrics_after_fill.queue_depth)}, delivered ${fmt(b.daemon_metrics_after_fill.delivered)}, dead-lettered ${fmt(b.daemon_metrics_after_fill.dead_lettered)} (/metrics took ${fmt(b.daemon_metrics_after_fill.scrape_ms)} ms)`,
+    `  RSS (VmRSS, sampled 1/s) at ${b.rss_at.map((m) => `${fmt(m.queued_target)}: ${m.rss_mb === undefined ? '–' : `${fmt(m.rss_mb, 1)} MB`}`).join(', ')}`,
+    `  RSS max during fill ${fmt(b.rss_max_during_fill_mb, 1)} MB, after 5 s idle ${fmt(b.rss_after_idle_mb, 1)} MB, VmHWM ${fmt(b.peak_rss_hwm_mb)} MB; growth 25 % → 100 % of the backlog ${fmt(b.rss_growth_25pct_to_100pct_mb, 1)} MB → ${b.flat === null ? 'n/a' : b.flat ? 'FLAT' : 'NOT FLAT'} (${b.flat_rule})`,
+  ];
+  if (b.drain) {
+    const d = b.drain;
+    lines.push(
+      `  drain (receiver started on the sink's port): ${fmt(d.received_events)} events received in ${fmt(d.seconds, 1)} s (${d.complete ? 'complete' : `cap reached, ${fmt((100 * d.received_events) / b.events_target, 1)} %`}), first delivery after ${fmt(d.first_delivery_after_s, 1)} s, ${fmt(d.events_per_s_after_first)} events/s after it; daemon ${fmt(d.server_cpu_cores, 2)} cores; RSS max ${fmt(d.rss_max_mb, 1)} MB, at end ${fmt(d.rss_at_end_mb, 1)} MB; daemon: depth ${fmt(d.daemon_metrics_at_end.queue_depth)}, delivered ${fmt(d.daemon_metrics_at_end.delivered)}, dead-lettered ${fmt(d.daemon_metrics_at_end.dead_lettered)}`,
+    );
+  }
+  return lines.join('\n');
 }
 
 function ratios(byCase) {
@@ -524,6 +810,19 @@ async function main() {
   await run('3', kafkaOk ? case3 : async () => ({ case: '3', unavailable: true, reason: kafkaReason }));
   await run('5', kafkaOk ? case5 : async () => ({ case: '5', unavailable: true, reason: kafkaReason }));
 
+  if (CASES.has('scale')) {
+    log(`scaling: ${scalePoints().length} points × (ceiling + im-bridge), warm-up ${SCALE_WARMUP}s + ${SCALE_SECONDS}s each`);
+    result.scaling = await scaling();
+  }
+  if (CASES.has('backlog')) {
+    try {
+      result.backlog = await backlog();
+    } catch (e) {
+      result.backlog = { failed: true, reason: e.message };
+      log(`backlog: failed — ${e.message.split('\n')[0]}`);
+    }
+  }
+
   result.ratios = ratios(byCase);
   if (PROFILE) result.profile = await profileRuns(kafkaOk && !byCase['5']?.unavailable);
   if (SINKS) result.sinks = await sinkScripts();
@@ -535,11 +834,15 @@ async function main() {
 
   const p = result.params;
   console.log(`\nim-bridge bench — ${result.git.commit?.slice(0, 10) ?? '?'}${result.git.dirty_files ? ` (+${result.git.dirty_files} uncommitted files)` : ''}, node ${result.node}, ${result.machine.cpu_model} × ${result.machine.cores} cores`);
-  console.log(`${p.connections} keep-alive connections (pipelining 1), warm-up ${p.warmup_seconds}s + ${p.seconds}s measured per case, all requests signed; payload mix ${Object.entries(p.payload.kinds).map(([k, v]) => `${k} ${Math.round(v.share * 100)}% (~${v.avg_bytes} B)`).join(', ')}; avg body ${p.payload.avg_body_bytes} B\n`);
-  console.log(table(result.cases));
-  console.log(`\nNOTE: ${result.notes[0]}`);
-  console.log('\nTargets (design.md §8):');
-  console.log(ratioTable(result.ratios));
+  console.log(`${ANY_CLASSIC ? `${p.connections} keep-alive connections (pipelining 1), warm-up ${p.warmup_seconds}s + ${p.seconds}s measured per case, ` : ''}all requests signed; payload mix ${Object.entries(p.payload.kinds).map(([k, v]) => `${k} ${Math.round(v.share * 100)}% (~${v.avg_bytes} B)`).join(', ')}; avg body ${p.payload.avg_body_bytes} B\n`);
+  if (ANY_CLASSIC) {
+    console.log(table(result.cases));
+    console.log(`\nNOTE: ${result.notes[0]}`);
+    console.log('\nTargets (design.md §8):');
+    console.log(ratioTable(result.ratios));
+  }
+  if (result.scaling) console.log(`\n${scaleTable(result.scaling)}`);
+  if (result.backlog) console.log(`\n${backlogReport(result.backlog)}`);
   if (result.queue_store?.rows) {
     console.log('\nQueue store: ~1 KB records, one fsync per batch (records/s)');
     const rows = result.queue_store.rows;

@@ -1,19 +1,25 @@
 #!/usr/bin/env node
 // Load generator, run in its own process by bench/run.js:  node bench/lib/loadgen.js '<json config>'
-// Config: { url, path, mode: 'closed'|'open', connections, rate (open), warmupSeconds, seconds, token, mix, poolSize }
+// Config: { url, path, mode: 'closed'|'open', connections, rate (open), warmupSeconds, seconds, token, mix, poolSize,
+//           payloadBytes, maxRequests, progressMs }   (the last three optional)
 //   closed: `connections` keep-alive connections (undici Pool, pipelining 1), each sends its next request as
 //           soon as the previous one is answered → max rate; latency = send → last response byte.
 //   open:   fixed arrival rate (`rate` req/s) whatever the answers do; latency is measured from the
 //           *scheduled* send time, so queueing behind a slow server counts (no coordinated omission).
+//   payloadBytes: instead of the mix, Group.CallbackAfterSendMsg bodies of about that size (buildSizedPool).
+//   maxRequests:  closed loop only: send exactly this many requests in all (warm-up included), then stop;
+//                 the window ends when the last one is answered (or after `seconds`, whichever is first).
+//   progressMs:   also emit {"event":"progress","sent","ok","failed","in_flight"} that often (cumulative counts).
 // Bodies are pre-built (payloads.js), Sign/RequestTime precomputed per second. stdout: JSON lines
 //   {"event":"ready"} {"event":"measure_start"} {"event":"measure_end"} {"event":"result",...}
 import { Pool } from 'undici';
-import { buildPool, Signer, parseMix } from './payloads.js';
+import { buildPool, buildSizedPool, Signer, parseMix } from './payloads.js';
 
 const cfg = JSON.parse(process.argv[2]);
 const emit = (o) => process.stdout.write(JSON.stringify(o) + '\n');
 
-const requests = buildPool(cfg.mix ? parseMix(cfg.mix) : undefined, cfg.poolSize ?? 2000);
+const requests = cfg.payloadBytes ? buildSizedPool(cfg.payloadBytes, cfg.poolSize ?? 2000) : buildPool(cfg.mix ? parseMix(cfg.mix) : undefined, cfg.poolSize ?? 2000);
+const maxRequests = cfg.mode === 'closed' && cfg.maxRequests > 0 ? cfg.maxRequests : Infinity;
 const signer = new Signer(cfg.token ?? '', Math.floor(Date.now() / 1000) - 5, Math.ceil(cfg.warmupSeconds + cfg.seconds) + 600);
 const pool = new Pool(cfg.url, { connections: cfg.connections, pipelining: 1, keepAliveTimeout: 120_000, keepAliveMaxTimeout: 120_000 });
 const HEADERS = ['content-type', 'application/json'];
@@ -21,16 +27,18 @@ const HEADERS = ['content-type', 'application/json'];
 let phase = 'warmup'; // warmup | measure | drain
 let idx = 0;
 let inFlight = 0;
-const m = { sent: 0, ok: 0, non200: 0, errors: 0, statuses: {}, errorSamples: [], lat: [], slip: [] };
+const m = { sent: 0, ok: 0, okBytes: 0, non200: 0, errors: 0, statuses: {}, errorSamples: [], lat: [], slip: [] };
 const all = { ok: 0, non200: 0, errors: 0 };
 let measureStartMs = 0;
 let measureEndMs = 0;
 let onDrained = null;
+let onAllAnswered = null;
 
 class Handler {
-  constructor(t0, measured) {
+  constructor(t0, measured, bytes) {
     this.t0 = t0;
     this.measured = measured;
+    this.bytes = bytes;
     this.status = 0;
   }
   onConnect() {}
@@ -60,13 +68,15 @@ class Handler {
         if (m.errorSamples.length < 5) m.errorSamples.push(String(err.code ?? err.message));
       } else if (this.status === 200) {
         m.ok++;
+        m.okBytes += this.bytes;
         m.lat.push(now - this.t0);
       } else {
         m.non200++;
         m.statuses[this.status] = (m.statuses[this.status] ?? 0) + 1;
       }
     }
-    if (cfg.mode === 'closed' && phase !== 'drain') send(undefined);
+    if (cfg.mode === 'closed' && phase !== 'drain' && idx < maxRequests) send(undefined);
+    if (inFlight === 0 && idx >= maxRequests && onAllAnswered) onAllAnswered();
     if (phase === 'drain' && inFlight === 0 && onDrained) onDrained();
   }
 }
@@ -81,7 +91,7 @@ function send(scheduledAt) {
   }
   inFlight++;
   const t0 = scheduledAt ?? performance.now();
-  pool.dispatch({ method: 'POST', path: `${cfg.path}?${r.queryBase}${signer.now()}`, headers: HEADERS, body: r.body }, new Handler(t0, measured));
+  pool.dispatch({ method: 'POST', path: `${cfg.path}?${r.queryBase}${signer.now()}`, headers: HEADERS, body: r.body }, new Handler(t0, measured, r.body.length));
 }
 
 function startOpenLoop() {
@@ -113,14 +123,20 @@ async function main() {
     ),
   );
   emit({ event: 'ready' });
-  if (cfg.mode === 'closed') for (let c = 0; c < cfg.connections; c++) send(undefined);
+  const progress = cfg.progressMs
+    ? setInterval(() => emit({ event: 'progress', sent: idx, ok: all.ok, failed: all.non200 + all.errors, in_flight: inFlight }), cfg.progressMs)
+    : undefined;
+  // With maxRequests: resolves once the last of them is answered (ends the window early).
+  const allAnswered = new Promise((r) => (onAllAnswered = r));
+  if (cfg.mode === 'closed') for (let c = 0; c < Math.min(cfg.connections, maxRequests); c++) send(undefined);
   else startOpenLoop();
   await new Promise((r) => setTimeout(r, cfg.warmupSeconds * 1000));
   const cpu0 = process.cpuUsage();
   phase = 'measure';
   measureStartMs = performance.now();
   emit({ event: 'measure_start' });
-  await new Promise((r) => setTimeout(r, cfg.seconds * 1000));
+  await Promise.race([new Promise((r) => setTimeout(r, cfg.seconds * 1000)), allAnswered]);
+  clearInterval(progress);
   phase = 'drain';
   measureEndMs = performance.now();
   const cpu = process.cpuUsage(cpu0);
@@ -136,6 +152,8 @@ async function main() {
     connections: cfg.connections,
     target_rate: cfg.rate ?? null,
     window_s: +windowS.toFixed(3),
+    warmup_s: cfg.warmupSeconds,
+    max_requests: Number.isFinite(maxRequests) ? maxRequests : undefined,
     sent: m.sent,
     ok: m.ok,
     non200: m.non200,
@@ -143,6 +161,9 @@ async function main() {
     statuses: m.statuses,
     error_samples: m.errorSamples,
     requests_per_s: Math.round(m.ok / windowS),
+    // Request body bytes of the answered (200) requests of the window, per second.
+    mb_per_s: +(m.okBytes / 2 ** 20 / windowS).toFixed(2),
+    avg_body_bytes: m.ok ? Math.round(m.okBytes / m.ok) : null,
     latency_ms: {
       p50: round(percentile(lat, 50)),
       p90: round(percentile(lat, 90)),

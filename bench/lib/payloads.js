@@ -4,6 +4,7 @@
 //   group_multi           Group.CallbackAfterSendMsg, 2 elements (text+custom in a topic / video+location)  ~0.9 KB
 //   c2c_image             C2C.CallbackAfterSendMsg, TIMImageElem with 3 renditions                         ~1 KB
 //   group_destroyed_2000  Group.CallbackAfterGroupDestroyed with a 2000-member MemberList                    ~55 KB
+// buildSizedPool(bytes): Group.CallbackAfterSendMsg of ~`bytes` (long TIMTextElem text) for the --scaling sweep.
 import { createHash } from 'node:crypto';
 
 export const SDK_APP_ID = '1400000000';
@@ -208,6 +209,64 @@ export function describePool(pool) {
   const out = {};
   for (const [kind, { count, bytes }] of Object.entries(byKind)) out[kind] = { share: +(count / pool.length).toFixed(3), avg_bytes: Math.round(bytes / count) };
   return { pool_size: pool.length, avg_body_bytes: Math.round(pool.reduce((s, r) => s + r.body.length, 0) / pool.length), kinds: out };
+}
+
+// Filler text for sized bodies: deterministic words (plain ASCII, so 1 char = 1 byte in the JSON).
+const WORDS = 'the release train leaves at nine bring numbers for latency throughput and memory we ship when green ok'.split(' ');
+let filler = '';
+function fillerText(offset, length) {
+  if (filler.length < 2 * 1024 * 1024 + 16384) {
+    let seed = 777;
+    const parts = [];
+    let n = 0;
+    while (n < 2 * 1024 * 1024 + 16384) {
+      seed = (seed * 1103515245 + 12345) >>> 0;
+      const w = WORDS[seed % WORDS.length];
+      parts.push(w);
+      n += w.length + 1;
+    }
+    filler = parts.join(' ');
+  }
+  const start = offset % (filler.length - length);
+  return filler.slice(start, start + length);
+}
+
+/** At most this many bytes per TIMTextElem; bigger bodies carry several text elements. */
+const SIZED_CHUNK = 8192;
+
+/**
+ * A signed-ready Group.CallbackAfterSendMsg (the groupText shape) of about `targetBytes` of JSON:
+ * one TIMTextElem up to 8 KB of text, several above that (64 KB → 8 elements, 1 MB → 128).
+ */
+function sizedGroupText(i, targetBytes) {
+  const msg = groupText(i);
+  msg.body.MsgBody = [];
+  const base = JSON.stringify(msg.body).length;
+  const elemOverhead = JSON.stringify({ MsgType: 'TIMTextElem', MsgContent: { Text: '' } }).length + 1; // + comma
+  let room = Math.max(16, targetBytes - base);
+  let k = 0;
+  while (room > elemOverhead) {
+    const len = Math.min(SIZED_CHUNK, room - elemOverhead);
+    msg.body.MsgBody.push({ MsgType: 'TIMTextElem', MsgContent: { Text: fillerText(i * 7919 + k * 104729, len) } });
+    room -= len + elemOverhead;
+    k++;
+  }
+  if (msg.body.MsgBody.length === 0) msg.body.MsgBody.push({ MsgType: 'TIMTextElem', MsgContent: { Text: 'x' } });
+  return msg;
+}
+
+/**
+ * A pool of valid Group.CallbackAfterSendMsg requests of about `targetBytes` each (same shape as
+ * buildPool's entries). The pool shrinks for big bodies so it stays ≤ ~64 MB in the load generator.
+ */
+export function buildSizedPool(targetBytes, size = 2000) {
+  const n = Math.max(4, Math.min(size, Math.floor((64 * 2 ** 20) / targetBytes)));
+  const kind = `group_text_${targetBytes >= 2 ** 20 ? `${targetBytes / 2 ** 20}MB` : `${targetBytes / 1024}KB`}`;
+  return Array.from({ length: n }, (_, k) => {
+    const { command, platform, body } = sizedGroupText(k + 1, targetBytes);
+    const queryBase = `SdkAppid=${SDK_APP_ID}&CallbackCommand=${command}&contenttype=json&ClientIP=203.0.113.${(k + 1) % 250}&OptPlatform=${platform}`;
+    return { kind, command, body: Buffer.from(JSON.stringify(body)), queryBase };
+  });
 }
 
 /** Precomputed Sign per second: sha256(token + RequestTime) lowercase hex, for [from, from + seconds). */

@@ -18,7 +18,12 @@ interface AppAuth {
   sdkAppId: string;
   tokens: string[];
   allow: BlockList | undefined;
+  /** RequestTime → the expected Sign of each token. Tencent signs per second, so a burst shares one. */
+  expected: Map<string, Buffer[]>;
 }
+
+/** Distinct RequestTimes remembered per app: the time window is ±5 min, far fewer are live at once. */
+const EXPECTED_CACHE_SIZE = 64;
 
 const DIGITS = /^[0-9]{1,12}$/;
 const HEX64 = /^[0-9a-fA-F]{64}$/;
@@ -37,7 +42,7 @@ export class Authenticator {
   ) {
     for (const app of apps) {
       const tokens = [app.token ?? '', ...(app.previous_tokens ?? [])].filter((t) => t !== '');
-      this.apps.set(String(app.sdk_app_id), { sdkAppId: String(app.sdk_app_id), tokens, allow: buildAllowList(app.allow_ips) });
+      this.apps.set(String(app.sdk_app_id), { sdkAppId: String(app.sdk_app_id), tokens, allow: buildAllowList(app.allow_ips), expected: new Map() });
     }
   }
 
@@ -61,12 +66,21 @@ export class Authenticator {
     if (!HEX64.test(sign)) return { code: 'SIGN_INVALID', reason: 'Sign does not match' };
     const given = Buffer.from(sign.toLowerCase(), 'latin1');
     let match = false;
-    for (const token of app.tokens) {
-      const expected = Buffer.from(signature(token, requestTime), 'latin1');
+    for (const expected of expectedSigns(app, requestTime)) {
       if (timingSafeEqual(expected, given)) match = true;
     }
     return match ? undefined : { code: 'SIGN_INVALID', reason: 'Sign does not match' };
   }
+}
+
+function expectedSigns(app: AppAuth, requestTime: string): Buffer[] {
+  let signs = app.expected.get(requestTime);
+  if (signs === undefined) {
+    signs = app.tokens.map((token) => Buffer.from(signature(token, requestTime), 'latin1'));
+    if (app.expected.size >= EXPECTED_CACHE_SIZE) app.expected.delete(app.expected.keys().next().value!);
+    app.expected.set(requestTime, signs);
+  }
+  return signs;
 }
 
 function truncate(value: string): string {

@@ -5,7 +5,7 @@
  * `<sdkAppId>|<command>|`. Parts are joined with `|`; a `|` or `\` inside a part is escaped with `\`
  * so that two different part lists can never produce the same key. The receive time never enters a key.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 const NEEDS_ESCAPE = /[|\\]/g;
 
@@ -19,7 +19,8 @@ export function keyPart(value: string | number | undefined): string {
 
 /** 32 lowercase hex chars: the first 128 bits of sha256(key). */
 export function hashId(key: string): string {
-  return createHash('sha256').update(key, 'utf8').digest('hex').slice(0, 32);
+  // One-shot hash (Node ≥ 20.12; engines asks ≥ 20.18.1): no Hash object per event.
+  return hash('sha256', key, 'hex').slice(0, 32);
 }
 
 /** Id from a message key: `<sdkAppId>|<command>|<key>` (key parts already escaped/joined). */

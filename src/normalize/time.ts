@@ -44,7 +44,14 @@ function isDigits(s: string): boolean {
  * otherwise.
  */
 export function formatRfc3339(ms: number): string {
+  // Events of a burst share their MsgTime second: remember the last answer.
+  if (ms === lastFormattedMs) return lastFormatted;
   const iso = new Date(ms).toISOString();
   // toISOString always ends with ".sssZ"
-  return iso.endsWith('.000Z') ? iso.slice(0, -5) + 'Z' : iso;
+  lastFormatted = iso.endsWith('.000Z') ? iso.slice(0, -5) + 'Z' : iso;
+  lastFormattedMs = ms;
+  return lastFormatted;
 }
+
+let lastFormattedMs = Number.NaN;
+let lastFormatted = '';

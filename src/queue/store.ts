@@ -17,6 +17,8 @@ export interface AppendRecord {
   body: string;
   /** Sinks the event must reach. Empty: straight to the dead-letter store as "unmatched". */
   sinks: string[];
+  /** UTF-8 length of body, when the caller already knows it. */
+  bytes?: number;
 }
 
 export interface StoredEvent {
@@ -130,7 +132,7 @@ export class QueueStore {
           seqs[i] = 0;
           continue;
         }
-        const seq = Number(this.stmts.insertEvent.run(r.id, r.subject, Buffer.byteLength(r.body), nowMs, r.body).lastInsertRowid);
+        const seq = Number(this.stmts.insertEvent.run(r.id, r.subject, r.bytes ?? Buffer.byteLength(r.body), nowMs, r.body).lastInsertRowid);
         for (const sink of r.sinks) this.stmts.insertPending.run(sink, seq);
         seqs[i] = seq;
       }
