@@ -54,15 +54,20 @@ export default defineSink({
       await openFile();
     }
 
-    async function write(buffer: Buffer): Promise<void> {
+    // The batch goes to the kernel as a string: fs encodes it in C++ into a scratch buffer, where
+    // Buffer.from(text) would put a batch-sized ArrayBuffer (and GC pressure) on the JS heap.
+    async function write(text: string): Promise<void> {
       if (!handle) await openFile();
-      if (config.max_file_bytes > 0 && size > 0 && size + buffer.length > config.max_file_bytes) await rotate();
-      let offset = 0;
-      while (offset < buffer.length) {
-        const { bytesWritten } = await handle!.write(buffer, offset, buffer.length - offset);
-        offset += bytesWritten;
+      const bytes = Buffer.byteLength(text);
+      if (config.max_file_bytes > 0 && size > 0 && size + bytes > config.max_file_bytes) await rotate();
+      const { bytesWritten } = await handle!.write(text);
+      if (bytesWritten < bytes) {
+        // A short write (rare on a regular file: e.g. the disk filled up): finish from the bytes.
+        const buffer = Buffer.from(text);
+        let offset = bytesWritten;
+        while (offset < buffer.length) offset += (await handle!.write(buffer, offset, buffer.length - offset)).bytesWritten;
       }
-      size += buffer.length;
+      size += bytes;
       if (config.fsync) await handle!.datasync();
     }
 
@@ -73,9 +78,8 @@ export default defineSink({
       writeBatch(events) {
         let text = '';
         for (const event of events) text += eventJson(event) + '\n';
-        const buffer = Buffer.from(text);
         // Writes are serialized so lines never interleave; the host may run batches in parallel.
-        const result = chain.then(() => write(buffer));
+        const result = chain.then(() => write(text));
         chain = result.catch(() => undefined);
         return result.catch((error: NodeJS.ErrnoException) => {
           // A failed write may have left a partial line; start the next write on a fresh line.

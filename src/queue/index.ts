@@ -68,8 +68,6 @@ import type { AppendRecord, DeadLetterInput, DeadLetterRow, QuarantineInput, Rec
 import type { QueueConfig } from '../config/schema.js';
 import type { CanonicalEvent } from '../normalize/event.js';
 
-import { RECORD_FIELDS, type PackedRecords } from './packed.js';
-
 export type { AppendRecord, StoredEvent, StoreStats, DeadLetterRow, RecoveryReport } from './store.js';
 
 export type QueueRefusal = 'QUEUE_FULL_EVENTS' | 'QUEUE_FULL_BYTES' | 'QUEUE_DISK_FULL' | 'QUEUE_WRITE_FAILED' | 'QUEUE_CLOSED';
@@ -204,7 +202,7 @@ export class DurableQueue {
    * letter). `event`, the parsed form of record.body, lets caught-up sinks skip a read and a parse.
    */
   append(record: AppendRecord, event?: CanonicalEvent): Promise<number> {
-    const bytes = Buffer.byteLength(record.body);
+    const bytes = (record.bytes ??= Buffer.byteLength(record.body));
     const refusal = this.refusal(1 + this.batch.length, bytes);
     if (refusal) return Promise.reject(refusal);
     return new Promise<number>((resolve, reject) => {
@@ -308,8 +306,8 @@ export class DurableQueue {
     const acks = this.acks.splice(0);
     this.commitsInFlight++;
     this.call(
-      'commitPacked',
-      packRecords(taken),
+      'commit',
+      taken.map((p) => p.record),
       acks.map((a) => [a.sink, a.seqs]),
     ).then(
       (result) => {
@@ -383,28 +381,6 @@ export class DurableQueue {
     // once sinks have drained; the next append then clears lastWriteError.
     if ((this.lastWriteError || this.diskFree < this.options.min_free_bytes) && !this.closed) this.call('checkpoint').catch(() => undefined);
   }
-}
-
-/**
- * The records of a commit as one string plus their field lengths: posting one string and one
- * typed array to the worker costs a copy, where an array of objects costs a structured clone per
- * record and field (a few µs each, on the HTTP thread). See unpackRecords in worker.ts.
- */
-function packRecords(batch: readonly PendingAppend[]): PackedRecords {
-  const lengths = new Uint32Array(batch.length * RECORD_FIELDS);
-  let text = '';
-  for (let i = 0; i < batch.length; i++) {
-    const { record, bytes } = batch[i]!;
-    const sinks = record.sinks.join(',');
-    text += record.id + record.subject + sinks + record.body;
-    const at = i * RECORD_FIELDS;
-    lengths[at] = record.id.length;
-    lengths[at + 1] = record.subject.length;
-    lengths[at + 2] = sinks.length;
-    lengths[at + 3] = record.body.length;
-    lengths[at + 4] = bytes;
-  }
-  return { text, lengths };
 }
 
 /** Source runs (tests through ts-node) use the compiled worker: a worker thread cannot load .ts. */

@@ -4,9 +4,8 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { QueueStore } from './store.js';
-import { unpackRecords, type PackedRecords } from './packed.js';
 
-type Op = 'checkpoint' | 'commit' | 'commitPacked' | 'append' | 'read' | 'ack' | 'deadLetter' | 'quarantine' | 'stats' | 'listDeadLetters' | 'replay' | 'purgeDeadLetters' | 'close';
+type Op = 'checkpoint' | 'commit' | 'append' | 'read' | 'ack' | 'deadLetter' | 'quarantine' | 'stats' | 'listDeadLetters' | 'replay' | 'purgeDeadLetters' | 'close';
 interface Request {
   id: number;
   op: Op;
@@ -29,14 +28,8 @@ const NOW_OPS = new Set<Op>(['commit', 'append', 'deadLetter', 'quarantine', 're
 
 port.on('message', (request: Request) => {
   try {
-    let result: unknown;
-    if (request.op === 'commitPacked') {
-      const [packed, acks] = request.args as [PackedRecords, Parameters<QueueStore['commit']>[1]];
-      result = store.commit(unpackRecords(packed), acks, Date.now());
-    } else {
-      const args = NOW_OPS.has(request.op) ? [...request.args, Date.now()] : request.args;
-      result = (store[request.op as Exclude<Op, 'commitPacked'>] as (...a: unknown[]) => unknown).apply(store, args);
-    }
+    const args = NOW_OPS.has(request.op) ? [...request.args, Date.now()] : request.args;
+    const result = (store[request.op] as (...a: unknown[]) => unknown).apply(store, args);
     port.postMessage({ id: request.id, ok: true, result });
     if (request.op === 'close') port.close();
   } catch (error) {

@@ -47,6 +47,8 @@ export interface DispatcherStats {
   delivered: number;
   deadLettered: number;
   retried: number;
+  /** Ready events looked at while building batches: work that must stay bounded while a sink fails. */
+  examined: number;
 }
 
 const MAX_WINDOW_EVENTS = 10_000;
@@ -55,7 +57,17 @@ const READ_CHUNK = 500;
 const POLL_INTERVAL_MS = 1000;
 
 export class SinkDispatcher {
-  private ready: Item[] = [];
+  /** Events waiting for a batch, per lane, in seq order. */
+  private readonly ready: Item[][];
+  private readyTotal = 0;
+  /** Ready events per subject, to keep `runnable` right when a subject is held or released. */
+  private readonly readyBySubject = new Map<string, number>();
+  /**
+   * Per lane: ready events whose subject is not held. While a sink fails, every subject in the
+   * window ends up held; this count lets pump() skip such a lane without scanning it (a scan of the
+   * whole window per commit made ingest crawl while a sink was down).
+   */
+  private readonly runnable: number[];
   private dueRetries: Item[][] = [];
   private readonly retryGroups = new Set<RetryGroup>();
   private readonly held = new Map<string, number>();
@@ -76,7 +88,7 @@ export class SinkDispatcher {
   private draining = false;
   private readonly pollTimer: NodeJS.Timeout;
   private readonly windowLimit: number;
-  readonly counters = { delivered: 0, deadLettered: 0, retried: 0 };
+  readonly counters = { delivered: 0, deadLettered: 0, retried: 0, examined: 0 };
 
   constructor(
     private readonly queue: DurableQueue,
@@ -87,6 +99,8 @@ export class SinkDispatcher {
     const { batch, max_in_flight } = runner.config;
     this.windowLimit = Math.min(MAX_WINDOW_EVENTS, Math.max(2000, batch.max_events * max_in_flight * 4));
     this.laneBusy = new Array<boolean>(max_in_flight).fill(false);
+    this.ready = Array.from({ length: max_in_flight }, () => []);
+    this.runnable = new Array<number>(max_in_flight).fill(0);
     this.pollTimer = setInterval(() => this.notify(), POLL_INTERVAL_MS);
     this.pollTimer.unref();
   }
@@ -122,9 +136,12 @@ export class SinkDispatcher {
       if (mine.length > 0) this.notify();
       return;
     }
+    // While the sink is failing, events may wait long: keep only their JSON, not the parsed
+    // objects (several times larger), so that a window of waiting events stays small.
+    const keepParsed = this.retryGroups.size === 0 && this.dueRetries.length === 0;
     for (const { seq, record, event } of mine) {
       const bytes = record.body.length;
-      this.ready.push({ seq, id: record.id, subject: record.subject, lane: laneOf(record.subject, this.laneBusy.length), body: record.body, bytes, attempts: 0, event });
+      this.addReady({ seq, id: record.id, subject: record.subject, lane: laneOf(record.subject, this.laneBusy.length), body: record.body, bytes, attempts: 0, event: keepParsed ? event : undefined });
       this.windowCount++;
       this.windowBytes += bytes;
     }
@@ -190,7 +207,7 @@ export class SinkDispatcher {
         }
         for (const row of rows) {
           const bytes = row.body.length;
-          this.ready.push({ seq: row.seq, id: row.id, subject: row.subject, lane: laneOf(row.subject, this.laneBusy.length), body: row.body, bytes, attempts: 0 });
+          this.addReady({ seq: row.seq, id: row.id, subject: row.subject, lane: laneOf(row.subject, this.laneBusy.length), body: row.body, bytes, attempts: 0 });
           this.windowCount++;
           this.windowBytes += bytes;
           this.readCursor = row.seq;
@@ -217,13 +234,13 @@ export class SinkDispatcher {
       if (!retry) break;
       void this.send(retry, true, -1);
     }
-    if (this.ready.length > 0 && this.inFlight < max_in_flight) {
-      const full = this.draining || this.ready.length >= batch.max_events || this.windowCount >= this.windowLimit;
+    if (this.readyTotal > 0 && this.inFlight < max_in_flight) {
+      const full = this.draining || this.readyTotal >= batch.max_events || this.windowCount >= this.windowLimit;
       if (!full && performance.now() < this.lingerUntil) {
         this.armLinger();
       } else {
         for (let lane = 0; lane < this.laneBusy.length && this.inFlight < max_in_flight; lane++) {
-          if (this.laneBusy[lane]) continue;
+          if (this.laneBusy[lane] || this.runnable[lane] === 0) continue;
           const items = this.takeBatch(lane);
           if (items.length === 0) continue;
           this.laneBusy[lane] = true;
@@ -231,7 +248,7 @@ export class SinkDispatcher {
         }
       }
     }
-    if (this.ready.length === 0) this.lingerUntil = 0;
+    if (this.readyTotal === 0) this.lingerUntil = 0;
     if (this.moreOnDisk && !this.filling && !this.draining && this.windowCount < this.windowLimit) void this.fill();
   }
 
@@ -246,18 +263,14 @@ export class SinkDispatcher {
   /** The lane's next batch in seq order, skipping subjects that are held (and everything after them). */
   private takeBatch(lane: number): Item[] {
     const { max_events, max_bytes } = this.runner.config.batch;
+    const queue = this.ready[lane]!;
+    this.counters.examined += queue.length;
     const taken: Item[] = [];
     const rest: Item[] = [];
-    let skipped: Set<string> | undefined;
     let bytes = 0;
     let full = false;
-    for (const item of this.ready) {
-      if (item.lane !== lane) {
-        rest.push(item);
-        continue;
-      }
-      if (full || this.held.has(item.subject) || skipped?.has(item.subject)) {
-        if (!full) (skipped ??= new Set()).add(item.subject);
+    for (const item of queue) {
+      if (full || this.held.has(item.subject)) {
         rest.push(item);
         continue;
       }
@@ -270,21 +283,42 @@ export class SinkDispatcher {
       bytes += item.bytes;
     }
     if (taken.length > 0) {
-      this.ready = rest;
-      this.lingerUntil = rest.length > 0 ? performance.now() + this.runner.config.batch.max_wait_ms : 0;
+      this.ready[lane] = rest;
+      this.readyTotal -= taken.length;
+      this.runnable[lane]! -= taken.length;
+      for (const item of taken) {
+        const n = this.readyBySubject.get(item.subject)! - 1;
+        if (n === 0) this.readyBySubject.delete(item.subject);
+        else this.readyBySubject.set(item.subject, n);
+      }
+      this.lingerUntil = this.readyTotal > 0 ? performance.now() + this.runner.config.batch.max_wait_ms : 0;
     }
     return taken;
   }
 
+  private addReady(item: Item): void {
+    this.ready[item.lane]!.push(item);
+    this.readyTotal++;
+    this.readyBySubject.set(item.subject, (this.readyBySubject.get(item.subject) ?? 0) + 1);
+    if (!this.held.has(item.subject)) this.runnable[item.lane]!++;
+  }
+
   private hold(items: readonly Item[]): void {
-    for (const item of items) this.held.set(item.subject, (this.held.get(item.subject) ?? 0) + 1);
+    for (const item of items) {
+      const n = this.held.get(item.subject) ?? 0;
+      // From now on the subject's ready events wait: they no longer count as runnable.
+      if (n === 0) this.runnable[item.lane]! -= this.readyBySubject.get(item.subject) ?? 0;
+      this.held.set(item.subject, n + 1);
+    }
   }
 
   private release(items: readonly Item[]): void {
     for (const item of items) {
       const n = (this.held.get(item.subject) ?? 1) - 1;
-      if (n <= 0) this.held.delete(item.subject);
-      else this.held.set(item.subject, n);
+      if (n <= 0) {
+        this.held.delete(item.subject);
+        this.runnable[item.lane]! += this.readyBySubject.get(item.subject) ?? 0;
+      } else this.held.set(item.subject, n);
       this.windowCount--;
       this.windowBytes -= item.bytes;
     }
@@ -383,6 +417,8 @@ export class SinkDispatcher {
       void this.deadLetter(exhausted);
     }
     if (again.length === 0) return;
+    // A failing sink may keep these for a long time: hold their JSON only (re-parsed on retry).
+    for (const item of again) item.event = undefined;
     this.metrics.retried.inc({ sink: this.name, code }, again.length);
     this.counters.retried += again.length;
     const attempts = again[0]!.attempts;

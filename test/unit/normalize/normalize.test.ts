@@ -190,6 +190,14 @@ t.test('canonicalJson', async (t) => {
   t.equal(canonicalJson({ b: 1, a: 2 }), canonicalJson({ a: 2, b: 1 }));
   t.equal(canonicalJson('s"'), '"s\\""');
   t.equal(canonicalJson({ u: undefined, a: 1 }), '{"a":1}');
+  // The JSON.stringify shortcut for already-sorted flat objects must give the same answer.
+  t.equal(canonicalJson({ a: 1, b: 'x' }), '{"a":1,"b":"x"}');
+  t.equal(canonicalJson([{ Member_Account: 'u1' }, { Member_Account: 'u2' }, 3]), '[{"Member_Account":"u1"},{"Member_Account":"u2"},3]');
+  t.equal(canonicalJson({ 9: 1, 10: 2 }), '{"10":2,"9":1}', 'integer-like keys sort as strings');
+  t.equal(canonicalJson([{ b: 1, a: 2 }, { a: 1 }]), '[{"a":2,"b":1},{"a":1}]');
+  t.equal(canonicalJson([{ a: { c: 1, b: 2 } }]), '[{"a":{"b":2,"c":1}}]', 'nested objects are not flat');
+  t.equal(canonicalJson(JSON.parse('{"__proto__":1,"a":2}')), '{"__proto__":1,"a":2}');
+  t.equal(canonicalJson([undefined, 1]), '[null,1]');
 });
 
 t.test('time rules', async (t) => {

@@ -208,3 +208,22 @@ t.test('a `__proto__` key in a body is plain data for the id (regression: fast-c
   t.equal(id(body), id(reordered), 'same id in any key order');
   t.not(id(body), id(without), 'the __proto__ key counts');
 });
+
+t.test('canonicalJson equals a naive sorted-keys serialization for any JSON value', async (t) => {
+  const { canonicalJson } = await import('../../../src/normalize/ids.js');
+  const naive = (v: unknown): string => {
+    if (v === null || typeof v !== 'object') return JSON.stringify(v) ?? 'null';
+    if (Array.isArray(v)) return '[' + v.map(naive).join(',') + ']';
+    const o = v as Record<string, unknown>;
+    return '{' + Object.keys(o).sort().map((k) => JSON.stringify(k) + ':' + naive(o[k])).join(',') + '}';
+  };
+  fc.assert(
+    fc.property(fc.jsonValue({ maxDepth: 4 }), (value) => {
+      // Through JSON text, as ingest sees bodies (own data properties, plain prototypes).
+      const parsed: unknown = JSON.parse(JSON.stringify(value));
+      return canonicalJson(parsed) === naive(parsed);
+    }),
+    { numRuns: 2000 },
+  );
+  t.pass('2000 random JSON values');
+});

@@ -97,6 +97,30 @@ t.test('different conversations proceed while one is stuck retrying', async (t) 
   t.ok(dispatcher.stats().waitingRetry > 0 || dispatcher.stats().inFlight > 0);
 });
 
+t.test('a sink that fails everything: batch building stays cheap as commits keep coming', async (t) => {
+  // Regression: every commit made pump() scan the whole window of held events once per lane,
+  // and ingest fell to ~80 requests/s while a webhook sink was down.
+  let attempts = 0;
+  const { dispatcher, enqueue } = await setup(
+    t,
+    async () => {
+      attempts++;
+      throw new RetriableError('down', { code: 'DOWN' });
+    },
+    sinkConfig({ retry: { initial_backoff_ms: 50, max_backoff_ms: 200, max_attempts: 1_000_000 } }),
+  );
+  for (let round = 0; round < 40; round++) await enqueue(100, 20, round * 100);
+  await waitFor(() => dispatcher.stats().window, (n) => n === 2000, 20_000); // the window limit here
+  const before = dispatcher.stats().examined;
+  for (let round = 40; round < 140; round++) await enqueue(50, 20, round * 100);
+  await new Promise((r) => setTimeout(r, 300));
+  const examined = dispatcher.stats().examined - before;
+  t.ok(attempts > 0, 'the sink was tried');
+  t.equal(dispatcher.stats().delivered, 0);
+  // 100 commits over a window of 2,000 held events: a scan per commit and lane would be ≥ 800k.
+  t.ok(examined < 50_000, `events examined while building batches: ${examined}`);
+});
+
 t.test('partial batch: fatal items dead-lettered, retriable items retried, the rest acked once', async (t) => {
   const seen = new Map<string, number>();
   const { queue, dispatcher, enqueue } = await setup(t, async (events) => {
