@@ -32,9 +32,10 @@
  *   meta(key, value)                                                 schema_version, clean_shutdown
  *
  * FSYNC AND ACK RULES
- *   Appends arriving while a commit is in flight are gathered and committed together when it
- *   returns (natural group commit: one fsync for many requests). An idle queue commits at the next
- *   turn of the event loop, or after `queue.max_wait_ms` when that is > 0. At most
+ *   Appends arriving while commits are in flight are gathered and committed together (natural
+ *   group commit: one fsync for many requests). At most two commits are in flight: the worker runs
+ *   them one after the other, so while one is fsync'd the next is already waiting. An idle queue
+ *   commits at the next turn of the event loop, or after `queue.max_wait_ms` when that is > 0. At most
  *   `queue.max_batch_events` events share one transaction. Deliveries (acks) recorded by sinks
  *   ride along in the next group commit instead of paying an fsync of their own; losing one in a
  *   crash only means redelivery (at-least-once, same event id). Dead-letters are their own
