@@ -98,8 +98,8 @@ async function waitQuiet(maxWaitS = QUIET_WAIT_S) {
 
 // connections/seconds/warmup default to the main cases' settings; payloadBytes, maxRequests, progressMs
 // and onProgress serve --scaling and --backlog (see loadgen.js).
-async function runLoad({ port, serverPid, mode = 'closed', rate, extraPids = {}, onMeasureStart, onMeasureEnd, connections = CONNECTIONS, seconds = SECONDS, warmup = WARMUP, payloadBytes, maxRequests, progressMs, onProgress }) {
-  const cfg = { url: `http://127.0.0.1:${port}`, path: PATH, mode, rate, connections, warmupSeconds: warmup, seconds, token: TOKEN, mix: MIX || undefined, poolSize: POOL_SIZE, payloadBytes, maxRequests, progressMs };
+async function runLoad({ port, serverPid, mode = 'closed', rate, extraPids = {}, onMeasureStart, onMeasureEnd, connections = CONNECTIONS, seconds = SECONDS, warmup = WARMUP, payloadBytes, maxRequests, progressMs, stallSeconds, onProgress }) {
+  const cfg = { url: `http://127.0.0.1:${port}`, path: PATH, mode, rate, connections, warmupSeconds: warmup, seconds, token: TOKEN, mix: MIX || undefined, poolSize: POOL_SIZE, payloadBytes, maxRequests, progressMs, stallSeconds };
   const gen = track(spawnNode([LOADGEN, JSON.stringify(cfg)]));
   const pids = [serverPid, gen.pid, ...Object.values(extraPids)];
   const monitor = new Monitor(pids);
@@ -483,6 +483,7 @@ async function scaling() {
 // retry.max_attempts nothing is dead-lettered, so every event stays queued. The daemon's VmRSS is read
 // once a second next to the load generator's count of acknowledged (= queued) events. Then a receiver
 // starts on that port and the drain is watched for at most BENCH_BACKLOG_DRAIN_SECONDS.
+// If the daemon stops answering for 60 s the fill ends there and the report says so (stalled).
 
 const BACKLOG_MARKS = [0.1, 0.25, 0.5, 0.75, 1];
 
@@ -517,9 +518,10 @@ async function backlog() {
       serverPid: pid,
       connections: BACKLOG_CONNECTIONS,
       warmup: 0,
-      seconds: 3600,
+      seconds: Math.max(600, n / 500), // a cap only: the fill ends when the n-th request is answered
       maxRequests: n,
       progressMs: 1000,
+      stallSeconds: 60,
       onProgress: (p) => {
         sample('fill', p);
         if (p.ok < nextLog) return;
@@ -550,6 +552,9 @@ async function backlog() {
       sink: `webhook to 127.0.0.1:${sinkPort} (nothing listening), encoding batch, retry max_attempts 1e9, max_backoff_ms 5000`,
       busy_cores_before: busyBefore,
       fill: {
+        complete: r.load.total_ok_including_warmup >= n,
+        stalled: Boolean(r.load.stalled),
+        in_flight_at_end: r.load.in_flight_at_end ?? 0,
         seconds: +fillS.toFixed(1),
         requests_per_s: Math.round(r.load.total_ok_including_warmup / fillS),
         ok: r.load.total_ok_including_warmup,
@@ -699,15 +704,19 @@ function backlogReport(b) {
   const f = b.fill;
   const lines = [
     `Backlog (--backlog): ${fmt(b.events_target)} events of the payload mix, ${b.connections} connections closed loop, only sink down (${b.sink})`,
+    ...(f.complete ? [] : [`  FILL INCOMPLETE: ${f.stalled ? `the daemon stopped answering (no answer for 60 s, ${f.in_flight_at_end} requests in flight)` : 'time cap reached'}; figures below cover what got in`]),
     `  fill: ${fmt(f.ok)} acknowledged (${fmt(f.failed)} failed) in ${fmt(f.seconds, 1)} s = ${fmt(f.requests_per_s)} req/s, p50 ${fmt(f.latency_ms.p50, 2)} ms, p99 ${fmt(f.latency_ms.p99, 2)} ms, p99.9 ${fmt(f.latency_ms.p999, 2)} ms, max ${fmt(f.latency_ms.max, 0)} ms; daemon ${fmt(f.server_cpu_cores, 2)} cores, other CPU ${fmt(f.machine.other_cores, 2)}`,
-    `  daemon after fill: queue depth ${fmt(b.daemon_metrics_after_fill.queue_depth)}, delivered ${fmt(b.daemon_metrics_after_fill.delivered)}, dead-lettered ${fmt(b.daemon_metrics_after_fill.dead_lettered)} (/metrics took ${fmt(b.daemon_metrics_after_fill.scrape_ms)} ms)`,
+    // A counter without any sample yet is absent from /metrics: that is a zero.
+    b.daemon_metrics_after_fill.error
+      ? `  daemon after fill: /metrics failed (${b.daemon_metrics_after_fill.error})`
+      : `  daemon after fill: queue depth ${fmt(b.daemon_metrics_after_fill.queue_depth)}, delivered ${fmt(b.daemon_metrics_after_fill.delivered ?? 0)}, dead-lettered ${fmt(b.daemon_metrics_after_fill.dead_lettered ?? 0)} (/metrics took ${fmt(b.daemon_metrics_after_fill.scrape_ms)} ms: it runs the queue stats query)`,
     `  RSS (VmRSS, sampled 1/s) at ${b.rss_at.map((m) => `${fmt(m.queued_target)}: ${m.rss_mb === undefined ? '–' : `${fmt(m.rss_mb, 1)} MB`}`).join(', ')}`,
     `  RSS max during fill ${fmt(b.rss_max_during_fill_mb, 1)} MB, after 5 s idle ${fmt(b.rss_after_idle_mb, 1)} MB, VmHWM ${fmt(b.peak_rss_hwm_mb)} MB; growth 25 % → 100 % of the backlog ${fmt(b.rss_growth_25pct_to_100pct_mb, 1)} MB → ${b.flat === null ? 'n/a' : b.flat ? 'FLAT' : 'NOT FLAT'} (${b.flat_rule})`,
   ];
   if (b.drain) {
     const d = b.drain;
     lines.push(
-      `  drain (receiver started on the sink's port): ${fmt(d.received_events)} events received in ${fmt(d.seconds, 1)} s (${d.complete ? 'complete' : `cap reached, ${fmt((100 * d.received_events) / b.events_target, 1)} %`}), first delivery after ${fmt(d.first_delivery_after_s, 1)} s, ${fmt(d.events_per_s_after_first)} events/s after it; daemon ${fmt(d.server_cpu_cores, 2)} cores; RSS max ${fmt(d.rss_max_mb, 1)} MB, at end ${fmt(d.rss_at_end_mb, 1)} MB; daemon: depth ${fmt(d.daemon_metrics_at_end.queue_depth)}, delivered ${fmt(d.daemon_metrics_at_end.delivered)}, dead-lettered ${fmt(d.daemon_metrics_at_end.dead_lettered)}`,
+      `  drain (receiver started on the sink's port): ${fmt(d.received_events)} events received in ${fmt(d.seconds, 1)} s (${d.complete ? 'complete' : `cap reached, ${fmt((100 * d.received_events) / b.events_target, 1)} %`}), first delivery after ${fmt(d.first_delivery_after_s, 1)} s, ${fmt(d.events_per_s_after_first)} events/s after it; daemon ${fmt(d.server_cpu_cores, 2)} cores; RSS max ${fmt(d.rss_max_mb, 1)} MB, at end ${fmt(d.rss_at_end_mb, 1)} MB; daemon: depth ${fmt(d.daemon_metrics_at_end.queue_depth)}, delivered ${fmt(d.daemon_metrics_at_end.delivered ?? 0)}, dead-lettered ${fmt(d.daemon_metrics_at_end.dead_lettered ?? 0)}`,
     );
   }
   return lines.join('\n');
@@ -876,6 +885,8 @@ async function cleanup() {
 }
 
 process.once('SIGINT', () => cleanup().finally(() => process.exit(130)));
+// `timeout` and CI send SIGTERM: kill the daemons too, or they keep running (and using CPU) after us.
+process.once('SIGTERM', () => cleanup().finally(() => process.exit(143)));
 main()
   .catch((e) => {
     console.error(e);

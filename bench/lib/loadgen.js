@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Load generator, run in its own process by bench/run.js:  node bench/lib/loadgen.js '<json config>'
 // Config: { url, path, mode: 'closed'|'open', connections, rate (open), warmupSeconds, seconds, token, mix, poolSize,
-//           payloadBytes, maxRequests, progressMs }   (the last three optional)
+//           payloadBytes, maxRequests, progressMs, stallSeconds }   (the last four optional)
 //   closed: `connections` keep-alive connections (undici Pool, pipelining 1), each sends its next request as
 //           soon as the previous one is answered → max rate; latency = send → last response byte.
 //   open:   fixed arrival rate (`rate` req/s) whatever the answers do; latency is measured from the
@@ -10,6 +10,8 @@
 //   maxRequests:  closed loop only: send exactly this many requests in all (warm-up included), then stop;
 //                 the window ends when the last one is answered (or after `seconds`, whichever is first).
 //   progressMs:   also emit {"event":"progress","sent","ok","failed","in_flight"} that often (cumulative counts).
+//   stallSeconds: end the window early when no answer at all arrived for that long (server hung); the
+//                 result then says "stalled": true and requests still in flight are abandoned.
 // Bodies are pre-built (payloads.js), Sign/RequestTime precomputed per second. stdout: JSON lines
 //   {"event":"ready"} {"event":"measure_start"} {"event":"measure_end"} {"event":"result",...}
 import { Pool } from 'undici';
@@ -33,6 +35,7 @@ let measureStartMs = 0;
 let measureEndMs = 0;
 let onDrained = null;
 let onAllAnswered = null;
+let stalled = false;
 
 class Handler {
   constructor(t0, measured, bytes) {
@@ -119,7 +122,7 @@ async function main() {
   // Open the connections before timing anything.
   await Promise.all(
     Array.from({ length: Math.min(cfg.connections, 64) }, () =>
-      pool.request({ method: 'GET', path: '/healthz' }).then((r) => r.body.dump()).catch(() => undefined),
+      pool.request({ method: 'GET', path: '/healthz', signal: AbortSignal.timeout(10_000) }).then((r) => r.body.dump()).catch(() => undefined),
     ),
   );
   emit({ event: 'ready' });
@@ -135,14 +138,33 @@ async function main() {
   phase = 'measure';
   measureStartMs = performance.now();
   emit({ event: 'measure_start' });
-  await Promise.race([new Promise((r) => setTimeout(r, cfg.seconds * 1000)), allAnswered]);
+  // A hung server must not hang the bench: with stallSeconds, no answer for that long ends the window.
+  let answered = -1;
+  let lastAnswerMs = performance.now();
+  const stall = new Promise((r) => {
+    if (!cfg.stallSeconds) return;
+    const timer = setInterval(() => {
+      const now = all.ok + all.non200 + all.errors;
+      if (now !== answered || inFlight === 0) {
+        answered = now;
+        lastAnswerMs = performance.now();
+      } else if (performance.now() - lastAnswerMs > cfg.stallSeconds * 1000) {
+        stalled = true;
+        r();
+      }
+    }, 1000);
+    allAnswered.then(() => clearInterval(timer));
+    timer.unref();
+  });
+  await Promise.race([new Promise((r) => setTimeout(r, cfg.seconds * 1000)), allAnswered, stall]);
   clearInterval(progress);
   phase = 'drain';
   measureEndMs = performance.now();
   const cpu = process.cpuUsage(cpu0);
   emit({ event: 'measure_end' });
-  if (inFlight > 0) await Promise.race([new Promise((r) => (onDrained = r)), new Promise((r) => setTimeout(r, 30_000))]);
-  await pool.close().catch(() => undefined);
+  if (inFlight > 0 && !stalled) await Promise.race([new Promise((r) => (onDrained = r)), new Promise((r) => setTimeout(r, 30_000))]);
+  // Requests still unanswered (stalled or slow server) would keep close() waiting: destroy instead.
+  await (inFlight > 0 ? pool.destroy() : pool.close()).catch(() => undefined);
   const windowS = (measureEndMs - measureStartMs) / 1000;
   const lat = Float64Array.from(m.lat).sort();
   const round = (x) => (x === null ? null : +x.toFixed(3));
@@ -154,6 +176,8 @@ async function main() {
     window_s: +windowS.toFixed(3),
     warmup_s: cfg.warmupSeconds,
     max_requests: Number.isFinite(maxRequests) ? maxRequests : undefined,
+    stalled: stalled || undefined,
+    in_flight_at_end: inFlight || undefined,
     sent: m.sent,
     ok: m.ok,
     non200: m.non200,

@@ -49,6 +49,8 @@ export interface DispatcherStats {
   retried: number;
   /** Ready events looked at while building batches: work that must stay bounded while a sink fails. */
   examined: number;
+  /** Times the window was (re)filled from disk, reads or not: also bounded while a sink fails. */
+  fills: number;
 }
 
 const MAX_WINDOW_EVENTS = 10_000;
@@ -77,6 +79,8 @@ export class SinkDispatcher {
   private readCursor = 0;
   private windowCount = 0;
   private windowBytes = 0;
+  /** Moving mean of event sizes read from disk, to size reads by bytes. */
+  private meanEventBytes = 2048;
   private moreOnDisk = true;
   private notifyVersion = 0;
   private filling = false;
@@ -88,7 +92,7 @@ export class SinkDispatcher {
   private draining = false;
   private readonly pollTimer: NodeJS.Timeout;
   private readonly windowLimit: number;
-  readonly counters = { delivered: 0, deadLettered: 0, retried: 0, examined: 0 };
+  readonly counters = { delivered: 0, deadLettered: 0, retried: 0, examined: 0, fills: 0 };
 
   constructor(
     private readonly queue: DurableQueue,
@@ -192,12 +196,17 @@ export class SinkDispatcher {
   private async fill(): Promise<void> {
     if (this.filling || this.stopping || this.draining) return;
     this.filling = true;
+    this.counters.fills++;
+    let rounds = 0;
     try {
       while (this.moreOnDisk && !this.stopping && this.windowCount < this.windowLimit && this.windowBytes < MAX_WINDOW_BYTES) {
+        rounds++;
         const version = this.notifyVersion;
         // Every commit acknowledged before this read is visible to it.
         const horizon = this.queue.maxSeq;
-        const want = Math.min(READ_CHUNK, this.windowLimit - this.windowCount);
+        // Bounded by bytes too (by the mean size read so far): 500 large events are a lot of memory.
+        const roomByBytes = Math.max(1, Math.floor((MAX_WINDOW_BYTES - this.windowBytes) / this.meanEventBytes));
+        const want = Math.min(READ_CHUNK, this.windowLimit - this.windowCount, roomByBytes);
         let rows: StoredEvent[];
         try {
           rows = await this.queue.read(this.name, this.readCursor, want);
@@ -207,6 +216,7 @@ export class SinkDispatcher {
         }
         for (const row of rows) {
           const bytes = row.body.length;
+          this.meanEventBytes += (bytes - this.meanEventBytes) / 64;
           this.addReady({ seq: row.seq, id: row.id, subject: row.subject, lane: laneOf(row.subject, this.laneBusy.length), body: row.body, bytes, attempts: 0 });
           this.windowCount++;
           this.windowBytes += bytes;
@@ -223,7 +233,9 @@ export class SinkDispatcher {
     } finally {
       this.filling = false;
     }
-    this.pump();
+    // Only after a read: pump() may call fill() again, and a fill that reads nothing must not
+    // bounce between the two synchronously (that overflowed the stack once the window was full).
+    if (rounds > 0) this.pump();
   }
 
   private pump(): void {
@@ -249,7 +261,7 @@ export class SinkDispatcher {
       }
     }
     if (this.readyTotal === 0) this.lingerUntil = 0;
-    if (this.moreOnDisk && !this.filling && !this.draining && this.windowCount < this.windowLimit) void this.fill();
+    if (this.moreOnDisk && !this.filling && !this.draining && this.windowCount < this.windowLimit && this.windowBytes < MAX_WINDOW_BYTES) void this.fill();
   }
 
   private armLinger(): void {

@@ -46,7 +46,7 @@ export class KafkaSinkDispatcher {
   private inFlight = 0;
   private waitingRetry = 0;
   private starting: Promise<void> | undefined;
-  readonly counters = { delivered: 0, deadLettered: 0, retried: 0, examined: 0 };
+  readonly counters = { delivered: 0, deadLettered: 0, retried: 0, examined: 0, fills: 0 };
 
   constructor(
     private readonly queue: KafkaQueue,

@@ -121,6 +121,35 @@ t.test('a sink that fails everything: batch building stays cheap as commits keep
   t.ok(examined < 50_000, `events examined while building batches: ${examined}`);
 });
 
+t.test('a failing sink with a window full by bytes: no fill/pump loop, reads stay bounded', async (t) => {
+  // Regression: pump() asked fill() for more while the window was full by bytes (not by count);
+  // fill() read nothing and pumped again, synchronously, until the stack overflowed.
+  const rejections: unknown[] = [];
+  const onRejection = (reason: unknown) => rejections.push(reason);
+  process.on('unhandledRejection', onRejection);
+  t.teardown(() => void process.off('unhandledRejection', onRejection));
+  const { queue, dispatcher } = await setup(
+    t,
+    async () => {
+      throw new RetriableError('down', { code: 'DOWN' });
+    },
+    sinkConfig({ retry: { initial_backoff_ms: 50, max_backoff_ms: 200, max_attempts: 1_000_000 } }),
+  );
+  const pad = 'x'.repeat(40_000);
+  const append = (i: number) => queue.append({ id: `e${i}`, subject: `group/g${i % 20}`, body: JSON.stringify({ id: `e${i}`, pad }), sinks: ['test'] });
+  for (let round = 0; round < 12; round++) await Promise.all(Array.from({ length: 50 }, (_, k) => append(round * 50 + k)));
+  await waitFor(() => dispatcher.stats().window, (n) => n > 300, 20_000);
+  const window = dispatcher.stats().window;
+  t.ok(window < 600, `window bounded by bytes (16 MiB / 40 KB ≈ 420 events): ${window}`);
+  const fillsBefore = dispatcher.stats().fills;
+  for (let round = 12; round < 30; round++) await Promise.all(Array.from({ length: 20 }, (_, k) => append(round * 50 + k)));
+  await new Promise((r) => setTimeout(r, 300));
+  const fills = dispatcher.stats().fills - fillsBefore;
+  t.ok(fills < 1000, `refills while full: ${fills} (the loop made hundreds of thousands)`);
+  t.same(rejections, [], 'no unhandled rejection (RangeError: Maximum call stack size exceeded)');
+  t.equal(dispatcher.stats().window, window, 'nothing more read while full');
+});
+
 t.test('partial batch: fatal items dead-lettered, retriable items retried, the rest acked once', async (t) => {
   const seen = new Map<string, number>();
   const { queue, dispatcher, enqueue } = await setup(t, async (events) => {
