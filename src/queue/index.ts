@@ -238,8 +238,9 @@ export class DurableQueue {
     return this.call('quarantine', input) as Promise<number>;
   }
 
+  /** Depth, bytes and oldest event per sink, from counters (no scan of the backlog). */
   stats(): Promise<StoreStats> {
-    return this.call('stats') as Promise<StoreStats>;
+    return this.call('liveStats') as Promise<StoreStats>;
   }
 
   listDeadLetters(filter: { sink?: string; sinceMs?: number; kind?: string; limit?: number } = {}): Promise<DeadLetterRow[]> {

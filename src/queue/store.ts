@@ -70,6 +70,15 @@ export interface StoreStats {
   sinks: SinkDepth[];
 }
 
+interface LiveCounters {
+  events: number;
+  bytes: number;
+  deadLetters: number;
+  sinks: Map<string, { depth: number; bytes: number }>;
+  /** PRAGMA data_version when counted: it changes when another connection commits. */
+  dataVersion: number;
+}
+
 export interface RecoveryReport {
   cleanShutdown: boolean;
   integrity: 'ok' | 'skipped' | 'recovered-fresh';
@@ -84,6 +93,8 @@ export class QueueStore {
   readonly file: string;
   readonly recovery: RecoveryReport;
   private readonly stmts;
+  /** Totals kept up to date by this connection's own writes (see liveStats). */
+  private live: LiveCounters | undefined;
 
   constructor(dir: string, options: { readonly?: boolean; checkIntegrity?: 'auto' | 'always' | 'never' } = {}) {
     fs.mkdirSync(dir, { recursive: true });
@@ -102,7 +113,9 @@ export class QueueStore {
       ),
       deletePending: db.prepare('DELETE FROM pending WHERE sink = ? AND seq = ?'),
       reclaim: db.prepare('DELETE FROM events WHERE seq = ? AND NOT EXISTS (SELECT 1 FROM pending WHERE seq = ?) RETURNING bytes'),
-      eventBySeq: db.prepare('SELECT id, subject, body FROM events WHERE seq = ?'),
+      eventBySeq: db.prepare('SELECT id, subject, body, bytes FROM events WHERE seq = ?'),
+      bytesBySeq: db.prepare('SELECT bytes FROM events WHERE seq = ?'),
+      oldestForSink: db.prepare('SELECT e.enqueued_ms AS ms FROM pending p JOIN events e ON e.seq = p.seq WHERE p.sink = ? ORDER BY p.seq LIMIT 1'),
       setMeta: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
       getMeta: db.prepare('SELECT value FROM meta WHERE key = ?'),
     };
@@ -124,29 +137,46 @@ export class QueueStore {
     const seqs: number[] = new Array(records.length);
     let events = 0;
     let bytes = 0;
-    this.db.transaction(() => {
+    const live = this.live;
+    this.guarded(() => {
       for (let i = 0; i < records.length; i++) {
         const r = records[i]!;
         if (r.sinks.length === 0) {
           this.stmts.insertDead.run('unmatched', null, r.id, r.subject, 0, 'ROUTE_UNMATCHED', 'no route matched the event', nowMs, r.body);
+          if (live) live.deadLetters++;
           seqs[i] = 0;
           continue;
         }
-        const seq = Number(this.stmts.insertEvent.run(r.id, r.subject, r.bytes ?? Buffer.byteLength(r.body), nowMs, r.body).lastInsertRowid);
+        const size = r.bytes ?? Buffer.byteLength(r.body);
+        const seq = Number(this.stmts.insertEvent.run(r.id, r.subject, size, nowMs, r.body).lastInsertRowid);
         for (const sink of r.sinks) this.stmts.insertPending.run(sink, seq);
+        if (live) {
+          live.events++;
+          live.bytes += size;
+          for (const sink of r.sinks) this.countPending(sink, 1, size);
+        }
         seqs[i] = seq;
       }
       for (const [sink, ackSeqs] of acks) {
         for (const seq of ackSeqs) {
-          this.stmts.deletePending.run(sink, seq);
+          const removed = this.stmts.deletePending.run(sink, seq).changes > 0;
           const gone = this.stmts.reclaim.get(seq, seq) as { bytes: number } | undefined;
+          if (removed && live) {
+            // Reclaimed: its size came back; still needed by another sink: look it up.
+            const size = gone ? gone.bytes : ((this.stmts.bytesBySeq.get(seq) as { bytes: number } | undefined)?.bytes ?? 0);
+            this.countPending(sink, -1, -size);
+          }
           if (gone) {
             events++;
             bytes += gone.bytes;
           }
         }
       }
-    })();
+      if (live) {
+        live.events -= events;
+        live.bytes -= bytes;
+      }
+    });
     return { seqs, events, bytes };
   }
 
@@ -179,24 +209,31 @@ export class QueueStore {
   deadLetter(sink: string, items: readonly DeadLetterInput[], nowMs: number): { events: number; bytes: number } {
     let events = 0;
     let bytes = 0;
-    this.db.transaction(() => {
+    const live = this.live;
+    this.guarded(() => {
       for (const item of items) {
-        const row = this.stmts.eventBySeq.get(item.seq) as { id: string; subject: string; body: string } | undefined;
+        const row = this.stmts.eventBySeq.get(item.seq) as { id: string; subject: string; body: string; bytes: number } | undefined;
         if (!row) continue;
         this.stmts.insertDead.run('event', sink, row.id, row.subject, item.attempts, item.code, item.error, nowMs, row.body);
-        this.stmts.deletePending.run(sink, item.seq);
+        if (live) live.deadLetters++;
+        if (this.stmts.deletePending.run(sink, item.seq).changes > 0) this.countPending(sink, -1, -row.bytes);
         const gone = this.stmts.reclaim.get(item.seq, item.seq) as { bytes: number } | undefined;
         if (gone) {
           events++;
           bytes += gone.bytes;
         }
       }
-    })();
+      if (live) {
+        live.events -= events;
+        live.bytes -= bytes;
+      }
+    });
     return { events, bytes };
   }
 
   quarantine(input: QuarantineInput, nowMs: number): number {
     const info = this.stmts.insertDead.run('request', null, null, null, 0, input.code, input.reason, nowMs, JSON.stringify(input.request));
+    if (this.live) this.live.deadLetters++;
     return Number(info.lastInsertRowid);
   }
 
@@ -224,7 +261,8 @@ export class QueueStore {
   replay(filter: { sink?: string; sinceMs?: number; ids?: number[]; toSink?: string }, nowMs: number): { replayed: number; skipped: number } {
     let replayed = 0;
     let skipped = 0;
-    this.db.transaction(() => {
+    const live = this.live;
+    this.guarded(() => {
       let rows = this.listDeadLetters({ sink: filter.sink, sinceMs: filter.sinceMs });
       if (filter.ids) rows = rows.filter((r) => filter.ids!.includes(r.dlqId));
       for (const row of rows) {
@@ -233,12 +271,19 @@ export class QueueStore {
           skipped++;
           continue;
         }
-        const seq = Number(this.stmts.insertEvent.run(row.eventId, row.subject ?? '', Buffer.byteLength(row.body), nowMs, row.body).lastInsertRowid);
+        const size = Buffer.byteLength(row.body);
+        const seq = Number(this.stmts.insertEvent.run(row.eventId, row.subject ?? '', size, nowMs, row.body).lastInsertRowid);
         this.stmts.insertPending.run(target, seq);
         this.db.prepare('DELETE FROM dead_letters WHERE dlq_id = ?').run(row.dlqId);
+        if (live) {
+          live.events++;
+          live.bytes += size;
+          live.deadLetters--;
+          this.countPending(target, 1, size);
+        }
         replayed++;
       }
-    })();
+    });
     return { replayed, skipped };
   }
 
@@ -248,7 +293,9 @@ export class QueueStore {
     if (filter.sink) (where.push('sink = ?'), args.push(filter.sink));
     if (filter.beforeMs !== undefined) (where.push('failed_ms < ?'), args.push(filter.beforeMs));
     if (filter.ids?.length) (where.push(`dlq_id IN (${filter.ids.map(() => '?').join(',')})`), args.push(...filter.ids));
-    return this.db.prepare(`DELETE FROM dead_letters ${where.length ? 'WHERE ' + where.join(' AND ') : ''}`).run(...args).changes;
+    const purged = this.db.prepare(`DELETE FROM dead_letters ${where.length ? 'WHERE ' + where.join(' AND ') : ''}`).run(...args).changes;
+    if (this.live) this.live.deadLetters -= purged;
+    return purged;
   }
 
   stats(): StoreStats {
@@ -260,6 +307,52 @@ export class QueueStore {
       )
       .all() as SinkDepth[];
     return { events: totals.n, bytes: totals.b, deadLetters: dead.n, sinks };
+  }
+
+  /**
+   * The same figures as stats() without scanning the backlog: the daemon asks every few seconds
+   * and on each /metrics scrape, and a scan of a million queued events held the worker (and so
+   * every commit) for seconds. Counted once, then kept up to date by this connection's writes;
+   * counted again when another process (e.g. `im-bridge dlq replay`) has written meanwhile.
+   */
+  liveStats(): StoreStats {
+    const version = this.db.pragma('data_version', { simple: true }) as number;
+    if (!this.live || this.live.dataVersion !== version) {
+      const full = this.stats();
+      this.live = {
+        events: full.events,
+        bytes: full.bytes,
+        deadLetters: full.deadLetters,
+        sinks: new Map(full.sinks.map((s) => [s.sink, { depth: s.depth, bytes: s.bytes }])),
+        dataVersion: version,
+      };
+      return full;
+    }
+    const sinks: SinkDepth[] = [];
+    for (const [sink, count] of [...this.live.sinks].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+      if (count.depth <= 0) continue;
+      const oldest = this.stmts.oldestForSink.get(sink) as { ms: number } | undefined;
+      sinks.push({ sink, depth: count.depth, bytes: count.bytes, oldestMs: oldest?.ms ?? null });
+    }
+    return { events: this.live.events, bytes: this.live.bytes, deadLetters: this.live.deadLetters, sinks };
+  }
+
+  private countPending(sink: string, depth: number, bytes: number): void {
+    if (!this.live) return;
+    let count = this.live.sinks.get(sink);
+    if (!count) this.live.sinks.set(sink, (count = { depth: 0, bytes: 0 }));
+    count.depth += depth;
+    count.bytes += bytes;
+  }
+
+  /** A write transaction; if it fails, the live counters may be off: count again next time. */
+  private guarded(body: () => void): void {
+    try {
+      this.db.transaction(body)();
+    } catch (error) {
+      this.live = undefined;
+      throw error;
+    }
   }
 
   close(): void {

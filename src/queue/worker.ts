@@ -5,7 +5,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { QueueStore } from './store.js';
 
-type Op = 'checkpoint' | 'commit' | 'append' | 'read' | 'ack' | 'deadLetter' | 'quarantine' | 'stats' | 'listDeadLetters' | 'replay' | 'purgeDeadLetters' | 'close';
+type Op = 'checkpoint' | 'commit' | 'append' | 'read' | 'ack' | 'deadLetter' | 'quarantine' | 'stats' | 'liveStats' | 'listDeadLetters' | 'replay' | 'purgeDeadLetters' | 'close';
 interface Request {
   id: number;
   op: Op;

@@ -111,3 +111,37 @@ t.test('recovery after an unclean stop runs an integrity check', async (t) => {
   t.equal(reopened.recovery.events, 1);
   reopened.close();
 });
+
+t.test('live stats match a full count through appends, acks, dead letters, replays, purges and a foreign writer', async (t) => {
+  const { QueueStore } = await import('../../../src/queue/store.js');
+  const dir = (await import('../../helpers/daemon.js')).tempDir();
+  const store = new QueueStore(dir);
+  t.teardown(() => store.close());
+  const same = (label: string) => {
+    const live = store.liveStats();
+    const full = store.stats();
+    t.same(live, full, label);
+  };
+  same('empty');
+  const body = (i: number) => JSON.stringify({ i, text: '消息'.repeat(i % 7) });
+  const seqs = store.commit(
+    Array.from({ length: 30 }, (_, i) => ({ id: `e${i}`, subject: `group/g${i % 3}`, body: body(i), sinks: i % 2 ? ['a', 'b'] : ['a'] })),
+    [],
+    Date.now(),
+  ).seqs;
+  same('after appends to one and two sinks');
+  store.commit([{ id: 'u', subject: 's', body: '{}', sinks: [] }], [['a', seqs.slice(0, 10)], ['b', [seqs[1]!, seqs[3]!]]], Date.now());
+  same('after acks (single- and multi-sink events) and an unmatched event');
+  store.deadLetter('b', [{ seq: seqs[5]!, attempts: 3, code: 'X', error: 'x' }], Date.now());
+  same('after a dead letter');
+  store.quarantine({ reason: 'bad', code: 'SCHEMA', request: {} }, Date.now());
+  store.replay({ sink: 'b' }, Date.now());
+  same('after quarantine and replay');
+  store.purgeDeadLetters({});
+  same('after purge');
+  // Another process writes (e.g. `im-bridge dlq replay` from the CLI): live stats count again.
+  const other = new QueueStore(dir);
+  other.commit([{ id: 'x', subject: 'group/x', body: body(3), sinks: ['c'] }], [['a', seqs.slice(10, 20)]], Date.now());
+  other.close();
+  same('after a write by another connection');
+});
