@@ -115,4 +115,31 @@ t.test('nesting depth scan', async (t) => {
   t.notOk(nestedDeeperThan(b(`{"a":"\\"${'{'.repeat(10)}"}`), 2), 'escaped quotes do not end the string');
   t.ok(nestedDeeperThan(b('['.repeat(100_000)), 256));
   t.notOk(nestedDeeperThan(b(`{"t":"${'日本'.repeat(100)}"}`), 1), 'multi-byte UTF-8');
+  t.ok(nestedDeeperThan(b('{"a":"x\\\\","b":[[[]]]}'), 3), 'an even run of backslashes does not escape the quote');
+  t.notOk(nestedDeeperThan(b('{"a":"x\\\\\\"[[[[","b":1}'), 3), 'an odd run does');
+  t.notOk(nestedDeeperThan(b('{"a":"unterminated [[[['), 1), 'an unterminated string ends the scan (JSON.parse rejects it)');
+  // Against a plain per-byte reference, on random JSON (strings with quotes, backslashes, brackets).
+  const reference = (bytes: Uint8Array, limit: number) => {
+    let depth = 0;
+    let inString = false;
+    for (let i = 0; i < bytes.length; i++) {
+      const c = bytes[i]!;
+      if (inString) {
+        if (c === 0x5c) i++;
+        else if (c === 0x22) inString = false;
+      } else if (c === 0x22) inString = true;
+      else if (c === 0x5b || c === 0x7b) {
+        if (++depth > limit) return true;
+      } else if (c === 0x5d || c === 0x7d) depth--;
+    }
+    return false;
+  };
+  const fc = (await import('fast-check')).default;
+  fc.assert(
+    fc.property(fc.jsonValue({ maxDepth: 6 }), fc.integer({ min: 0, max: 6 }), (value, limit) => {
+      const bytes = b(JSON.stringify(value) ?? 'null');
+      return nestedDeeperThan(bytes, limit) === reference(bytes, limit);
+    }),
+    { numRuns: 3000 },
+  );
 });
