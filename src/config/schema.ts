@@ -98,7 +98,12 @@ export const BatchSchema = Type.Object(
   {
     max_events: Type.Integer({ minimum: 1, default: 500 }),
     max_bytes: Type.Integer({ minimum: 1024, default: 4 * 1024 * 1024 }),
-    max_wait_ms: Type.Integer({ minimum: 0, default: 50 }),
+    max_wait_ms: Type.Integer({
+      minimum: 0,
+      default: 0,
+      description:
+        'Linger for a fuller batch. 0: send what is ready; batches still grow by themselves while earlier ones are in flight (max_in_flight). Events that linger in memory are what V8 promotes to its old generation, so a long linger costs memory and full-GC pauses.',
+    }),
   },
   { additionalProperties: false, default: {} },
 );
