@@ -105,6 +105,7 @@ export default defineSink({
                 code: 'WEBHOOK_ORDER_HELD',
                 message: `not sent: earlier event ${event.id} of ${event.subject} failed (${failure.code})`,
                 retryAfterMs: failure.retryAfterMs,
+                notAttempted: true,
               });
             }
             return;
@@ -157,7 +158,7 @@ export default defineSink({
         }
         if (failures.length === 0) return;
         failures.sort((a, b) => a.index - b.index);
-        if (failures.length === events.length && failures.every((f) => f.retriable)) {
+        if (failures.length === events.length && failures.every((f) => f.retriable && !f.notAttempted)) {
           // Nothing got through: a plain retriable error marks the sink as failing in /readyz.
           const cause = failures.find((f) => f.code !== 'WEBHOOK_ORDER_HELD') ?? failures[0]!;
           const retryAfterMs = Math.max(0, ...failures.map((f) => f.retryAfterMs ?? 0));

@@ -397,7 +397,7 @@ export class SinkDispatcher {
     items.forEach((item, index) => {
       const failure = byIndex.get(index);
       if (!failure) return delivered.push(item);
-      item.attempts++;
+      if (!failure.notAttempted) item.attempts++;
       item.lastCode = failure.code;
       item.lastError = failure.message;
       if (!failure.retriable) return fatal.push(item);
@@ -433,7 +433,9 @@ export class SinkDispatcher {
     for (const item of again) item.event = undefined;
     this.metrics.retried.inc({ sink: this.name, code }, again.length);
     this.counters.retried += again.length;
-    const attempts = again[0]!.attempts;
+    // Held-back events (not attempted) may share the group: back off by the most-tried event.
+    let attempts = 0;
+    for (const item of again) attempts = Math.max(attempts, item.attempts);
     const delay = Math.max(retryAfterMs, backoffDelay(attempts, initial_backoff_ms, max_backoff_ms));
     this.logger.warn(
       { code: 'SINK_WRITE_RETRY', errorCode: code, err: message, events: again.length, attempt: attempts, retryInMs: delay },

@@ -98,6 +98,12 @@ export interface ItemFailure {
   code: string;
   message: string;
   retryAfterMs?: number;
+  /**
+   * The sink did not try this event: it held it back to keep a conversation's order after an
+   * earlier event of the same subject failed. The host retries it without counting an attempt,
+   * so it is never dead-lettered for retries it did not get.
+   */
+  notAttempted?: boolean;
 }
 
 /**

@@ -106,7 +106,13 @@ export class SinkRunner {
       this.abort.signal.removeEventListener('abort', onAbort);
     }
     this.metrics.writeDuration.observe({ sink: this.name, outcome: outcome.kind }, (performance.now() - started) / 1000);
-    if (outcome.kind === 'ok' || outcome.kind === 'partial') {
+    if (outcome.kind === 'partial' && outcome.failures.length >= events.length && outcome.failures.every((f) => f.retriable)) {
+      // Every event failed or was held back: as good as a failed batch for health and /readyz.
+      const cause = outcome.failures.find((f) => !f.notAttempted) ?? outcome.failures[0]!;
+      this.state = 'failing';
+      this.lastError = `${cause.code}: ${cause.message}`;
+      this.metrics.sinkUp.set({ sink: this.name }, 0);
+    } else if (outcome.kind === 'ok' || outcome.kind === 'partial') {
       if (this.state === 'failing') this.logger.info({ code: 'SINK_RECOVERED' }, `sink ${this.name} recovered`);
       this.state = 'up';
       this.lastError = undefined;

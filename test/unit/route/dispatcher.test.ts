@@ -4,7 +4,7 @@ import { Type } from '@sinclair/typebox';
 import { DurableQueue } from '../../../src/queue/index.js';
 import { SinkDispatcher } from '../../../src/route/dispatcher.js';
 import { SinkRunner } from '../../../src/sink/runner.js';
-import { defineSink, FatalError, PartialBatchError, RetriableError, type CanonicalEvent, type Sink } from '../../../src/sink/api.js';
+import { defineSink, FatalError, PartialBatchError, RetriableError, type CanonicalEvent, type ItemFailure, type Sink } from '../../../src/sink/api.js';
 import { Metrics } from '../../../src/telemetry/metrics.js';
 import type { SinkConfig } from '../../../src/config/schema.js';
 import { tempDir, waitFor } from '../../helpers/daemon.js';
@@ -148,6 +148,30 @@ t.test('a failing sink with a window full by bytes: no fill/pump loop, reads sta
   t.ok(fills < 1000, `refills while full: ${fills} (the loop made hundreds of thousands)`);
   t.same(rejections, [], 'no unhandled rejection (RangeError: Maximum call stack size exceeded)');
   t.equal(dispatcher.stats().window, window, 'nothing more read while full');
+});
+
+t.test('held-back events (notAttempted) are not dead-lettered for attempts they never got', async (t) => {
+  const delivered: string[] = [];
+  const { dispatcher, enqueue } = await setup(
+    t,
+    async (events) => {
+      const failures: ItemFailure[] = [];
+      let blocked = false;
+      events.forEach((event, index) => {
+        if (blocked) failures.push({ index, retriable: true, code: 'HELD', message: 'held back behind e0', notAttempted: true });
+        else if (event.id === 'e0') {
+          blocked = true;
+          failures.push({ index, retriable: true, code: 'BAD', message: 'e0 always fails' });
+        } else delivered.push(event.id);
+      });
+      if (failures.length) throw new PartialBatchError(failures);
+    },
+    sinkConfig({ retry: { initial_backoff_ms: 5, max_backoff_ms: 20, max_attempts: 3 } }),
+  );
+  await enqueue(5, 1); // one conversation: e0 … e4
+  const stats = await waitFor(() => dispatcher.stats(), (s) => s.deadLettered + s.delivered === 5, 20_000);
+  t.equal(stats.deadLettered, 1, 'only e0, after its 3 attempts');
+  t.same(delivered, ['e1', 'e2', 'e3', 'e4'], 'the held-back events were sent once e0 was out of the way, in order');
 });
 
 t.test('partial batch: fatal items dead-lettered, retriable items retried, the rest acked once', async (t) => {
