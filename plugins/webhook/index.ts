@@ -158,8 +158,10 @@ export default defineSink({
         }
         if (failures.length === 0) return;
         failures.sort((a, b) => a.index - b.index);
-        if (failures.length === events.length && failures.every((f) => f.retriable && !f.notAttempted)) {
-          // Nothing got through: a plain retriable error marks the sink as failing in /readyz.
+        // Nothing got through: a plain retriable error marks the sink as failing in /readyz. Not
+        // when events were held back (their attempts must not count), unless the host cut the
+        // whole attempt short (a timeout: everything in it was attempted).
+        if (failures.length === events.length && failures.every((f) => f.retriable) && (signal.aborted || !failures.some((f) => f.notAttempted))) {
           const cause = failures.find((f) => f.code !== 'WEBHOOK_ORDER_HELD') ?? failures[0]!;
           const retryAfterMs = Math.max(0, ...failures.map((f) => f.retryAfterMs ?? 0));
           throw new RetriableError(cause.message, { code: cause.code, retryAfterMs: retryAfterMs || undefined });

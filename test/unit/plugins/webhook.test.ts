@@ -188,6 +188,11 @@ t.test('a failed event holds back the later events of its subject; other subject
     ],
   );
   t.match(failures[1]!.message, /HTTP 410 .*gone for good/);
+  t.same(
+    failures.map((f) => f.notAttempted === true),
+    [false, false, true, true],
+    'held events are marked not attempted (the host does not count them)',
+  );
   const ids = rx.received.map((r) => r.headers['webhook-id']);
   t.notOk(ids.includes('group/a#3'), 'held event not sent');
   t.notOk(ids.includes('group/c#2'), 'held event not sent');
