@@ -100,9 +100,9 @@ export const BatchSchema = Type.Object(
     max_bytes: Type.Integer({ minimum: 1024, default: 4 * 1024 * 1024 }),
     max_wait_ms: Type.Integer({
       minimum: 0,
-      default: 0,
+      default: 5,
       description:
-        'Linger for a fuller batch. 0: send what is ready; batches still grow by themselves while earlier ones are in flight (max_in_flight). Events that linger in memory are what V8 promotes to its old generation, so a long linger costs memory and full-GC pauses.',
+        'Linger for a fuller batch. Batches also grow by themselves while earlier ones are in flight (max_in_flight). 0: send what is ready (one write per event at low rates). Events that linger in memory are what V8 promotes to its old generation, so a long linger costs memory and full-GC pauses.',
     }),
   },
   { additionalProperties: false, default: {} },
