@@ -174,7 +174,16 @@ t.test('sink down for 60 s: backlog on disk, memory flat, everything delivered i
   console.log(`# outage test: backlog ${backlog} events over 60 s; RSS before ${before.toFixed(1)} MB, during max ${during.toFixed(1)} MB, after ${after.toFixed(1)} MB`);
   t.ok(backlog > 5000, `a real backlog built up (${backlog} events)`);
   t.equal(ready.sinks.switch.state, 'failing', '/readyz shows the sink failing');
-  t.ok(during - before < 80, `memory stayed flat while the backlog grew on disk (+${(during - before).toFixed(1)} MB)`);
+  // Flat = not growing with the backlog. Idle RSS before the outage is no baseline: V8 sizes its
+  // heaps for the load, whatever the backlog. Compare the two halves of the outage instead.
+  // Medians, not maxima: a single sample can catch V8 just before a full GC.
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const half = Math.floor(samples.length / 2);
+  const early = median(samples.slice(0, half));
+  const late = median(samples.slice(half));
+  t.ok(samples.length >= 4, `RSS sampled through the outage (${samples.length} samples)`);
+  t.ok(late - early < 40, `memory stayed flat while the backlog doubled on disk (median ${early.toFixed(1)} MB in the first half, ${late.toFixed(1)} MB in the second)`);
+  t.ok(during < 400, `RSS bounded during the outage (${during.toFixed(1)} MB)`);
   t.equal(new Set(events.map((e) => e.id)).size, seq - 1, 'every event delivered');
   t.equal(events.length, seq - 1, 'no duplicates');
   const byGroup = new Map<string, number[]>();
