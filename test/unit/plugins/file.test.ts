@@ -1,0 +1,132 @@
+/**
+ * file sink driven directly (no daemon) on a real directory: exact NDJSON bytes (non-ASCII,
+ * emoji, batches larger than the reused encode buffer), serialized concurrent batches, rotation,
+ * and a torn last line left by a crash.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Ajv } from 'ajv';
+import { pino } from 'pino';
+import t from 'tap';
+import plugin from '../../../plugins/file/index.js';
+import { rememberEventJson, type CanonicalEvent, type Sink } from '../../../src/sink/api.js';
+
+const ajv = new Ajv({ useDefaults: true, strict: false, allErrors: true });
+const validate = ajv.compile(plugin.configSchema);
+
+async function makeSink(t: { teardown(fn: () => unknown): void }, raw: Record<string, unknown>): Promise<Sink> {
+  const config = structuredClone(raw);
+  if (!validate(config)) throw new Error(`invalid test config: ${ajv.errorsText(validate.errors)}`);
+  const sink = await plugin.create(config as never, {
+    name: 'archive',
+    logger: pino({ level: 'silent' }),
+    signal: new AbortController().signal,
+    configDir: '/',
+    count: () => undefined,
+  });
+  await sink.connect(new AbortController().signal);
+  t.teardown(() => sink.close());
+  return sink;
+}
+
+function event(n: number, text: string): CanonicalEvent {
+  const e = {
+    specversion: '1.0',
+    id: `evt-${n}`,
+    type: 'com.tencent.im.Group.CallbackAfterSendMsg',
+    source: '/tencent-im/1400000000',
+    subject: `group/g${n % 7}`,
+    time: new Date(1767225600000 + n * 1000).toISOString(),
+    datacontenttype: 'application/json',
+    imsdkappid: '1400000000',
+    imcommand: 'Group.CallbackAfterSendMsg',
+    data: { family: 'group', conversation: { kind: 'group', groupId: `g${n % 7}` }, seq: n, text, receivedAtMs: 1 },
+  } as CanonicalEvent;
+  rememberEventJson(e, JSON.stringify(e));
+  return e;
+}
+
+const tmp = (t: { teardown(fn: () => unknown): void }) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'im-bridge-file-sink-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+};
+
+const lines = (file: string) => fs.readFileSync(file, 'utf8').split('\n').slice(0, -1);
+
+t.test('writes one JSON line per event, byte for byte, whatever the characters', async (t) => {
+  const dir = tmp(t);
+  const file = path.join(dir, 'out', 'events.ndjson');
+  const sink = await makeSink(t, { path: file });
+  const texts = ['plain', 'héllo wörld', '你好，世界', 'emoji 👍🏽 and \u2028 separators', 'quote " backslash \\ newline \n tab \t', ''];
+  const events = texts.map((text, i) => event(i, text));
+  await sink.writeBatch(events, new AbortController().signal);
+  const expected = events.map((e) => JSON.stringify(e) + '\n').join('');
+  t.equal(fs.readFileSync(file, 'utf8'), expected, 'exact bytes');
+  t.same(lines(file).map((l) => (JSON.parse(l) as CanonicalEvent).data.text), texts, 'each line parses back to its event');
+});
+
+t.test('batches larger than the reused encode buffer, and a huge one-off batch, are written whole', async (t) => {
+  const dir = tmp(t);
+  const file = path.join(dir, 'events.ndjson');
+  const sink = await makeSink(t, { path: file });
+  const signal = new AbortController().signal;
+  const medium = Array.from({ length: 300 }, (_, i) => event(i, '字'.repeat(200 + i))); // ~200–500 chars × 3 bytes each: > 64 KB
+  const huge = Array.from({ length: 3 }, (_, i) => event(1000 + i, 'x'.repeat(2_000_000) + '😀')); // > 4 MB in one batch
+  const small = [event(5000, 'after the huge batch')];
+  await sink.writeBatch(medium, signal);
+  await sink.writeBatch(huge, signal);
+  await sink.writeBatch(small, signal);
+  const got = lines(file).map((l) => JSON.parse(l) as CanonicalEvent);
+  t.same(
+    got.map((e) => e.id),
+    [...medium, ...huge, ...small].map((e) => e.id),
+  );
+  t.same(got[300]!.data.text, huge[0]!.data.text, 'a 2 MB line is intact');
+  t.equal(got.at(-1)!.data.text, 'after the huge batch', 'the buffer is sound after a one-off larger batch');
+  t.equal(fs.statSync(file).size, [...medium, ...huge, ...small].reduce((n, e) => n + Buffer.byteLength(JSON.stringify(e)) + 1, 0));
+});
+
+t.test('batches written concurrently never interleave, and keep their order', async (t) => {
+  const dir = tmp(t);
+  const file = path.join(dir, 'events.ndjson');
+  const sink = await makeSink(t, { path: file });
+  const signal = new AbortController().signal;
+  const batches = Array.from({ length: 20 }, (_, b) => Array.from({ length: 50 }, (_, i) => event(b * 50 + i, `batch ${b} — ${'é'.repeat(i * 10)}`)));
+  await Promise.all(batches.map((batch) => sink.writeBatch(batch, signal)));
+  t.same(
+    lines(file).map((l) => (JSON.parse(l) as CanonicalEvent).id),
+    batches.flat().map((e) => e.id),
+  );
+});
+
+t.test('rotates by size: events.ndjson → .1 → .2, oldest beyond max_files deleted, nothing lost in between', async (t) => {
+  const dir = tmp(t);
+  const file = path.join(dir, 'events.ndjson');
+  const sink = await makeSink(t, { path: file, max_file_bytes: 4000, max_files: 2 });
+  const signal = new AbortController().signal;
+  const all: CanonicalEvent[] = [];
+  for (let b = 0; b < 12; b++) {
+    const batch = Array.from({ length: 3 }, (_, i) => event(b * 3 + i, `rotation ${b}/${i} ${'ü'.repeat(100)}`));
+    all.push(...batch);
+    await sink.writeBatch(batch, signal);
+  }
+  t.notOk(fs.existsSync(`${file}.3`), 'only max_files rotated files are kept');
+  for (const f of [file, `${file}.1`, `${file}.2`]) t.ok(fs.statSync(f).size <= 4000, `${path.basename(f)} is within max_file_bytes`);
+  const kept = [...lines(`${file}.2`), ...lines(`${file}.1`), ...lines(file)].map((l) => (JSON.parse(l) as CanonicalEvent).id);
+  t.same(kept, all.slice(all.length - kept.length).map((e) => e.id), 'the newest events, in order, none missing across files');
+});
+
+t.test('a torn last line from a crash is ended before new events are appended', async (t) => {
+  const dir = tmp(t);
+  const file = path.join(dir, 'events.ndjson');
+  fs.writeFileSync(file, '{"id":"complete"}\n{"id":"torn","data":{"te');
+  const sink = await makeSink(t, { path: file });
+  const e = event(1, 'after the crash');
+  await sink.writeBatch([e], new AbortController().signal);
+  const got = lines(file);
+  t.equal(got.length, 3);
+  t.equal(got[1], '{"id":"torn","data":{"te', 'the torn line is kept as it was, and ended');
+  t.same(JSON.parse(got[2]!), JSON.parse(JSON.stringify(e)), 'the new event starts on its own line');
+});
