@@ -20,7 +20,8 @@ import { KafkaQueue, type IngestQueue } from './queue/kafka/index.js';
 import { KafkaSinkDispatcher } from './route/kafka-dispatcher.js';
 // --- end queue.type: kafka ---
 import { RouteTable } from './route/table.js';
-import { resolvePlugin } from './sink/loader.js';
+import { pluginModuleUrl, resolvePlugin } from './sink/loader.js';
+import { threadedPlugin } from './sink/thread.js';
 import { SinkRunner } from './sink/runner.js';
 import type { SinkPlugin } from './sink/api.js';
 import { createLogger } from './telemetry/logger.js';
@@ -259,7 +260,9 @@ export class Bridge {
 
   private startSink(config: SinkConfig, plugin: SinkPlugin): void {
     const logger = this.logger.child({ sink: config.name });
-    const runner = new SinkRunner(config.name, plugin, config, logger, this.metrics, this.config.dir);
+    const moduleUrl = config.thread ? pluginModuleUrl(plugin) : undefined;
+    if (config.thread && !moduleUrl) logger.warn({ code: 'SINK_THREAD_UNAVAILABLE' }, `sink ${config.name}: the plugin's module is unknown; it runs on the main thread`);
+    const runner = new SinkRunner(config.name, moduleUrl ? threadedPlugin(plugin, moduleUrl) : plugin, config, logger, this.metrics, this.config.dir);
     const dispatcher = this.kafkaQueue
       ? new KafkaSinkDispatcher(this.kafkaQueue, runner, logger, this.metrics) // queue.type: kafka
       : new SinkDispatcher(this.queue, runner, logger, this.metrics);

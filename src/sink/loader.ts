@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { SINK_API_VERSION, type SinkPlugin } from './api.js';
-import { BUILTIN_SINKS } from './registry.js';
+import { BUILTIN_SINKS, builtinSinkUrl } from './registry.js';
 
 export type PluginLoadCode =
   | 'CONFIG_UNKNOWN_SINK_TYPE'
@@ -33,6 +33,13 @@ export class PluginLoadError extends Error {
 
 const LOAD_TIMEOUT_MS = 10_000;
 
+/** The module URL each resolved plugin was loaded from (what a sink with `thread: true` loads in its thread). */
+const moduleUrls = new WeakMap<SinkPlugin, string>();
+
+export function pluginModuleUrl(plugin: SinkPlugin): string | undefined {
+  return moduleUrls.get(plugin);
+}
+
 export async function resolvePlugin(type: string, module: string | undefined, configDir: string): Promise<SinkPlugin> {
   if (type !== 'plugin') {
     const load = BUILTIN_SINKS[type];
@@ -41,7 +48,9 @@ export async function resolvePlugin(type: string, module: string | undefined, co
       throw new PluginLoadError('CONFIG_UNKNOWN_SINK_TYPE', `unknown sink type "${type}" (known: ${known})`);
     }
     if (module !== undefined) throw new PluginLoadError('PLUGIN_BAD_EXPORT', `"module:" is only for type: plugin`);
-    return (await load()).default;
+    const plugin = (await load()).default;
+    moduleUrls.set(plugin, builtinSinkUrl(type)!);
+    return plugin;
   }
   if (!module) throw new PluginLoadError('PLUGIN_MODULE_REQUIRED', 'type: plugin needs "module:" (a path or an npm package name)');
   const url = locate(module, configDir);
@@ -57,6 +66,7 @@ export async function resolvePlugin(type: string, module: string | undefined, co
   if (plugin.type in BUILTIN_SINKS || plugin.type === 'plugin') {
     throw new PluginLoadError('PLUGIN_DUPLICATE_TYPE', `plugin ${module} declares type "${plugin.type}", which is a built-in sink type`);
   }
+  moduleUrls.set(plugin, url);
   return plugin;
 }
 

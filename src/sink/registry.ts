@@ -12,3 +12,15 @@ export const BUILTIN_SINKS: Record<string, () => Promise<PluginModule>> = {
   elasticsearch: () => import('../../plugins/elasticsearch/index.js'),
   webhook: () => import('../../plugins/webhook/index.js'),
 };
+
+/**
+ * Where each built-in plugin's module is, for `thread: true` (a worker thread loads the plugin by
+ * URL). Source runs (tests through a TypeScript loader) point at the compiled plugins.
+ */
+export function builtinSinkUrl(type: string): string | undefined {
+  if (!(type in BUILTIN_SINKS)) return undefined;
+  const relative = `../../plugins/${type}/index.js`;
+  const here = new URL(import.meta.url);
+  if (here.pathname.endsWith('.ts')) return new URL(`../../dist/plugins/${type}/index.js`, here).href;
+  return new URL(relative, here).href;
+}

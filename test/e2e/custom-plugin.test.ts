@@ -126,3 +126,39 @@ t.test('type tests: a wrong writeBatch signature or config type does not compile
   }
   void execFileSync;
 });
+
+t.test('thread: true runs a custom plugin in its own thread through the daemon: delivered, dead-lettered, logged the same', async (t) => {
+  const dir = tempDir();
+  const config = `
+listen: { host: 127.0.0.1, port: \${PORT}, path: /im/callback }
+apps: [ { sdk_app_id: 1400000000 } ]
+queue: { dir: ./queue }
+sinks:
+  probe:
+    type: plugin
+    module: ${path.join(REPO_ROOT, 'test/fixtures/plugins/thread-probe.mjs')}
+    dir: ./probe
+    thread: true
+    batch: { max_events: 1 }   # a FatalError fails its whole batch: one event per batch isolates it
+    retry: { initial_backoff_ms: 10, max_backoff_ms: 50, max_attempts: 3 }
+routes: [ { name: all, match: { command: "Group.*" }, to: [probe] } ]
+`;
+  const daemon = await startDaemon({ config, dir });
+  t.teardown(() => daemon.stop());
+  for (let i = 1; i <= 12; i++) {
+    const text = i === 7 ? 'fatal' : `message ${i}`;
+    t.equal((await postCallback(daemon.url, 'Group.CallbackAfterSendMsg', groupMessage(`@TGS#thr${i % 3}`, i, text))).status, 200);
+  }
+  await daemon.waitForLog('EVENT_DEAD_LETTERED', 30_000);
+  const writes = await waitFor(
+    () => fs.readFileSync(path.join(dir, 'probe/writes.ndjson'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { ids: string[]; isMainThread: boolean }),
+    (w) => new Set(w.flatMap((x) => x.ids)).size >= 12,
+  );
+  t.ok(writes.every((w) => w.isMainThread === false), 'every write ran in the sink thread');
+  t.ok(daemon.logs.some((l) => l.code === 'PROBE_CREATED' && l.sink === 'probe'), "the plugin's log line is in the daemon's log, with its sink");
+  const listed = execFileSync(process.execPath, [CLI, 'dlq', 'list', '--config', daemon.configFile], { encoding: 'utf8' });
+  t.match(listed, /PROBE_FATAL/, 'the fatal event is dead-lettered with the code thrown in the thread');
+  t.equal(listed.match(/PROBE_FATAL/g)?.length, 1, 'only that one');
+  const metrics = await (await fetch(`${daemon.url}/metrics`)).text();
+  t.match(metrics, /im_bridge_sink_plugin_events_total\{sink="probe",name="probe_events"\} \d+/, 'ctx.count from the thread is exported');
+});

@@ -135,46 +135,49 @@ t.test('kafka sink through the daemon', async (t) => {
     t.notOk(daemon.logs.some((l) => l.code === 'EVENT_DEAD_LETTERED'), 'nothing dead-lettered');
   });
 
-  t.test('invalid topic, oversized record, missing topic: dead-lettered with a reason, the rest delivered', async (t) => {
-    const base = uniqueName('e2e-dl');
-    await admin.createTopics({ topics: [{ topic: `${base}.ok`, numPartitions: 2 }], waitForLeaders: true });
-    daemon = await startDaemon({ config: config(`${base}.{{data.conversation.groupId}}`, '    max_message_bytes: 500000\n') });
-    const posts: Array<[string, number, string?]> = [
-      ['ok', 1],
-      ['@TGS#2J4SZEAEL', 1],
-      ['ok', 2],
-      ['ok', 3, 'z'.repeat(600_000)],
-      ['absent', 1],
-      ['ok', 4],
-    ];
-    for (const [groupId, seq, text] of posts) {
-      t.equal((await postCallback(daemon.url, COMMAND, groupMessage(groupId, seq, text))).status, 200);
-    }
-    const db = new Database(path.join(daemon.dir, 'queue', 'queue.db'), { readonly: true, fileMustExist: true });
-    t.teardown(() => db.close());
-    const dead = () => db.prepare(`SELECT sink, subject, error_code AS code, error FROM dead_letters WHERE kind = 'event' ORDER BY subject`).all() as Array<Record<string, string>>;
-    await waitFor(dead, (rows) => rows.length >= 3, 60_000, 200);
-    await waitFor(() => recordCount(admin, `${base}.ok`), (n) => n >= 3, 60_000, 200);
-    const rows = dead();
-    t.same(
-      rows.map((r) => [r.sink, r.subject, r.code]),
-      [
-        ['out', 'group/@TGS#2J4SZEAEL', 'KAFKA_INVALID_TOPIC'],
-        ['out', 'group/absent', 'KAFKA_UNKNOWN_TOPIC_OR_PARTITION'],
-        ['out', 'group/ok', 'KAFKA_MESSAGE_TOO_LARGE'],
-      ],
-    );
-    t.match(rows[0]!.error, /not a legal Kafka topic name/);
-    t.match(rows[1]!.error, /does not exist and create_topics is off/);
-    t.match(rows[2]!.error, /exceeds max_message_bytes/);
-    const delivered = await readRows(admin, `${base}.ok`);
-    t.same(
-      delivered.map((r) => r.seq),
-      [1, 2, 4],
-      'the other events of the conversation are delivered, in order',
-    );
-    const listed = execFileSync(process.execPath, [CLI, 'dlq', 'list', '--config', daemon.configFile], { encoding: 'utf8' });
-    t.match(listed, /KAFKA_INVALID_TOPIC/, 'dlq list shows the reason');
-    t.match(listed, /KAFKA_MESSAGE_TOO_LARGE/);
-  });
+  // thread: the kafka sink in a worker thread of its own (src/sink/thread.ts): the same outcomes.
+  for (const thread of [false, true]) {
+    t.test(`invalid topic, oversized record, missing topic: dead-lettered with a reason, the rest delivered (thread: ${thread})`, async (t) => {
+      const base = uniqueName('e2e-dl');
+      await admin.createTopics({ topics: [{ topic: `${base}.ok`, numPartitions: 2 }], waitForLeaders: true });
+      daemon = await startDaemon({ config: config(`${base}.{{data.conversation.groupId}}`, `    max_message_bytes: 500000\n    thread: ${thread}\n`) });
+      const posts: Array<[string, number, string?]> = [
+        ['ok', 1],
+        ['@TGS#2J4SZEAEL', 1],
+        ['ok', 2],
+        ['ok', 3, 'z'.repeat(600_000)],
+        ['absent', 1],
+        ['ok', 4],
+      ];
+      for (const [groupId, seq, text] of posts) {
+        t.equal((await postCallback(daemon.url, COMMAND, groupMessage(groupId, seq, text))).status, 200);
+      }
+      const db = new Database(path.join(daemon.dir, 'queue', 'queue.db'), { readonly: true, fileMustExist: true });
+      t.teardown(() => db.close());
+      const dead = () => db.prepare(`SELECT sink, subject, error_code AS code, error FROM dead_letters WHERE kind = 'event' ORDER BY subject`).all() as Array<Record<string, string>>;
+      await waitFor(dead, (rows) => rows.length >= 3, 60_000, 200);
+      await waitFor(() => recordCount(admin, `${base}.ok`), (n) => n >= 3, 60_000, 200);
+      const rows = dead();
+      t.same(
+        rows.map((r) => [r.sink, r.subject, r.code]),
+        [
+          ['out', 'group/@TGS#2J4SZEAEL', 'KAFKA_INVALID_TOPIC'],
+          ['out', 'group/absent', 'KAFKA_UNKNOWN_TOPIC_OR_PARTITION'],
+          ['out', 'group/ok', 'KAFKA_MESSAGE_TOO_LARGE'],
+        ],
+      );
+      t.match(rows[0]!.error, /not a legal Kafka topic name/);
+      t.match(rows[1]!.error, /does not exist and create_topics is off/);
+      t.match(rows[2]!.error, /exceeds max_message_bytes/);
+      const delivered = await readRows(admin, `${base}.ok`);
+      t.same(
+        delivered.map((r) => r.seq),
+        [1, 2, 4],
+        'the other events of the conversation are delivered, in order',
+      );
+      const listed = execFileSync(process.execPath, [CLI, 'dlq', 'list', '--config', daemon.configFile], { encoding: 'utf8' });
+      t.match(listed, /KAFKA_INVALID_TOPIC/, 'dlq list shows the reason');
+      t.match(listed, /KAFKA_MESSAGE_TOO_LARGE/);
+    });
+  }
 });

@@ -21,6 +21,7 @@ function sinkConfig(extra: Partial<SinkConfig> = {}): SinkConfig {
     max_in_flight: 4,
     write_timeout_ms: 2000,
     connect_timeout_ms: 2000,
+    thread: false,
     ...extra,
   };
 }
