@@ -7,10 +7,11 @@
 //   4 im-bridge      the real daemon (dist/src/cli.js) → durable queue → file sink
 //   4h im-bridge     case 4 again, open loop at HALF of case 4's max rate → p99
 //   5 im-bridge      the real daemon → kafka sink → real Kafka; rate until the last record is in the topic
+//   5t im-bridge     case 5 with the sink's host key `thread: true` (kafkajs in a worker thread); info only
 // plus the queue-store micro-benchmark (bench/lib/queue-store.js). The load generator runs in its own
 // process (bench/lib/loadgen.js). See bench/README.md.
 //
-// Flags:  --cases=1,2,3,4,4h,5   run a subset        --no-store    skip the queue-store benchmark
+// Flags:  --cases=1,2,3,4,4h,5,5t  run a subset        --no-store    skip the queue-store benchmark
 //         --profile              also run case 4 (and 5 if available) under `node --cpu-prof`, summarize
 //         --sinks                also run bench/{kafka,nats,elasticsearch,webhook}.mjs if present
 //         --scaling (= --cases=scale)    case 4 vs case 1 by connections (1/16/64/256) and body size
@@ -39,7 +40,7 @@ const WARMUP = Number(process.env.BENCH_WARMUP ?? 2);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
 const POOL_SIZE = Number(process.env.BENCH_POOL ?? 2000);
 const MIX = process.env.BENCH_MIX ?? '';
-const CLASSIC_CASES = ['1', '2', '3', '4', '4h', '5'];
+const CLASSIC_CASES = ['1', '2', '3', '4', '4h', '5', '5t'];
 // --scaling / --backlog on their own run only themselves; next to --cases=... they add to it.
 const CASES = new Set((flagValue('cases') ?? (flag('scaling') || flag('backlog') ? '' : CLASSIC_CASES.join(','))).split(',').filter(Boolean));
 if (flag('scaling')) CASES.add('scale');
@@ -220,7 +221,7 @@ async function metrics(port) {
 }
 
 const fileSinkYaml = (dir) => `  out:\n    type: file\n    path: ${dir}/events.ndjson\n`;
-const kafkaSinkYaml = (topic) => `  out:\n    type: kafka\n    brokers: [${BROKERS.join(', ')}]\n    topic: ${topic}\n`;
+const kafkaSinkYaml = (topic, thread = false) => `  out:\n    type: kafka\n    brokers: [${BROKERS.join(', ')}]\n    topic: ${topic}\n${thread ? '    thread: true\n' : ''}`;
 
 // ---------------------------------------------------------------------------------------------
 // Kafka helpers
@@ -309,14 +310,17 @@ async function case4h(maxRate) {
   }
 }
 
-async function case5({ profileDir } = {}) {
-  const topic = `bench-bridge-${RUN_ID}${profileDir ? '-prof' : ''}`;
+// thread: the same with the sink's host key `thread: true` (case 5t, kafkajs in a worker thread).
+async function case5({ profileDir, thread = false } = {}) {
+  const key = thread ? '5t' : '5';
+  const label = thread ? 'im-bridge → kafka sink (thread: true) → Kafka (end to end)' : 'im-bridge → kafka sink → Kafka (end to end)';
+  const topic = `bench-bridge-${RUN_ID}${thread ? '-thread' : ''}${profileDir ? '-prof' : ''}`;
   await createTopic(topic);
   let d;
   try {
-    d = await startDaemon('kafka', kafkaSinkYaml(topic), { profileDir });
+    d = await startDaemon('kafka', kafkaSinkYaml(topic, thread), { profileDir });
   } catch (e) {
-    return { case: '5', label: 'im-bridge → kafka sink → Kafka (end to end)', unavailable: true, reason: `daemon with a kafka sink did not start: ${e.message.slice(0, 1500)}` };
+    return { case: key, label, unavailable: true, reason: `daemon with a kafka sink did not start: ${e.message.slice(0, 1500)}` };
   }
   try {
     const broker = brokerPid();
@@ -349,7 +353,7 @@ async function case5({ profileDir } = {}) {
     const m = await metrics(d.port);
     const complete = count >= target;
     const e2e = Math.round((count - c0) / ((tDone - t0) / 1000));
-    const s = summarizeCase('5', 'im-bridge → kafka sink → Kafka (end to end)', r, {
+    const s = summarizeCase(key, label, r, {
       topic,
       events_acked_total: target,
       events_in_topic: count,
@@ -766,7 +770,7 @@ async function main() {
     machine: { cpu_model: cpus[0]?.model, cores: cpus.length, mem_mb: Math.round(os.totalmem() / 2 ** 20), loadavg_at_start: os.loadavg().map((x) => +x.toFixed(2)), tmpdir: os.tmpdir() },
     params: { seconds: SECONDS, warmup_seconds: WARMUP, connections: CONNECTIONS, pipelining: 1, signed: true, payload: describePool(pool), kafka_brokers: BROKERS, kafka_partitions: 6 },
     notes: [
-      `Server, load generator${CASES.has('3') || CASES.has('5') ? ', Kafka broker' : ''} and anything else on the machine share ${cpus.length} cores: a server can use at most what the load generator leaves. "srv CPU" = user+sys of the server process over the measured window (/proc/<pid>/stat); "µs/req" = server CPU per answered request (comparable across cases whatever the contention); "other CPU" = machine-wide busy minus server, load generator (and broker).`,
+      `Server, load generator${CASES.has('3') || CASES.has('5') || CASES.has('5t') ? ', Kafka broker' : ''} and anything else on the machine share ${cpus.length} cores: a server can use at most what the load generator leaves. "srv CPU" = user+sys of the server process over the measured window (/proc/<pid>/stat); "µs/req" = server CPU per answered request (comparable across cases whatever the contention); "other CPU" = machine-wide busy minus server, load generator (and broker).`,
       'Latency = load generator send → last response byte, requests sent in the measured window only. Case 4h is open loop (fixed arrival rate), latency from the scheduled send time; loadgen_send_slip_ms says how late the generator itself sent (its own CPU starvation, counted in that latency).',
       'Peak RSS = VmHWM of the server process (lifetime peak, includes warm-up).',
     ],
@@ -792,7 +796,7 @@ async function main() {
 
   let kafkaOk = false;
   let kafkaReason;
-  if (CASES.has('3') || CASES.has('5') || PROFILE) {
+  if (CASES.has('3') || CASES.has('5') || CASES.has('5t') || PROFILE) {
     try {
       await kafkaAdmin();
       kafkaOk = true;
@@ -818,6 +822,7 @@ async function main() {
   }
   await run('3', kafkaOk ? case3 : async () => ({ case: '3', unavailable: true, reason: kafkaReason }));
   await run('5', kafkaOk ? case5 : async () => ({ case: '5', unavailable: true, reason: kafkaReason }));
+  await run('5t', kafkaOk ? () => case5({ thread: true }) : async () => ({ case: '5t', unavailable: true, reason: kafkaReason }));
 
   if (CASES.has('scale')) {
     log(`scaling: ${scalePoints().length} points × (ceiling + im-bridge), warm-up ${SCALE_WARMUP}s + ${SCALE_SECONDS}s each`);

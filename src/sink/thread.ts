@@ -82,6 +82,9 @@ export class ThreadedSink implements Sink {
 
   static async start(moduleUrl: string, config: unknown, ctx: SinkContext): Promise<ThreadedSink> {
     const worker = new Worker(workerUrl(), {
+      // A sink thread's objects live for one batch; V8's default young generation let the Kafka
+      // sink's thread hold ~20 MB more RSS for no measurable throughput (bench case 5t).
+      resourceLimits: { maxYoungGenerationSizeMb: 12 },
       workerData: { moduleUrl, config, name: ctx.name, configDir: ctx.configDir, logLevel: ctx.logger.level, logBindings: ctx.logger.bindings() },
     });
     const sink = new ThreadedSink(worker, ctx);
