@@ -77,7 +77,7 @@ export class Bridge {
     // --- queue.type: kafka: no local state; the queue is a Kafka topic shared by all instances ---
     if (config.queue.type === 'kafka') {
       if (!config.queue.kafka) throw Object.assign(new Error('queue.type: kafka needs a queue.kafka block (brokers, topic, ...)'), { code: 'CONFIG_INVALID' });
-      this.kafkaQueue = await KafkaQueue.open(config.queue.kafka, this.logger);
+      this.kafkaQueue = await KafkaQueue.open(config.queue.kafka, this.logger, config.dir);
       this.logger.info({ code: 'QUEUE_OPENED', type: 'kafka', topic: config.queue.kafka.topic, brokers: config.queue.kafka.brokers }, `queue: kafka topic ${config.queue.kafka.topic}`);
       this.handler = this.createHandler(config, this.kafkaQueue);
       for (const [name, sinkConfig] of Object.entries(config.sinks)) this.startSink(sinkConfig, plugins.get(name)!);

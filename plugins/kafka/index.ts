@@ -19,10 +19,8 @@
  * - A broker MESSAGE_TOO_LARGE (the topic's limit below max_message_bytes) is isolated by
  *   re-sending the request's records one by one: only the oversized ones are dead-lettered.
  */
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import type { ConnectionOptions } from 'node:tls';
-import { CompressionTypes, Kafka, logLevel, Partitioners, type Admin, type Message, type Producer, type SASLOptions, type LogEntry } from 'kafkajs';
+import { CompressionTypes, Kafka, logLevel, Partitioners, type Admin, type Message, type Producer, type LogEntry } from 'kafkajs';
 import type { Logger } from 'pino';
 import {
   defineSink,
@@ -35,6 +33,7 @@ import {
   type SinkContext,
 } from '../../src/sink/api.js';
 import { compileTemplate, type CompiledTemplate } from '../../src/sink/template.js';
+import { KafkaConfigError, kafkaSaslOptions, kafkaTlsOptions } from '../../src/config/kafka-security.js';
 import { describeKafkaError, type KafkaErrorInfo } from './errors.js';
 import { encodeRecord, isLegalTopic } from './records.js';
 import { configSchema, type KafkaSinkConfig } from './schema.js';
@@ -119,7 +118,7 @@ class KafkaSink implements Sink {
       clientId: config.client_id,
       brokers,
       ssl: tlsOptions(config, ctx.configDir),
-      sasl: saslOptions(config),
+      sasl: kafkaSaslOptions(config.sasl),
       connectionTimeout: config.connection_timeout_ms,
       requestTimeout: config.request_timeout_ms,
       retry: CLIENT_RETRY,
@@ -532,32 +531,11 @@ function failRecords(records: readonly PendingRecord[], failure: Omit<ItemFailur
   }
 }
 
-function tlsOptions(config: KafkaSinkConfig, configDir: string): ConnectionOptions | boolean | undefined {
-  const tls = config.tls;
-  if (!tls || !tls.enabled) return undefined;
-  const read = (file: string | undefined, what: string): Buffer | undefined => {
-    if (file === undefined) return undefined;
-    const resolved = path.resolve(configDir, file);
-    try {
-      return readFileSync(resolved);
-    } catch (error) {
-      throw new FatalError(`cannot read tls.${what} ${resolved}: ${(error as Error).message}`, { code: 'KAFKA_CONFIG', cause: error });
-    }
-  };
-  const options: ConnectionOptions = { rejectUnauthorized: tls.reject_unauthorized };
-  const ca = read(tls.ca_file, 'ca_file');
-  const cert = read(tls.cert_file, 'cert_file');
-  const key = read(tls.key_file, 'key_file');
-  if (ca) options.ca = [ca];
-  if (cert) options.cert = cert;
-  if (key) options.key = key;
-  if (tls.passphrase !== undefined) options.passphrase = tls.passphrase;
-  if (tls.servername !== undefined) options.servername = tls.servername;
-  return options;
-}
-
-function saslOptions(config: KafkaSinkConfig): SASLOptions | undefined {
-  const sasl = config.sasl;
-  if (!sasl) return undefined;
-  return { mechanism: sasl.mechanism, username: sasl.username, password: sasl.password } as SASLOptions;
+function tlsOptions(config: KafkaSinkConfig, configDir: string): ConnectionOptions | undefined {
+  try {
+    return kafkaTlsOptions(config.tls, configDir);
+  } catch (error) {
+    if (error instanceof KafkaConfigError) throw new FatalError(error.message, { code: error.code, cause: error.cause });
+    throw error;
+  }
 }

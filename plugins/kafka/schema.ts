@@ -9,29 +9,8 @@ import { Type, type Static } from '@sinclair/typebox';
 /** Characters a topic template may contain: legal topic characters plus `{{ field }}` markup. */
 const TOPIC_TEMPLATE_PATTERN = '^[A-Za-z0-9._\\-{} ]+$';
 
-export const TlsSchema = Type.Object(
-  {
-    enabled: Type.Boolean({ default: true, description: 'Connect with TLS (set false to keep the block but turn TLS off).' }),
-    ca_file: Type.Optional(Type.String({ minLength: 1, description: 'PEM CA bundle to trust instead of the system CAs; relative to bridge.yaml.' })),
-    cert_file: Type.Optional(Type.String({ minLength: 1, description: 'PEM client certificate (mutual TLS); relative to bridge.yaml.' })),
-    key_file: Type.Optional(Type.String({ minLength: 1, description: 'PEM private key of cert_file; relative to bridge.yaml.' })),
-    passphrase: Type.Optional(Type.String({ description: 'Passphrase of key_file.' })),
-    reject_unauthorized: Type.Boolean({ default: true, description: 'Verify the broker certificate. Turn off only for tests.' }),
-    servername: Type.Optional(Type.String({ minLength: 1, description: 'SNI / certificate host name, when it differs from the broker address.' })),
-  },
-  { additionalProperties: false },
-);
-
-export const SaslSchema = Type.Object(
-  {
-    mechanism: Type.Union([Type.Literal('plain'), Type.Literal('scram-sha-256'), Type.Literal('scram-sha-512')], {
-      description: 'SASL mechanism. Use PLAIN only over TLS.',
-    }),
-    username: Type.String({ minLength: 1 }),
-    password: Type.String(),
-  },
-  { additionalProperties: false },
-);
+export { TlsSchema, SaslSchema } from '../../src/config/kafka-security.js';
+import { TlsSchema, SaslSchema } from '../../src/config/kafka-security.js';
 
 export const configSchema = Type.Object(
   {

@@ -3,6 +3,7 @@
  * (`Static<>`) and the validator (compiled once by ajv in load.ts). Keys are snake_case with
  * unit suffixes; they are a public contract (design.md §3): add, never rename.
  */
+import { SaslSchema, TlsSchema } from './kafka-security.js';
 import { Type, type Static } from '@sinclair/typebox';
 
 
@@ -74,6 +75,8 @@ export const QueueSchema = Type.Object(
           connection_timeout_ms: Type.Integer({ minimum: 100, default: 3000 }),
           request_timeout_ms: Type.Integer({ minimum: 100, default: 30_000 }),
           session_timeout_ms: Type.Integer({ minimum: 3000, default: 30_000, description: 'Consumer group session: how long a dead instance keeps its partitions before they move to a live one.' }),
+          tls: Type.Optional(TlsSchema),
+          sasl: Type.Optional(SaslSchema),
         },
         { additionalProperties: false, description: 'Settings of queue.type: kafka.' },
       ),

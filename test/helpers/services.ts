@@ -25,6 +25,9 @@ const DEFAULTS = {
   KAFKA_BROKERS: '127.0.0.1:19092',
   ELASTICSEARCH_URL: 'http://127.0.0.1:19200',
   NATS_URL: 'nats://127.0.0.1:14222',
+  KAFKA_SASL_BROKERS: '127.0.0.1:19094',
+  KAFKA_SASL_USER: 'imbridge',
+  KAFKA_SASL_PASSWORD: 'imbridge-test-secret',
 } as const;
 type EnvKey = keyof typeof DEFAULTS;
 
@@ -72,6 +75,18 @@ export function kafkaBrokers(): string[] {
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
+}
+
+/** The test Kafka's SASL_PLAINTEXT listener (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512) and its test user. */
+export function kafkaSasl(): { brokers: string[]; username: string; password: string } {
+  return {
+    brokers: setting('KAFKA_SASL_BROKERS')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+    username: setting('KAFKA_SASL_USER'),
+    password: setting('KAFKA_SASL_PASSWORD'),
+  };
 }
 
 /** Elasticsearch base URL, e.g. 'http://127.0.0.1:19200' (no trailing slash) */

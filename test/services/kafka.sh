@@ -21,6 +21,7 @@ svc_launch() {
   require_java 17
   mkdir -p "$SVC_DIR"
   sed -e "s#@DATA_DIR@#$SVC_DIR#g" -e "s#@PORT@#$KAFKA_PORT#g" -e "s#@CONTROLLER_PORT@#$KAFKA_CONTROLLER_PORT#g" \
+    -e "s#@SASL_PORT@#$KAFKA_SASL_PORT#g" -e "s#@SASL_USER@#$KAFKA_SASL_USER#g" -e "s#@SASL_PASSWORD@#$KAFKA_SASL_PASSWORD#g" \
     "$KAFKA_HOME_DIR/server.properties.template" >"$SVC_DIR/server.properties"
   if [[ ! -f "$SVC_DIR/kafka-logs/meta.properties" ]]; then
     log "kafka: formatting $SVC_DIR/kafka-logs (cluster id $KAFKA_CLUSTER_ID)"
@@ -40,6 +41,17 @@ svc_launch() {
 # readiness = a real produce (acks=all) through kafkajs
 svc_probe() { node_probe kafka "$KAFKA_BROKERS"; }
 # warm-up: creates __consumer_offsets and the transaction coordinator state, so the first test does not pay for it
-svc_init() { node_probe kafka "$KAFKA_BROKERS" --init >/dev/null; }
+# and the SCRAM credentials of the SASL listener's user (idempotent: re-setting the same password).
+# (one mechanism per request: the broker refuses two changes of one user's credentials in one).
+svc_init() {
+  node_probe kafka "$KAFKA_BROKERS" --init >/dev/null
+  local mechanism
+  for mechanism in SCRAM-SHA-256 SCRAM-SHA-512; do
+    "$JAVA" -Xmx128m -Dlog4j2.configurationFile="$KAFKA_HOME_DIR/log4j2.properties" \
+      -cp "$KAFKA_HOME_DIR/target/lib/*" kafka.admin.ConfigCommand --bootstrap-server "$KAFKA_BROKERS" --alter \
+      --add-config "$mechanism=[password=$KAFKA_SASL_PASSWORD]" --entity-type users --entity-name "$KAFKA_SASL_USER" >>"$SVC_LOG" 2>&1 ||
+      die "kafka: cannot add the $mechanism credentials of $KAFKA_SASL_USER" "$SVC_LOG"
+  done
+}
 
 svc_main "$@"

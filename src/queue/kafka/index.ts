@@ -20,6 +20,7 @@
  */
 import { Kafka, logLevel, type Admin, type IHeaders, type LogEntry, type Message, type Producer } from 'kafkajs';
 import type { Logger } from 'pino';
+import { kafkaSaslOptions, kafkaTlsOptions } from '../../config/kafka-security.js';
 import type { AppendRecord, QuarantineInput } from '../store.js';
 import { QueueUnavailableError, type QueueHealth } from '../index.js';
 import type { CanonicalEvent } from '../../normalize/event.js';
@@ -57,10 +58,13 @@ interface PendingProduce {
 
 const CLIENT_RETRY = { retries: 5, initialRetryTime: 100, maxRetryTime: 2000 };
 
-export function kafkaClient(config: KafkaQueueConfig, logger: Logger, suffix = ''): Kafka {
+/** configDir: where relative TLS file paths (queue.kafka.tls.*_file) resolve, i.e. bridge.yaml's directory. */
+export function kafkaClient(config: KafkaQueueConfig, logger: Logger, configDir: string): Kafka {
   return new Kafka({
-    clientId: `${config.client_id}${suffix}`,
+    clientId: config.client_id,
     brokers: config.brokers,
+    ssl: kafkaTlsOptions(config.tls, configDir),
+    sasl: kafkaSaslOptions(config.sasl),
     connectionTimeout: config.connection_timeout_ms,
     requestTimeout: config.request_timeout_ms,
     retry: CLIENT_RETRY,
@@ -89,13 +93,14 @@ export class KafkaQueue implements IngestQueue {
   private constructor(
     readonly config: KafkaQueueConfig,
     private readonly logger: Logger,
+    configDir: string,
   ) {
-    this.kafka = kafkaClient(config, logger);
+    this.kafka = kafkaClient(config, logger, configDir);
   }
 
   /** Connects, creates the event and dead-letter topics when missing, and starts the producer. */
-  static async open(config: KafkaQueueConfig, logger: Logger): Promise<KafkaQueue> {
-    const queue = new KafkaQueue(config, logger);
+  static async open(config: KafkaQueueConfig, logger: Logger, configDir: string): Promise<KafkaQueue> {
+    const queue = new KafkaQueue(config, logger, configDir);
     await queue.ensureTopics();
     await queue.ensureProducer();
     return queue;
