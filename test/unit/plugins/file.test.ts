@@ -10,7 +10,8 @@ import { Ajv } from 'ajv';
 import { pino } from 'pino';
 import t from 'tap';
 import plugin from '../../../plugins/file/index.js';
-import { rememberEventJson, type CanonicalEvent, type Sink } from '../../../src/sink/api.js';
+import type { CanonicalEvent, Sink } from '../../../src/sink/api.js';
+import { groupEvent } from '../../helpers/events.js';
 
 const ajv = new Ajv({ useDefaults: true, strict: false, allErrors: true });
 const validate = ajv.compile(plugin.configSchema);
@@ -30,22 +31,7 @@ async function makeSink(t: { teardown(fn: () => unknown): void }, raw: Record<st
   return sink;
 }
 
-function event(n: number, text: string): CanonicalEvent {
-  const e = {
-    specversion: '1.0',
-    id: `evt-${n}`,
-    type: 'com.tencent.im.Group.CallbackAfterSendMsg',
-    source: '/tencent-im/1400000000',
-    subject: `group/g${n % 7}`,
-    time: new Date(1767225600000 + n * 1000).toISOString(),
-    datacontenttype: 'application/json',
-    imsdkappid: '1400000000',
-    imcommand: 'Group.CallbackAfterSendMsg',
-    data: { family: 'group', conversation: { kind: 'group', groupId: `g${n % 7}` }, seq: n, text, receivedAtMs: 1 },
-  } as CanonicalEvent;
-  rememberEventJson(e, JSON.stringify(e));
-  return e;
-}
+const event = (n: number, text: string): CanonicalEvent => groupEvent({ id: `evt-${n}`, groupId: `g${n % 7}`, seq: n, text });
 
 const tmp = (t: { teardown(fn: () => unknown): void }) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'im-bridge-file-sink-'));

@@ -9,7 +9,8 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Writable } from 'node:stream';
 import t from 'tap';
-import { FatalError, PartialBatchError, RetriableError, rememberEventJson, type CanonicalEvent, type Sink, type SinkPlugin } from '../../../src/sink/api.js';
+import { FatalError, PartialBatchError, RetriableError, type CanonicalEvent, type Sink, type SinkPlugin } from '../../../src/sink/api.js';
+import { groupEvent } from '../../helpers/events.js';
 import { classify } from '../../../src/sink/runner.js';
 import { threadedPlugin } from '../../../src/sink/thread.js';
 import { createLogger } from '../../../src/telemetry/logger.js';
@@ -71,22 +72,7 @@ async function start(t: { teardown(fn: () => unknown): void }, threaded: boolean
   return { sink, dir, logs, counts, lifetime, writes };
 }
 
-function event(n: number, text: string): CanonicalEvent {
-  const e = {
-    specversion: '1.0',
-    id: `probe-${n}`,
-    type: 'com.tencent.im.Group.CallbackAfterSendMsg',
-    source: '/tencent-im/1400000000',
-    subject: `group/g${n % 3}`,
-    time: new Date(1767225600000 + n).toISOString(),
-    datacontenttype: 'application/json',
-    imsdkappid: '1400000000',
-    imcommand: 'Group.CallbackAfterSendMsg',
-    data: { family: 'group', conversation: { kind: 'group', groupId: `g${n % 3}` }, seq: n, text, receivedAtMs: 1 },
-  } as CanonicalEvent;
-  rememberEventJson(e, JSON.stringify(e));
-  return e;
-}
+const event = (n: number, text: string): CanonicalEvent => groupEvent({ id: `probe-${n}`, groupId: `g${n % 3}`, seq: n, text });
 
 const signal = () => new AbortController().signal;
 
