@@ -47,89 +47,112 @@ export function threadedPlugin(plugin: SinkPlugin, moduleUrl: string): SinkPlugi
   };
 }
 
+interface PendingCall {
+  resolve: (value: unknown) => void;
+  reject: (error: Error) => void;
+}
+
 export class ThreadedSink implements Sink {
-  private readonly calls = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  private worker: Worker | undefined;
+  /** A replacement thread being started (create + connect) after the previous one died. */
+  private restarting: Promise<Worker> | undefined;
+  private closed = false;
+  private readonly calls = new Map<number, PendingCall>();
   private nextId = 1;
-  private exited: Error | undefined;
-  private closing = false;
+  private readonly destination: { write(line: string): void } | undefined;
 
   private constructor(
-    private readonly worker: Worker,
+    private readonly moduleUrl: string,
+    private readonly config: unknown,
     private readonly ctx: SinkContext,
   ) {
-    const destination = (ctx.logger as unknown as Record<symbol, { write(line: string): void } | undefined>)[pino.symbols.streamSym];
-    worker.on('message', (message: Reply) => {
-      if (message.log !== undefined) {
-        if (destination) destination.write(message.log);
-        else process.stdout.write(message.log);
-        return;
-      }
-      if (message.count !== undefined) {
-        ctx.count(message.count, message.value);
-        return;
-      }
-      const call = this.calls.get(message.id!);
-      if (!call) return;
-      this.calls.delete(message.id!);
-      if (message.ok) call.resolve(message.result);
-      else call.reject(rebuildError(message.error!));
-    });
-    worker.on('error', (error) => this.fail(error));
-    worker.on('exit', (code) => {
-      if (!this.closing) this.fail(new Error(`sink thread exited with code ${code}`));
-    });
+    this.destination = (ctx.logger as unknown as Record<symbol, { write(line: string): void } | undefined>)[pino.symbols.streamSym];
   }
 
   static async start(moduleUrl: string, config: unknown, ctx: SinkContext): Promise<ThreadedSink> {
+    const sink = new ThreadedSink(moduleUrl, config, ctx);
+    ctx.signal.addEventListener('abort', () => sink.worker?.postMessage({ op: 'abortAll' }), { once: true });
+    await sink.spawn(); // a plugin that refuses its config at create() fails here, as in-process
+    return sink;
+  }
+
+  async connect(signal: AbortSignal): Promise<void> {
+    await this.send(await this.ready(), 'connect', [], signal);
+  }
+
+  async writeBatch(events: readonly CanonicalEvent[], signal: AbortSignal): Promise<void> {
+    const json = new Array<string>(events.length);
+    for (let i = 0; i < events.length; i++) json[i] = eventJson(events[i]!);
+    await this.send(await this.ready(), 'writeBatch', [json], signal);
+  }
+
+  async healthcheck(signal: AbortSignal): Promise<void> {
+    await this.send(await this.ready(), 'healthcheck', [], signal);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const worker = this.worker;
+    if (!worker) return;
+    try {
+      await this.send(worker, 'close', [], undefined);
+    } finally {
+      this.worker = undefined;
+      await worker.terminate();
+    }
+  }
+
+  /** Starts a thread and creates the plugin instance in it. */
+  private async spawn(): Promise<Worker> {
     const worker = new Worker(workerUrl(), {
       // A sink thread's objects live for one batch; V8's default young generation let the Kafka
       // sink's thread hold ~20 MB more RSS for no measurable throughput (bench case 5t).
       resourceLimits: { maxYoungGenerationSizeMb: 12 },
-      workerData: { moduleUrl, config, name: ctx.name, configDir: ctx.configDir, logLevel: ctx.logger.level, logBindings: ctx.logger.bindings() },
+      workerData: { moduleUrl: this.moduleUrl, config: this.config, name: this.ctx.name, configDir: this.ctx.configDir, logLevel: this.ctx.logger.level, logBindings: this.ctx.logger.bindings() },
     });
-    const sink = new ThreadedSink(worker, ctx);
-    ctx.signal.addEventListener('abort', () => worker.postMessage({ op: 'abortAll' }), { once: true });
+    this.worker = worker;
+    worker.on('message', (message: Reply) => this.receive(message));
+    worker.on('error', (error) => this.lost(worker, error));
+    worker.on('exit', (code) => this.lost(worker, new Error(`sink thread exited with code ${code}`)));
     try {
-      await sink.call('create', [], undefined);
+      await this.send(worker, 'create', [], undefined);
     } catch (error) {
-      sink.closing = true;
+      if (this.worker === worker) this.worker = undefined;
       await worker.terminate();
       throw error;
     }
-    return sink;
+    return worker;
   }
 
-  connect(signal: AbortSignal): Promise<void> {
-    return this.call('connect', [], signal) as Promise<void>;
-  }
-
-  writeBatch(events: readonly CanonicalEvent[], signal: AbortSignal): Promise<void> {
-    const json = new Array<string>(events.length);
-    for (let i = 0; i < events.length; i++) json[i] = eventJson(events[i]!);
-    return this.call('writeBatch', [json], signal) as Promise<void>;
-  }
-
-  healthcheck(signal: AbortSignal): Promise<void> {
-    return this.call('healthcheck', [], signal) as Promise<void>;
-  }
-
-  async close(): Promise<void> {
+  /**
+   * The live thread; after a crash, a new one (create + connect) for the next call. Until it is
+   * up the call fails as retriable, so the host backs off and tries again: events are never
+   * dead-lettered just because a thread died.
+   */
+  private async ready(): Promise<Worker> {
+    if (this.closed) throw new RetriableError(`sink ${this.ctx.name} is closed`, { code: 'SINK_THREAD_EXITED' });
+    if (this.worker) return this.worker;
+    this.restarting ??= (async () => {
+      const worker = await this.spawn();
+      await this.send(worker, 'connect', [], this.ctx.signal);
+      this.ctx.logger.info({ code: 'SINK_THREAD_RESTARTED' }, `sink ${this.ctx.name}: started a new thread`);
+      return worker;
+    })().finally(() => {
+      this.restarting = undefined;
+    });
     try {
-      if (!this.exited) await this.call('close', [], undefined);
-    } finally {
-      this.closing = true;
-      await this.worker.terminate();
-      this.exited ??= new Error(`sink ${this.ctx.name} is closed`);
+      return await this.restarting;
+    } catch (error) {
+      throw new RetriableError(`sink ${this.ctx.name}: cannot restart its thread: ${(error as Error).message}`, { code: 'SINK_THREAD_EXITED', cause: error });
     }
   }
 
-  private call(op: string, args: unknown[], signal: AbortSignal | undefined): Promise<unknown> {
-    if (this.exited) return Promise.reject(new RetriableError(this.exited.message, { code: 'SINK_THREAD_EXITED' }));
+  private send(worker: Worker, op: string, args: unknown[], signal: AbortSignal | undefined): Promise<unknown> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       let onAbort: (() => void) | undefined;
       if (signal) {
-        onAbort = () => this.worker.postMessage({ abort: id });
+        onAbort = () => worker.postMessage({ abort: id });
         if (signal.aborted) onAbort();
         else signal.addEventListener('abort', onAbort, { once: true });
       }
@@ -138,13 +161,32 @@ export class ThreadedSink implements Sink {
         resolve: (v) => (done(), resolve(v)),
         reject: (e) => (done(), reject(e)),
       });
-      this.worker.postMessage({ id, op, args });
+      worker.postMessage({ id, op, args });
     });
   }
 
-  private fail(error: Error): void {
-    this.exited ??= error;
-    this.ctx.logger.error({ code: 'SINK_THREAD_EXITED', err: error.message }, `sink ${this.ctx.name}: its thread stopped: ${error.message}`);
+  private receive(message: Reply): void {
+    if (message.log !== undefined) {
+      if (this.destination) this.destination.write(message.log);
+      else process.stdout.write(message.log);
+      return;
+    }
+    if (message.count !== undefined) {
+      this.ctx.count(message.count, message.value);
+      return;
+    }
+    const call = this.calls.get(message.id!);
+    if (!call) return;
+    this.calls.delete(message.id!);
+    if (message.ok) call.resolve(message.result);
+    else call.reject(rebuildError(message.error!));
+  }
+
+  /** A thread ended without close(): its pending calls fail as retriable; the next call starts a new one. */
+  private lost(worker: Worker, error: Error): void {
+    if (this.worker !== worker) return; // closed, replaced, or the 'exit' after an 'error'
+    this.worker = undefined;
+    this.ctx.logger.error({ code: 'SINK_THREAD_EXITED', err: error.message }, `sink ${this.ctx.name}: its thread stopped (${error.message}); the next write starts a new one`);
     for (const call of this.calls.values()) call.reject(new RetriableError(error.message, { code: 'SINK_THREAD_EXITED' }));
     this.calls.clear();
   }

@@ -28,7 +28,7 @@ interface Harness {
   logs: Array<Record<string, unknown>>;
   counts: Map<string, number>;
   lifetime: AbortController;
-  writes(): Array<{ ids?: string[]; storedJson?: boolean; isMainThread?: boolean; closed?: boolean }>;
+  writes(): Array<{ ids?: string[]; storedJson?: boolean; isMainThread?: boolean; threadId?: number; closed?: boolean }>;
 }
 
 async function start(t: { teardown(fn: () => unknown): void }, threaded: boolean, extra: Record<string, unknown> = {}): Promise<Harness> {
@@ -165,12 +165,21 @@ t.test('create() failing in the thread rejects with the plugin error; healthchec
   t.same(await outcome(h.sink, [event(1, 'ok')]), { kind: 'retry', code: 'SINK_THREAD_EXITED', message: 'sink probe is closed' }, 'a closed sink answers at once, retriable');
 });
 
-t.test('a thread that dies fails its pending writes (retriable) instead of hanging them', async (t) => {
+t.test('a thread that dies fails its pending writes (retriable), and the next write starts a new thread', async (t) => {
   const h = await start(t, true);
-  const pending = outcome(h.sink, [event(1, 'crash')]);
-  const result = await pending;
-  t.equal(result.kind, 'retry');
+  await h.sink.writeBatch([event(1, 'before')], signal());
+  const result = await outcome(h.sink, [event(2, 'crash')]);
+  t.equal(result.kind, 'retry', 'the pending write fails as retriable: the host retries it, never dead-letters it for the crash');
   t.match(result, { code: 'SINK_THREAD_EXITED', message: /crashed its thread/ });
-  t.match(h.logs.find((l) => l.code === 'SINK_THREAD_EXITED'), { level: 'error', sink: 'probe' }, 'logged once, with the reason');
-  t.same(await outcome(h.sink, [event(2, 'ok')]), { kind: 'retry', code: 'SINK_THREAD_EXITED', message: 'probe: crashed its thread' }, 'later writes fail fast too');
+  await h.sink.writeBatch([event(3, 'after')], signal());
+  const writes = h.writes().filter((w) => w.ids);
+  t.same(
+    writes.map((w) => w.ids),
+    [['probe-1'], ['probe-2'], ['probe-3']],
+  );
+  t.not(writes[2]!.threadId, writes[0]!.threadId, 'the write after the crash ran in a new thread');
+  t.equal(h.logs.filter((l) => l.code === 'SINK_THREAD_EXITED').length, 1, 'the crash is logged once');
+  t.match(h.logs.find((l) => l.code === 'SINK_THREAD_EXITED'), { level: 'error', sink: 'probe', err: /crashed its thread/ });
+  t.ok(h.logs.some((l) => l.code === 'SINK_THREAD_RESTARTED'), 'and the restart');
+  t.equal(h.logs.filter((l) => l.code === 'PROBE_CREATED').length, 2, 'the plugin instance was created again in the new thread');
 });
