@@ -86,7 +86,8 @@ function locate(module: string, configDir: string): string {
   }
 }
 
-function pickExport(exports: Record<string, unknown>): SinkPlugin {
+/** The plugin object of a loaded module (also used by sink threads, which load the module again). */
+export function pickExport(exports: Record<string, unknown>): SinkPlugin {
   // ESM default, CommonJS module.exports (seen as default), or compiled TS `exports.default` under CJS.
   let candidate = (exports.default ?? exports.plugin ?? exports) as Record<string, unknown>;
   if (candidate && typeof candidate === 'object' && 'default' in candidate && !('create' in candidate)) {

@@ -5,7 +5,8 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { createLogger } from '../telemetry/logger.js';
-import { rememberEventJson, SinkError, type CanonicalEvent, type Sink, type SinkPlugin } from './api.js';
+import { rememberEventJson, SinkError, type CanonicalEvent, type Sink } from './api.js';
+import { pickExport } from './loader.js';
 import type { ThreadError } from './thread.js';
 
 const port = parentPort!;
@@ -20,10 +21,8 @@ const signals = new Map<number, AbortController>();
 let instance: Sink | undefined;
 
 async function create(): Promise<void> {
-  const exports = (await import(data.moduleUrl)) as Record<string, unknown>;
-  let plugin = (exports.default ?? exports.plugin ?? exports) as Record<string, unknown>;
-  if (plugin && typeof plugin === 'object' && 'default' in plugin && !('create' in plugin)) plugin = plugin.default as Record<string, unknown>;
-  instance = await (plugin as unknown as SinkPlugin).create(data.config as never, {
+  const plugin = pickExport((await import(data.moduleUrl)) as Record<string, unknown>);
+  instance = await plugin.create(data.config as never, {
     name: data.name,
     logger,
     signal: lifetime.signal,
