@@ -40,9 +40,9 @@ svc_launch() {
 
 # readiness = a real produce (acks=all) through kafkajs
 svc_probe() { node_probe kafka "$KAFKA_BROKERS"; }
-# warm-up: creates __consumer_offsets and the transaction coordinator state, so the first test does not pay for it
-# and the SCRAM credentials of the SASL listener's user (idempotent: re-setting the same password).
-# (one mechanism per request: the broker refuses two changes of one user's credentials in one).
+# warm-up: creates __consumer_offsets and the transaction coordinator state, so the first test does not pay for it;
+# then the SCRAM credentials of the SASL listener's user (idempotent: it sets the same password again; one
+# mechanism per request, as the broker refuses two changes of one user's credentials in one request).
 svc_init() {
   node_probe kafka "$KAFKA_BROKERS" --init >/dev/null
   local mechanism
