@@ -14,23 +14,51 @@ import { groupMessage, postMany, startDaemon, waitFor } from '../../helpers/daem
 
 type Handler = (id: string, req: http.IncomingMessage, res: http.ServerResponse) => void;
 
+/**
+ * A receiver that counts, besides sockets, the requests in flight: received and neither answered nor
+ * given up by the sink (its socket ended or closed). That is what `max_connections` bounds.
+ *
+ * Why requests and not sockets: a timed-out request's socket is destroyed and its slot reused at once,
+ * and this server sees the old socket's 'close' only a loop turn or more after the replacement's
+ * 'connection' — a sampler can count both. A request in flight cannot race that way: the sink sends the
+ * old socket's FIN before it connects the new one and writes the new request, so the FIN's EOF is
+ * readable no later than the new request's bytes; counting in `setImmediate` (after the whole poll
+ * batch) therefore never sees the replacement's request before the old one's end. The bound is
+ * order-based, not time-based, and holds on a busy machine; a sink that opened more than
+ * `max_connections` requests would still break it.
+ */
 async function receiver(initial: Handler) {
   let handler = initial;
   const requests: Array<{ id: string; at: number }> = [];
   const sockets = new Set<Socket>();
+  const inFlight = new Set<http.IncomingMessage>();
   let maxSockets = 0;
+  let maxInFlight = 0;
+  const onSocket = new Map<Socket, http.IncomingMessage>(); // the request a socket carries now
   const server = http.createServer((req, res) => {
+    onSocket.set(req.socket, req);
+    res.once('finish', () => inFlight.delete(req));
     req.resume();
     req.on('end', () => {
       const id = String(req.headers['webhook-id']);
       requests.push({ id, at: Date.now() });
+      if (!req.socket.destroyed && !req.socket.readableEnded) {
+        inFlight.add(req);
+        setImmediate(() => (maxInFlight = Math.max(maxInFlight, inFlight.size)));
+      }
       handler(id, req, res);
     });
   });
   server.on('connection', (socket) => {
     sockets.add(socket);
     maxSockets = Math.max(maxSockets, sockets.size);
-    socket.on('close', () => sockets.delete(socket));
+    const ended = () => {
+      const req = onSocket.get(socket);
+      if (req) inFlight.delete(req);
+      onSocket.delete(socket);
+    };
+    socket.on('end', ended).on('error', ended);
+    socket.on('close', () => (ended(), sockets.delete(socket)));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
@@ -38,6 +66,8 @@ async function receiver(initial: Handler) {
     requests,
     openSockets: () => sockets.size,
     maxSockets: () => maxSockets,
+    inFlight: () => inFlight.size,
+    maxInFlight: () => maxInFlight,
     setHandler: (h: Handler) => (handler = h),
     close: () => new Promise<void>((resolve) => (server.closeAllConnections(), server.close(() => resolve()))),
   };
@@ -133,22 +163,23 @@ t.test('a receiver that never answers: timeouts and retries, bounded sockets and
   const statuses = await postMany(daemon.url, Array.from({ length: total }, (_, i) => ({ command: 'Group.CallbackAfterSendMsg', body: groupMessage(`hang-${i % 200}`, Math.floor(i / 200) + 1) })), 16);
   t.equal(statuses.filter((s) => s === 200).length, total);
 
-  const samples: Array<{ s: number; sockets: number; rssMb: number; requests: number }> = [];
+  const samples: Array<{ s: number; sockets: number; inFlight: number; rssMb: number; requests: number }> = [];
   const started = Date.now();
   for (let s = 0; s <= 30; s += 2) {
     await new Promise((r) => setTimeout(r, Math.max(0, started + s * 1000 - Date.now())));
-    samples.push({ s, sockets: rx.openSockets(), rssMb: rssMb(pid), requests: rx.requests.length });
+    samples.push({ s, sockets: rx.openSockets(), inFlight: rx.inFlight(), rssMb: rssMb(pid), requests: rx.requests.length });
   }
-  for (const x of samples) t.comment(`t=${String(x.s).padStart(2)}s open sockets=${x.sockets} rss=${x.rssMb}MB requests so far=${x.requests}`);
-  t.comment(`max open sockets on the receiver: ${rx.maxSockets()}`);
+  for (const x of samples) t.comment(`t=${String(x.s).padStart(2)}s open sockets=${x.sockets} requests in flight=${x.inFlight} rss=${x.rssMb}MB requests so far=${x.requests}`);
+  t.comment(`max open sockets on the receiver: ${rx.maxSockets()}, max requests in flight: ${rx.maxInFlight()}`);
 
   const timeouts = daemon.logs.filter((l) => l.code === 'SINK_WRITE_RETRY' && l.errorCode === 'WEBHOOK_TIMEOUT').length;
   t.ok(timeouts >= 10, `${timeouts} retries after WEBHOOK_TIMEOUT`);
   t.ok(samples.at(-1)!.requests > samples[1]!.requests, 'requests keep being retried');
-  // A timed-out request's socket is destroyed and its slot reused at once; the receiver notices the
-  // close a moment later, so for an instant it may count the closing socket and its replacement.
+  // What the sink guarantees: never more than max_connections requests in flight (see receiver()).
+  t.ok(rx.maxInFlight() >= 1, 'requests were held open by the receiver');
+  t.ok(rx.maxInFlight() <= maxConnections, `requests in flight: peak ${rx.maxInFlight()} ≤ max_connections ${maxConnections}`);
+  // Sockets: a closing socket and its replacement may be counted at the same instant (see receiver()).
   t.ok(rx.maxSockets() <= 2 * maxConnections, `sockets bounded: peak ${rx.maxSockets()} ≤ 2 × max_connections (closing + replacement)`);
-  t.ok(samples.every((x) => x.sockets <= maxConnections), 'open sockets ≤ max_connections at every sample');
   const warm = samples.filter((x) => x.s >= 6).map((x) => x.rssMb);
   t.ok(Math.max(...warm) <= warm[0]! + 40, `no RSS growth after warm-up (${warm.join(', ')} MB)`);
   t.ok(Math.max(...warm) < 250, 'RSS bounded');
