@@ -24,6 +24,8 @@ export type RejectCode =
   | 'BODY_NOT_JSON'
   | 'BODY_NOT_OBJECT'
   | 'COMMAND_MISSING'
+  | 'COMMAND_INVALID'
+  | 'BODY_DUPLICATE_KEY'
   | 'SCHEMA_VIOLATION'
   | 'QUEUE_UNAVAILABLE'
   | 'SHUTTING_DOWN'
@@ -50,6 +52,8 @@ export const REJECTIONS: Record<RejectCode, { status: number; errorCode: number 
   BODY_NOT_JSON: { status: 400, errorCode: 40002 },
   BODY_NOT_OBJECT: { status: 400, errorCode: 40003 },
   COMMAND_MISSING: { status: 400, errorCode: 40005 },
+  COMMAND_INVALID: { status: 400, errorCode: 40008 },
+  BODY_DUPLICATE_KEY: { status: 400, errorCode: 40009 },
   SCHEMA_VIOLATION: { status: 400, errorCode: 40004 },
   QUEUE_UNAVAILABLE: { status: 503, errorCode: 50301 },
   SHUTTING_DOWN: { status: 503, errorCode: 50302 },

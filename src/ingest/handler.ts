@@ -3,7 +3,8 @@
  * and the durable append. The answer is 200 only after the event is on disk.
  *
  *   method/path (server.ts) → body size (server.ts) → SdkAppid → client IP → Sign/RequestTime
- *   → UTF-8 + JSON → object → command → schema → normalize → route → queue (fsync) → 200
+ *   → UTF-8 + JSON (nesting, duplicate keys; compacted when spaced) → object → command shape
+ *   → schema → normalize → route → queue (fsync) → 200
  */
 import { isUtf8 } from 'node:buffer';
 import type { Logger } from 'pino';
@@ -17,6 +18,10 @@ import type { IngestQueue } from '../queue/kafka/index.js';
 import type { RouteTable } from '../route/table.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { Quarantine } from './quarantine.js';
+import { isCommandShaped, COMMAND_SHAPE_TEXT } from './command.js';
+import { compactJsonText, countParsedKeys, firstDuplicateKey, scanJsonText } from './json-text.js';
+
+export { nestedDeeperThan } from './json-text.js';
 
 export interface CallbackRequest {
   /** Raw query string without '?'. */
@@ -40,41 +45,9 @@ export interface HandlerDeps {
 }
 
 const UTF8_BOM = 0xfeff;
-const COMMAND_LABEL = /^[A-Za-z0-9]{1,40}\.[A-Za-z0-9]{1,60}$/;
 const MAX_COMMAND_LABELS = 300;
 /** Deepest accepted nesting of arrays/objects in a callback body. */
 export const MAX_NESTING = 256;
-
-/**
- * Whether the JSON text nests arrays/objects deeper than `limit`. A byte scan (the structural
- * characters are ASCII and never part of a multi-byte UTF-8 sequence) that jumps over strings with
- * indexOf: long message texts are most of a large body, and a byte loop over them cost as much as
- * parsing the body.
- */
-export function nestedDeeperThan(bytes: Uint8Array, limit: number): boolean {
-  let depth = 0;
-  for (let i = 0; i < bytes.length; i++) {
-    const b = bytes[i]!;
-    if (b === 0x22) {
-      // The closing quote: the next one not escaped by an odd run of backslashes.
-      let end = i;
-      for (;;) {
-        end = typedIndexOf.call(bytes, 0x22, end + 1);
-        if (end === -1) return false; // unterminated string: JSON.parse rejects the body
-        let backslashes = 0;
-        while (bytes[end - 1 - backslashes] === 0x5c) backslashes++;
-        if ((backslashes & 1) === 0) break;
-      }
-      i = end;
-    } else if (b === 0x5b || b === 0x7b) {
-      if (++depth > limit) return true;
-    } else if (b === 0x5d || b === 0x7d) depth--;
-  }
-  return false;
-}
-
-/** The TypedArray builtin, not Buffer#indexOf: no call into C++ for each (often short) string. */
-const typedIndexOf = Uint8Array.prototype.indexOf;
 
 /**
  * The event as JSON. `data.raw` is the parsed request body, so instead of serializing it again we
@@ -126,6 +99,8 @@ export class CallbackHandler {
 
     let body: unknown;
     let text: string;
+    let keysInText = 0;
+    let spaced = false;
     try {
       // isUtf8 (C++) then toString is cheaper than a fatal TextDecoder; a BOM is dropped as before.
       if (!isUtf8(request.body)) throw new TypeError('invalid UTF-8');
@@ -133,7 +108,10 @@ export class CallbackHandler {
       if (text.charCodeAt(0) === UTF8_BOM) text = text.slice(1);
       // JSON.parse copes with 100k levels, but the event built from such a body does not
       // (JSON.stringify overflows the stack: a 500). Real callbacks are a few levels deep.
-      if (nestedDeeperThan(request.body, MAX_NESTING)) throw new RangeError('nested too deeply');
+      const shape = scanJsonText(request.body, MAX_NESTING);
+      if (shape.tooDeep) throw new RangeError('nested too deeply');
+      keysInText = shape.keys;
+      spaced = shape.spaced;
       body = JSON.parse(text);
     } catch (error) {
       const code: RejectCode = error instanceof TypeError ? 'BODY_NOT_UTF8' : 'BODY_NOT_JSON';
@@ -148,9 +126,20 @@ export class CallbackHandler {
     if (body === null || typeof body !== 'object' || Array.isArray(body)) {
       return this.rejected(request, reject('BODY_NOT_OBJECT', `body must be a JSON object, got ${body === null ? 'null' : Array.isArray(body) ? 'an array' : typeof body}`), params, true);
     }
+    // One reading of the body: JSON.parse keeps the last of two equal keys, a first-wins consumer of
+    // data.raw would see the other value. Every key in the text is one ':'; JSON.parse keeps one per name.
+    if (countParsedKeys(body) !== keysInText) {
+      const key = firstDuplicateKey(text);
+      return this.rejected(request, reject('BODY_DUPLICATE_KEY', `body has the key ${JSON.stringify(key ?? '?').slice(0, 80)} twice in one object`), params, true);
+    }
+    // One event, one line: data.raw is spliced from this text (see serializeEvent).
+    if (spaced) text = compactJsonText(text);
     const object = body as Record<string, unknown>;
     const command = params.get('CallbackCommand') || (typeof object.CallbackCommand === 'string' ? object.CallbackCommand : '');
     if (!command) return this.rejected(request, reject('COMMAND_MISSING', 'CallbackCommand is missing from the query string and the body'), params, true);
+    if (!isCommandShaped(command)) {
+      return this.rejected(request, reject('COMMAND_INVALID', `CallbackCommand must be ${COMMAND_SHAPE_TEXT} (got ${command.length} characters)`), params, true);
+    }
 
     const valid = d.validator.validate(command, object);
     if (!valid.ok) return this.rejected(request, reject('SCHEMA_VIOLATION', `${command}: ${valid.error}`), params, true, command);
@@ -171,7 +160,18 @@ export class CallbackHandler {
     if (isBeforeCallback(command)) {
       // Answered at once with "allow, unchanged"; forwarded only when a route asks for it.
       const sinks = d.routes.match(event).sinks;
-      if (sinks.length > 0) void this.enqueue(event, sinks, label, text).catch(() => undefined);
+      if (sinks.length > 0) {
+        // Tencent waits for this answer to deliver the message, so it does not wait for the disk:
+        // a forwarded before-callback is not durable. A refusal is counted and logged, never silent.
+        this.enqueue(event, sinks, label, text).catch((error: unknown) => {
+          const reason = error instanceof QueueUnavailableError ? error.code : 'INTERNAL_ERROR';
+          d.metrics.eventsDropped.inc({ reason: `before_callback_not_queued:${reason}` });
+          d.logger.warn(
+            { code: 'BEFORE_CALLBACK_NOT_QUEUED', reason, err: (error as Error).message, command: label, eventId: event.id },
+            'a forwarded before-callback was answered but the queue refused it; dropped',
+          );
+        });
+      }
       this.accepted(label, request);
       return OK_ANSWER;
     }
@@ -238,7 +238,7 @@ export class CallbackHandler {
   /** Metrics labels come only from authenticated requests and are capped, so junk cannot explode cardinality. */
   private commandLabel(command: string): string {
     if (this.commandLabels.has(command)) return command;
-    if (!COMMAND_LABEL.test(command) || this.commandLabels.size >= MAX_COMMAND_LABELS) return 'other';
+    if (!isCommandShaped(command) || this.commandLabels.size >= MAX_COMMAND_LABELS) return 'other';
     this.commandLabels.add(command);
     return command;
   }

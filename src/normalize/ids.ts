@@ -3,9 +3,10 @@
  *
  * id = first 128 bits of sha256(key), as 32 lowercase hex characters, where key always starts with
  * `<sdkAppId>|<command>|`. Parts are joined with `|`; a `|` or `\` inside a part is escaped with `\`
- * so that two different part lists can never produce the same key. The receive time never enters a key.
+ * so that two different part lists can never produce the same key. The receive time enters only the
+ * key of a body that has neither a unique key nor a time of its own (idFromReception).
  */
-import { hash } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 
 const NEEDS_ESCAPE = /[|\\]/g;
 
@@ -31,6 +32,20 @@ export function idFromKey(sdkAppId: string, command: string, key: string): strin
 /** Id from the canonical body: `<sdkAppId>|<command>|<canonical JSON>`. */
 export function idFromBody(sdkAppId: string, command: string, body: unknown): string {
   return hashId(keyPart(sdkAppId) + '|' + keyPart(command) + '|' + canonicalJson(body));
+}
+
+/** Unique per process start: two receptions in the same millisecond still get two ids. */
+const RECEPTION_NONCE = randomBytes(8).toString('hex');
+let receptionSeq = 0;
+
+/**
+ * Id of one reception of a body that has no unique key and no time of its own:
+ * `<sdkAppId>|<command>|<canonical JSON>|<receivedAtMs>|<process nonce>|<sequence>`. Identical bodies
+ * received twice are two events with two ids; the stored event keeps its id on replay and redelivery.
+ */
+export function idFromReception(sdkAppId: string, command: string, body: unknown, receivedAtMs: number): string {
+  receptionSeq = (receptionSeq + 1) % Number.MAX_SAFE_INTEGER;
+  return hashId(keyPart(sdkAppId) + '|' + keyPart(command) + '|' + canonicalJson(body) + '|' + receivedAtMs + '|' + RECEPTION_NONCE + '|' + receptionSeq);
 }
 
 /**

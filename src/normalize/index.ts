@@ -9,7 +9,13 @@
  * - subject / conversation / family fields: per family (group.ts, c2c.ts, state.ts, sns.ts, push.ts,
  *   generic.ts); `app/<sdkAppId>` when nothing names a conversation.
  * - time: MsgTime (s) if present, else EventTime (ms; < 1e12 taken as s), else meta.receivedAtMs.
- * - id: see ids.ts and the family modules; the receive time never enters it.
+ * - id (see ids.ts): from Tencent's unique key where the family defines one (MsgKey, MsgId,
+ *   GroupId+TopicId+MsgSeq…), so that a redelivery gets the same id and sinks drop it; else from the
+ *   canonical body when the body carries its own time (EventTime, MsgTime), since two distinct events
+ *   then differ; else — no key and no time (member state changes, friend/blacklist changes, alerts,
+ *   topic changes…) — from the body plus this reception (receive time and a unique nonce), because two
+ *   identical bodies received at different times are two events and must not merge in a deduplicating
+ *   sink.
  */
 import type { CallbackMeta, CanonicalEvent, EventData } from './event.js';
 import type { Draft } from './common.js';
@@ -19,7 +25,7 @@ import { normalizeState } from './state.js';
 import { normalizeSns } from './sns.js';
 import { normalizePush } from './push.js';
 import { normalizeGeneric } from './generic.js';
-import { idFromBody, idFromKey } from './ids.js';
+import { idFromBody, idFromKey, idFromReception } from './ids.js';
 import { eventTimeToMs, formatRfc3339, MAX_RFC3339_MS, secondsToMs } from './time.js';
 import { normalizePlatform } from './platform.js';
 
@@ -103,7 +109,12 @@ export function normalize(
 
   const event = {
     specversion: '1.0',
-    id: draft.idKey !== undefined ? idFromKey(sdkAppId, command, draft.idKey) : idFromBody(sdkAppId, command, body),
+    id:
+      draft.idKey !== undefined
+        ? idFromKey(sdkAppId, command, draft.idKey)
+        : eventTimeMs !== undefined || secondsToMs(body.MsgTime) !== undefined
+          ? idFromBody(sdkAppId, command, body)
+          : idFromReception(sdkAppId, command, body, meta.receivedAtMs),
     type: 'com.tencent.im.' + command,
     source: '/tencent-im/' + sdkAppId,
     subject: draft.subject,

@@ -32,6 +32,15 @@ export interface ConformanceOptions {
   events?: (count: number, prefix: string) => CanonicalEvent[];
   /** Directory that relative paths in the config resolve against (default: process.cwd()). */
   configDir?: string;
+  /**
+   * Optional: turns a good event into one this sink cannot write (a subject over the server's limit,
+   * an invalid topic or index name, a record over the size limit…). The kit writes it in the middle of
+   * 100 good events of the same and of other conversations and expects a PartialBatchError that fails
+   * the poison alone, fatally, with a code; the 100 must arrive. Without it the kit still sends a
+   * hostile event (lone UTF-16 surrogates, `..`, `/`, control characters in the subject, the group id,
+   * the sender and the text): the sink must write it or fail it alone, never the batch.
+   */
+  poison?: (event: CanonicalEvent) => CanonicalEvent;
 }
 
 export interface ConformanceCheck {
@@ -161,6 +170,31 @@ export async function runSinkConformance(plugin: SinkPlugin, options: Conformanc
     await Promise.all(parallel.map((b) => s.writeBatch(b, controller.signal)));
     return verifyArrived(parallel.flat());
   });
+  await attempt(options.poison ? 'a poison event fails alone, fatally, with a code' : 'a hostile event is written or fails alone', async () => {
+    const good = make(100, `${run}-poison`);
+    const at = 37;
+    const poison = (options.poison ?? hostileEvent)(structuredClone(good[at]!));
+    poison.id = createHash('sha256').update(`${run}|poison`).digest('hex').slice(0, 32);
+    const events = [...good.slice(0, at), poison, ...good.slice(at)];
+    let failures: Array<{ index: number; retriable: boolean; code: string }> = [];
+    try {
+      await s.writeBatch(events, controller.signal);
+    } catch (error) {
+      const shaped = error as { name?: string; failures?: Array<{ index: number; retriable: boolean; code: string }> };
+      if (!(error instanceof PartialBatchError) && shaped?.name !== 'PartialBatchError') throw new Error(`the whole batch failed for one event: ${describe(error)} (throw PartialBatchError for that event alone)`);
+      failures = [...(shaped.failures ?? [])];
+    }
+    const others = failures.filter((f) => f.index !== at);
+    if (others.length) throw new Error(`${others.length} good event(s) failed with the poison, e.g. index ${others[0]!.index} ${others[0]!.code}`);
+    const own = failures.find((f) => f.index === at);
+    if (options.poison) {
+      if (!own) throw new Error('the poison event was accepted although it cannot be written');
+      if (own.retriable) throw new Error(`the poison event failed as retriable (${own.code}); retrying cannot help: fail it as fatal`);
+      if (!own.code || typeof own.code !== 'string') throw new Error('the poison event failed without a code');
+    }
+    const arrived = await verifyArrived(good);
+    return own ? `poison failed alone (${own.code}); ${arrived}` : `hostile event written; ${arrived}`;
+  });
   await attempt('the same batch written again (redelivery)', async () => {
     await s.writeBatch(single, controller.signal);
     if (options.idempotent && options.countCopies) {
@@ -205,6 +239,17 @@ export async function runSinkConformance(plugin: SinkPlugin, options: Conformanc
   }
   controller.abort();
   return report();
+}
+
+/** The default poison: hostile strings in every field a sink may put in a name, a path or a URL. */
+function hostileEvent(event: CanonicalEvent): CanonicalEvent {
+  const hostile = '../..\\/\ud800x\u0000\n%2e%2e';
+  const groupId = `@TGS#${hostile}`;
+  event.subject = `group/${groupId}`;
+  event.data.conversation = { kind: 'group', groupId, groupType: 'Public' };
+  event.data.sender = hostile;
+  event.data.text = hostile;
+  return event;
 }
 
 function isRetriable(error: unknown): boolean {

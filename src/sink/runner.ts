@@ -2,6 +2,12 @@
  * Runs one plugin instance for the host: creation, connect with backoff, writes with a timeout,
  * and the classification of whatever a plugin throws. A plugin that throws something unexpected,
  * or hangs, is contained here: it becomes a retriable failure with a code, never a crash.
+ *
+ * One event must not poison its batch: when a batch of several events fails with an error the plugin
+ * did not classify (a TypeError, a URIError while it rendered one event…), the runner writes the
+ * events again one at a time, in order, in the same attempt. The event that fails alone keeps its
+ * failure; the others are delivered (or fail for their own reason) and no retry is counted for them.
+ * Events after a failed one of the same subject are held back (notAttempted) to keep the order.
  */
 import type { Logger } from 'pino';
 import { FatalError, PartialBatchError, RetriableError, SinkError, type CanonicalEvent, type ItemFailure, type Sink, type SinkPlugin } from './api.js';
@@ -98,10 +104,12 @@ export class SinkRunner {
     const started = performance.now();
     let outcome: WriteOutcome;
     try {
-      await withTimeout(instance.writeBatch(events, attempt.signal), this.config.write_timeout_ms, 'writeBatch', attempt);
-      outcome = { kind: 'ok' };
-    } catch (error) {
-      outcome = classify(error, events.length);
+      outcome = await this.writeOnce(instance, events, attempt);
+      if (outcome.kind === 'retry' && outcome.code === UNEXPECTED && events.length > 1 && !attempt.signal.aborted) {
+        this.logger.warn({ code: 'SINK_BATCH_ISOLATED', events: events.length, err: outcome.message }, `sink ${this.name} failed a batch with an unclassified error; writing its events one at a time`);
+        this.metrics.pluginEvents.inc({ sink: this.name, name: 'batches_isolated' });
+        outcome = await this.writeOneByOne(instance, events, attempt);
+      }
     } finally {
       this.abort.signal.removeEventListener('abort', onAbort);
     }
@@ -123,6 +131,38 @@ export class SinkRunner {
       this.metrics.sinkUp.set({ sink: this.name }, 0);
     }
     return outcome;
+  }
+
+  private async writeOnce(instance: Sink, events: readonly CanonicalEvent[], attempt: AbortController): Promise<WriteOutcome> {
+    try {
+      await withTimeout(instance.writeBatch(events, attempt.signal), this.config.write_timeout_ms, 'writeBatch', attempt);
+      return { kind: 'ok' };
+    } catch (error) {
+      return classify(error, events.length);
+    }
+  }
+
+  /** The isolation pass (see the module comment): one writeBatch per event, outcomes merged. */
+  private async writeOneByOne(instance: Sink, events: readonly CanonicalEvent[], attempt: AbortController): Promise<WriteOutcome> {
+    const failures: ItemFailure[] = [];
+    const blocked = new Set<string>();
+    for (let index = 0; index < events.length; index++) {
+      const event = events[index]!;
+      if (blocked.has(event.subject) || attempt.signal.aborted) {
+        failures.push({ index, retriable: true, code: 'SINK_HELD_BACK', message: 'held back behind an earlier event of its subject', notAttempted: true });
+        continue;
+      }
+      const one = await this.writeOnce(instance, [event], attempt);
+      if (one.kind === 'ok') continue;
+      blocked.add(event.subject);
+      if (one.kind === 'partial') {
+        const failure = one.failures[0];
+        if (failure) failures.push({ ...failure, index });
+      } else {
+        failures.push({ index, retriable: one.kind === 'retry', code: one.code, message: one.message, retryAfterMs: one.kind === 'retry' ? one.retryAfterMs : undefined });
+      }
+    }
+    return failures.length === 0 ? { kind: 'ok' } : { kind: 'partial', failures };
   }
 
   async healthcheck(): Promise<{ ok: boolean; error?: string }> {
@@ -151,6 +191,8 @@ export class SinkRunner {
   }
 }
 
+const UNEXPECTED = 'SINK_UNEXPECTED_ERROR';
+
 export function classify(error: unknown, batchSize: number): WriteOutcome {
   if (error instanceof PartialBatchError) {
     const failures = error.failures.filter((f) => Number.isInteger(f.index) && f.index >= 0 && f.index < batchSize);
@@ -165,7 +207,7 @@ export function classify(error: unknown, batchSize: number): WriteOutcome {
   if (shaped?.name === 'PartialBatchError' && Array.isArray(shaped.failures)) return { kind: 'partial', failures: shaped.failures };
   if (shaped?.name === 'FatalError') return { kind: 'fatal', code: shaped.code ?? 'SINK_FATAL', message: shaped.message ?? 'fatal' };
   if (shaped?.name === 'RetriableError') return { kind: 'retry', code: shaped.code ?? 'SINK_RETRIABLE', message: shaped.message ?? 'retriable', retryAfterMs: shaped.retryAfterMs };
-  return { kind: 'retry', code: 'SINK_UNEXPECTED_ERROR', message: describe(error) };
+  return { kind: 'retry', code: UNEXPECTED, message: describe(error) };
 }
 
 export class TimeoutError extends Error {

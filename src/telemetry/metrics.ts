@@ -38,6 +38,12 @@ export class Metrics {
     labelNames: ['policy'] as const,
     registers: [this.registry],
   });
+  readonly eventsDropped = new Counter({
+    name: 'im_bridge_events_dropped_total',
+    help: 'Events accepted (answered 200) and then not kept, by reason (e.g. a forwarded before-callback the queue refused).',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
   readonly delivered = new Counter({
     name: 'im_bridge_events_delivered_total',
     help: 'Events delivered by a sink.',
