@@ -250,11 +250,15 @@ export class Bridge {
       const depth = this.lastStats?.sinks.find((s) => s.sink === name);
       sinks[name] = { state: unit.runner.state, lastError: unit.runner.lastError, pending: depth?.depth ?? 0, ...unit.dispatcher.stats() };
     }
+    const orphaned: Record<string, { pending: number; bytes: number }> = {};
+    for (const s of this.lastStats?.sinks ?? []) if (!this.sinks.has(s.sink)) orphaned[s.sink] = { pending: s.depth, bytes: s.bytes };
     return {
       ready: health.writable && !this.stopping,
       generation: this.config.generation,
       queue: { writable: health.writable, reason: health.reason, code: health.code, events: this.queue.events, bytes: this.queue.bytes },
       sinks,
+      // Events queued for sinks that are not configured (removed, or a replay target): no dispatcher reads them.
+      ...(Object.keys(orphaned).length ? { orphaned } : {}),
     };
   }
 
@@ -286,7 +290,9 @@ export class Bridge {
       const now = Date.now();
       this.metrics.queueStored.set(stats.events);
       this.metrics.queueStoredBytes.set(stats.bytes);
-      for (const name of this.sinks.keys()) {
+      // Sinks with queued events that are no longer configured get the same gauges: nothing waits unseen.
+      const names = new Set([...this.sinks.keys(), ...this.warnedOrphans, ...stats.sinks.map((s) => s.sink)]);
+      for (const name of names) {
         const s = stats.sinks.find((x) => x.sink === name);
         this.metrics.queueDepth.set({ sink: name }, s?.depth ?? 0);
         this.metrics.queueBytes.set({ sink: name }, s?.bytes ?? 0);
@@ -295,7 +301,7 @@ export class Bridge {
       for (const s of stats.sinks) {
         if (!this.sinks.has(s.sink) && !this.warnedOrphans.has(s.sink)) {
           this.warnedOrphans.add(s.sink);
-          this.logger.warn({ code: 'QUEUE_ORPHANED_EVENTS', sinkName: s.sink, depth: s.depth }, `${s.depth} queued event(s) wait for sink "${s.sink}", which is not configured; re-add it or replay them elsewhere`);
+          this.logger.warn({ code: 'QUEUE_ORPHANED_EVENTS', sinkName: s.sink, depth: s.depth }, `${s.depth} queued event(s) wait for sink "${s.sink}", which is not configured; re-add it, or move them: im-bridge queue move --from ${s.sink} --to-sink NAME (or --to-dlq)`);
         }
       }
     } catch (error) {

@@ -27,7 +27,10 @@ Usage:
   im-bridge dlq show ID [--config FILE]
   im-bridge dlq replay  [--config FILE] [--sink NAME] [--since T] [--id ID]... [--to-sink NAME]
   im-bridge dlq purge   [--config FILE] [--sink NAME] [--before T] [--id ID]...
-  im-bridge queue stats [--config FILE]   depth, bytes and oldest age per sink
+  im-bridge queue stats [--config FILE]   depth, bytes and oldest age per sink (also sinks no longer configured)
+  im-bridge queue move  [--config FILE] --from NAME (--to-sink NAME | --to-dlq)
+                                          move the events queued for a sink (e.g. one removed from the
+                                          config) to another sink, or into the dead-letter store
   im-bridge reload      [--config FILE]   ask the running daemon to reload its configuration (SIGHUP)
   im-bridge version
 
@@ -49,6 +52,8 @@ async function main(argv: string[]): Promise<number> {
       limit: { type: 'string' },
       id: { type: 'string', multiple: true },
       'to-sink': { type: 'string' },
+      from: { type: 'string' },
+      'to-dlq': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -72,14 +77,17 @@ async function main(argv: string[]): Promise<number> {
     case 'dlq':
       return dlq(await load(configFile), sub, arg, values);
     case 'queue': {
+      const config = await load(configFile);
+      if (sub === 'move') return queueMove(config, values);
       if (sub !== 'stats') return usage(`unknown queue command "${sub ?? ''}"`);
-      const store = openStore(await load(configFile), true);
+      const store = openStore(config, true);
       const stats = store.stats();
       store.close();
       const now = Date.now();
       console.log(`stored: ${stats.events} event(s), ${stats.bytes} bytes; dead letters: ${stats.deadLetters}`);
       for (const s of stats.sinks) {
-        console.log(`  ${s.sink}: depth ${s.depth}, ${s.bytes} bytes, oldest ${s.oldestMs ? `${((now - s.oldestMs) / 1000).toFixed(1)} s ago` : '-'}`);
+        const orphan = config.sinks[s.sink] ? '' : `  (not configured: move them with \`im-bridge queue move --from ${s.sink} --to-sink NAME\` or --to-dlq)`;
+        console.log(`  ${s.sink}: depth ${s.depth}, ${s.bytes} bytes, oldest ${s.oldestMs ? `${((now - s.oldestMs) / 1000).toFixed(1)} s ago` : '-'}${orphan}`);
       }
       return 0;
     }
@@ -210,10 +218,19 @@ function dlq(config: BridgeConfig, sub: string | undefined, arg: string | undefi
       return 0;
     }
     case 'replay': {
+      const toSink = values['to-sink'] as string | undefined;
+      const sink = values.sink as string | undefined;
+      if (toSink !== undefined && !config.sinks[toSink]) return refuseSink('--to-sink', toSink, config);
+      if (sink !== undefined && toSink === undefined && !config.sinks[sink]) {
+        return refuseSink('--sink', sink, config, ` (to move its dead letters to a configured sink, add --to-sink NAME)`);
+      }
       const store = openStore(config);
-      const result = store.replay({ sink: values.sink as string | undefined, sinceMs: parseTime(values.since as string | undefined), ids: ids.length ? ids : undefined, toSink: values['to-sink'] as string | undefined }, Date.now());
+      const result = store.replay({ sink, sinceMs: parseTime(values.since as string | undefined), ids: ids.length ? ids : undefined, toSink, knownSinks: Object.keys(config.sinks) }, Date.now());
       store.close();
-      console.log(`replayed ${result.replayed} event(s) into the queue (same ids); skipped ${result.skipped} (quarantined requests, or unmatched events without --to-sink)`);
+      console.log(`replayed ${result.replayed} event(s) into the queue (same ids); skipped ${result.skipped} (quarantined requests, unmatched events without --to-sink, or events of sinks not configured)`);
+      if (result.unknownSinks.length) {
+        console.error(`not replayed: dead letters of sink(s) not in ${config.file}: ${result.unknownSinks.join(', ')}; use --sink NAME --to-sink CONFIGURED to move them`);
+      }
       return 0;
     }
     case 'purge': {
@@ -226,6 +243,27 @@ function dlq(config: BridgeConfig, sub: string | undefined, arg: string | undefi
     default:
       return usage(`unknown dlq command "${sub ?? ''}"`);
   }
+}
+
+/** A sink name the command would queue events for, or read, that the config does not define: exit 2. */
+function refuseSink(option: string, name: string, config: BridgeConfig, hint = ''): number {
+  const known = Object.keys(config.sinks);
+  console.error(`${option} ${JSON.stringify(name)}: no such sink in ${config.file} (sinks: ${known.length ? known.join(', ') : 'none'})${hint}`);
+  return 2;
+}
+
+function queueMove(config: BridgeConfig, values: Record<string, unknown>): number {
+  const from = values.from as string | undefined;
+  const toSink = values['to-sink'] as string | undefined;
+  const toDlq = values['to-dlq'] === true;
+  if (!from || (toSink === undefined) === !toDlq) return usage('queue move needs --from NAME and exactly one of --to-sink NAME or --to-dlq');
+  if (toSink !== undefined && !config.sinks[toSink]) return refuseSink('--to-sink', toSink, config);
+  if (toSink === from) return usage('queue move: --from and --to-sink name the same sink');
+  const store = openStore(config);
+  const result = store.moveQueued(from, toSink !== undefined ? { sink: toSink } : { deadLetter: true }, Date.now());
+  store.close();
+  console.log(`moved ${result.moved} event(s), ${result.bytes} bytes, from sink ${from} to ${toSink !== undefined ? `sink ${toSink} (same ids)` : 'the dead-letter store (code SINK_REMOVED)'}`);
+  return 0;
 }
 
 main(process.argv.slice(2)).then(

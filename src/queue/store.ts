@@ -258,9 +258,10 @@ export class QueueStore {
    * Puts dead-lettered events back in the queue for their sink (or `toSink`), keeping their ids.
    * Unmatched events need `toSink`. Quarantined requests cannot be replayed as events.
    */
-  replay(filter: { sink?: string; sinceMs?: number; ids?: number[]; toSink?: string }, nowMs: number): { replayed: number; skipped: number } {
+  replay(filter: { sink?: string; sinceMs?: number; ids?: number[]; toSink?: string; knownSinks?: readonly string[] }, nowMs: number): { replayed: number; skipped: number; unknownSinks: string[] } {
     let replayed = 0;
     let skipped = 0;
+    const unknownSinks = new Set<string>();
     const live = this.live;
     this.guarded(() => {
       let rows = this.listDeadLetters({ sink: filter.sink, sinceMs: filter.sinceMs });
@@ -268,6 +269,13 @@ export class QueueStore {
       for (const row of rows) {
         const target = filter.toSink ?? row.sink;
         if (row.kind === 'request' || !target || !row.eventId) {
+          skipped++;
+          continue;
+        }
+        // Never strand an event under a sink no dispatcher reads: it would count toward the limits
+        // and no tool could move it.
+        if (filter.knownSinks && !filter.knownSinks.includes(target)) {
+          unknownSinks.add(target);
           skipped++;
           continue;
         }
@@ -284,7 +292,50 @@ export class QueueStore {
         replayed++;
       }
     });
-    return { replayed, skipped };
+    return { replayed, skipped, unknownSinks: [...unknownSinks] };
+  }
+
+  /**
+   * Moves the events queued for one sink (e.g. one removed from the config) to another sink, or to
+   * the dead-letter store (code SINK_REMOVED). Each event is queued again under a new seq, after
+   * everything already queued: a running daemon's dispatcher reads forward from its cursor, so rows
+   * with old seqs would not be seen. Order within the moved set is kept. One transaction.
+   */
+  moveQueued(fromSink: string, to: { sink: string } | { deadLetter: true }, nowMs: number): { moved: number; bytes: number } {
+    let moved = 0;
+    let bytes = 0;
+    const live = this.live;
+    this.guarded(() => {
+      const seqs = (this.db.prepare('SELECT seq FROM pending WHERE sink = ? ORDER BY seq').all(fromSink) as Array<{ seq: number }>).map((r) => r.seq);
+      for (const seq of seqs) {
+        const row = this.stmts.eventBySeq.get(seq) as { id: string; subject: string; body: string; bytes: number } | undefined;
+        this.stmts.deletePending.run(fromSink, seq);
+        if (!row) continue;
+        if ('sink' in to) {
+          const next = Number(this.stmts.insertEvent.run(row.id, row.subject, row.bytes, nowMs, row.body).lastInsertRowid);
+          this.stmts.insertPending.run(to.sink, next);
+          if (live) {
+            live.events++;
+            live.bytes += row.bytes;
+            this.countPending(to.sink, 1, row.bytes);
+          }
+        } else {
+          this.stmts.insertDead.run('event', fromSink, row.id, row.subject, 0, 'SINK_REMOVED', `moved out of the queue of sink "${fromSink}" by an operator`, nowMs, row.body);
+          if (live) live.deadLetters++;
+        }
+        const gone = this.stmts.reclaim.get(seq, seq) as { bytes: number } | undefined;
+        if (live) {
+          this.countPending(fromSink, -1, -row.bytes);
+          if (gone) {
+            live.events--;
+            live.bytes -= gone.bytes;
+          }
+        }
+        moved++;
+        bytes += row.bytes;
+      }
+    });
+    return { moved, bytes };
   }
 
   purgeDeadLetters(filter: { sink?: string; beforeMs?: number; ids?: number[] } = {}): number {

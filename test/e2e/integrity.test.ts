@@ -5,11 +5,12 @@
  * Tencent's keys keep redeliveries together; a plugin that throws while preparing one event fails that
  * event alone; a forwarded before-callback the queue refuses is counted and logged.
  */
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import t from 'tap';
-import { REPO_ROOT, groupMessage, postCallback, postMany, readEvents, startDaemon, waitFor } from '../helpers/daemon.js';
+import { CLI, REPO_ROOT, groupMessage, postCallback, postMany, readEvents, startDaemon, waitFor } from '../helpers/daemon.js';
 
 const FIXTURES = path.join(REPO_ROOT, 'test/fixtures/callbacks');
 const fixture = (name: string) => JSON.parse(fs.readFileSync(path.join(FIXTURES, `${name}.json`), 'utf8')) as { query: Record<string, string>; body: Record<string, unknown> };
@@ -213,4 +214,38 @@ routes:
   const dropped = await waitFor(() => metric(daemon.url, /^im_bridge_events_dropped_total\{reason="before_callback_not_queued/), (n) => n >= 5);
   t.equal(dropped, 5, 'five drops counted');
   t.equal(daemon.logs.filter((l) => l.code === 'BEFORE_CALLBACK_NOT_QUEUED').length, 5, 'five log lines with a code');
+});
+
+t.test('events waiting for a removed sink: visible in /readyz, metrics and queue stats, movable; replay to an unknown sink refused', async (t) => {
+  const withGone = fileConfig(`  gone: { type: webhook, url: "http://127.0.0.1:9/nothing", retry: { max_attempts: 1000 } }`).replace('to: [out] }', 'to: [out, gone] }');
+  const daemon = await startDaemon({ config: withGone });
+  const statuses = await postMany(daemon.url, Array.from({ length: 5 }, (_, i) => ({ command: 'Group.CallbackAfterSendMsg', body: groupMessage('@TGS#orphan', i + 1) })), 1);
+  t.same(statuses, [200, 200, 200, 200, 200]);
+  const file = path.join(daemon.dir, 'events.ndjson');
+  await waitFor(() => readEvents(file).length, (n) => n >= 5);
+  await daemon.stop();
+  fs.writeFileSync(daemon.configFile, fs.readFileSync(daemon.configFile, 'utf8').replace(/^ {2}gone:.*\n/m, '').replace('to: [out, gone] }', 'to: [out] }'));
+  const again = await startDaemon({ config: fs.readFileSync(daemon.configFile, 'utf8'), dir: daemon.dir, port: daemon.port });
+  t.teardown(() => again.stop());
+  const ready = (await (await fetch(`${again.url}/readyz`)).json()) as { orphaned?: Record<string, { pending: number }> };
+  t.equal(ready.orphaned?.gone?.pending, 5, '/readyz lists the 5 events waiting for the removed sink');
+  t.equal(await metric(again.url, /^im_bridge_queue_depth_events\{sink="gone"\}/), 5, 'and /metrics has their depth');
+  t.ok(again.logs.some((l) => l.code === 'QUEUE_ORPHANED_EVENTS' && l.sinkName === 'gone'), 'logged with a code');
+
+  const cli = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args, '--config', again.configFile], { encoding: 'utf8' });
+  const stats = cli('queue', 'stats');
+  t.match(stats.stdout, /gone: depth 5, .*not configured/, 'queue stats marks it');
+  for (const args of [['dlq', 'replay', '--to-sink', 'nope'], ['dlq', 'replay', '--sink', 'nope'], ['queue', 'move', '--from', 'gone', '--to-sink', 'nope']]) {
+    const refused = cli(...args);
+    t.equal(refused.status, 2, `${args.join(' ')}: exit 2`);
+    t.match(refused.stderr, /no such sink in .*\(sinks: out\)/);
+  }
+  const moved = cli('queue', 'move', '--from', 'gone', '--to-sink', 'out');
+  t.equal(moved.status, 0, moved.stderr);
+  t.match(moved.stdout, /moved 5 event\(s\)/);
+  // The running daemon picks the moved events up: the 5 arrive again at `out`, same ids.
+  const events = await waitFor(() => readEvents(file), (e) => e.length >= 10, 60_000);
+  t.equal(new Set(events.map((e) => e.id)).size, 5, 'the same 5 ids');
+  await waitFor(async () => ((await (await fetch(`${again.url}/readyz`)).json()) as { orphaned?: unknown }).orphaned, (o) => o === undefined, 30_000, 500);
+  t.pass('nothing orphaned any more');
 });
