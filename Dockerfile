@@ -3,6 +3,8 @@
 # Run (queue on a volume; mount your own bridge.yaml at /etc/im-bridge/bridge.yaml to change routes):
 #   docker run -d --name im-bridge -p 8080:8080 -v im-bridge-data:/data \
 #     -e IM_SDK_APP_ID=1400000000 -e IM_CALLBACK_TOKEN=... --stop-timeout 30 im-bridge
+# IM_CALLBACK_TOKEN (the console's callback token) is required: the image listens on 0.0.0.0, and an
+# unsigned app there is refused at start unless -e IM_BRIDGE_ALLOW_UNSIGNED=true says it is on purpose.
 FROM node:20-bookworm-slim AS build
 # better-sqlite3 compiles from source when no prebuilt binary can be downloaded.
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*

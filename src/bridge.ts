@@ -2,6 +2,7 @@
  * Composition root: wires the stages in flow order — ingest → normalize → queue → route → sink —
  * and owns start, reload, drain and stop.
  */
+import { unsignedApps } from './config/auth-policy.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
@@ -139,6 +140,7 @@ export class Bridge {
     this.statsTimer = setInterval(() => void this.refreshStats(), 5000);
     this.statsTimer.unref();
     const scheme = config.listen.tls ? 'https' : 'http';
+    for (const app of unsignedApps(config)) this.logger.warn({ code: 'AUTH_DISABLED', sdkAppId: app.sdkAppId, host: config.listen.host }, app.message);
     this.logger.info(
       { code: 'BRIDGE_STARTED', url: `${scheme}://${config.listen.host}:${this.port}${config.listen.path}`, config: config.file, sinks: Object.keys(config.sinks), generation: config.generation },
       `im-bridge listening on ${scheme}://${config.listen.host}:${this.port}${config.listen.path}`,

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createRequire } from 'node:module';
 import { Bridge } from './bridge.js';
+import { unsignedApps } from './config/auth-policy.js';
 import { ConfigError } from './config/errors.js';
 import { loadConfigFile } from './config/load.js';
 import type { BridgeConfig } from './config/schema.js';
@@ -69,6 +70,7 @@ async function main(argv: string[]): Promise<number> {
       return run(configFile);
     case 'check': {
       const config = await load(configFile);
+      for (const app of unsignedApps(config)) console.log(`warning: AUTH_DISABLED: ${app.message}`);
       console.log(`ok: ${config.file}: ${config.apps.length} app(s), ${Object.keys(config.sinks).length} sink(s), ${config.routes.length} route(s)`);
       return 0;
     }

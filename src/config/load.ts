@@ -5,6 +5,7 @@
  * error names file:line:column and the key. `${VAR}` / `${VAR:-default}` are expanded per
  * scalar after parsing, so positions stay those of the file the user wrote.
  */
+import { unsignedApps } from './auth-policy.js';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
@@ -114,6 +115,10 @@ export async function loadConfigText(text: string, file: string, dir: string, op
       }
     });
   });
+
+  for (const app of unsignedApps(validated)) {
+    if (app.refused) fail('CONFIG_UNSIGNED_PUBLIC', app.message, nodeAt(doc, ['apps', app.index]), `apps[${app.index}].token`);
+  }
 
   const config: BridgeConfig = { ...validated, sinks, file, dir, generation: options.generation ?? 1 };
   return { config, plugins };

@@ -42,6 +42,10 @@ export const AppSchema = Type.Object(
       Type.Array(Type.String({ minLength: 1, maxLength: 128 }), { description: 'Older tokens still accepted during a rotation.' }),
     ),
     allow_ips: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description: 'Client IP allowlist (addresses or CIDRs).' })),
+    allow_unsigned: Type.Boolean({
+      default: false,
+      description: 'Accept unsigned callbacks (no token) although listen.host is not a loopback address. Without it such a config is refused: anyone who can reach the port could forge callbacks.',
+    }),
   },
   { additionalProperties: false },
 );

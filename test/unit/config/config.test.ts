@@ -85,8 +85,28 @@ t.test('example configurations are valid', async (t) => {
     const { config } = await loadConfigFile(path.join(dir, name), { resolvePlugin, env });
     t.ok(Object.keys(config.sinks).length > 0, `${name} loads`);
   }
-  const { config } = await loadConfigFile(path.join(REPO_ROOT, 'config/container-bridge.yaml'), { resolvePlugin, env: {} });
+  const { config } = await loadConfigFile(path.join(REPO_ROOT, 'config/container-bridge.yaml'), { resolvePlugin, env: { IM_CALLBACK_TOKEN: 'x' } });
   t.equal(config.listen.host, '0.0.0.0', 'container config loads');
+});
+
+t.test('unsigned must be a choice: an app without a token on a non-loopback host is refused unless allow_unsigned', async (t) => {
+  const container = path.join(REPO_ROOT, 'config/container-bridge.yaml');
+  const refused = await loadConfigFile(container, { resolvePlugin, env: {} }).then(
+    () => undefined,
+    (error: ConfigError) => error,
+  );
+  t.equal(refused?.code, 'CONFIG_UNSIGNED_PUBLIC', 'the container config without IM_CALLBACK_TOKEN is refused');
+  t.match(refused?.message, /container-bridge\.yaml:\d+:\d+/, 'with file:line');
+  t.match(refused?.message, /apps\[0\]\.token/, 'and the key');
+  t.match(refused?.message, /0\.0\.0\.0, which is not a loopback address/);
+  const opted = await loadConfigFile(container, { resolvePlugin, env: { IM_BRIDGE_ALLOW_UNSIGNED: 'true' } });
+  t.equal(opted.config.apps[0]!.allow_unsigned, true, 'IM_BRIDGE_ALLOW_UNSIGNED=true is the opt-in');
+  const { unsignedApps, isLoopbackHost } = await import('../../../src/config/auth-policy.js');
+  t.same(unsignedApps(opted.config).map((a) => a.refused), [false], 'reported, not refused');
+  const local = await loadConfigFile(path.join(REPO_ROOT, 'bridge.yaml'), { resolvePlugin, env: {} });
+  t.same(unsignedApps(local.config).map((a) => [a.sdkAppId, a.refused]), [['1400000000', false]], 'the default config runs on loopback with no token, reported');
+  for (const host of ['127.0.0.1', '127.1.2.3', '::1', '[::1]', 'localhost']) t.ok(isLoopbackHost(host), host);
+  for (const host of ['0.0.0.0', '::', '10.0.0.1', 'example.com', '']) t.notOk(isLoopbackHost(host), JSON.stringify(host));
 });
 
 t.test('the Grafana dashboard only uses metrics the daemon exports', async (t) => {
