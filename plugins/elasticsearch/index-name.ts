@@ -9,6 +9,10 @@
  *   lowercased and characters Elasticsearch refuses in index names become `_`; a missing or
  *   non-scalar value becomes `unknown`.
  * Everything else is literal text, checked against Elasticsearch's index-name rules at compile time.
+ *
+ * Field values (and the event time) come from the callback, i.e. from whoever sends it, so every
+ * rendered name is checked again per event (`problem`, one copy of the rules: indexNameProblem); an
+ * event whose name breaks them fails alone (ES_INDEX_INVALID) instead of failing in `_bulk`.
  */
 import type { CanonicalEvent } from '../../src/sink/api.js';
 
@@ -21,6 +25,8 @@ export interface CompiledIndexName {
   pattern: string;
   /** True when the name contains no placeholder (one fixed index, alias or data stream). */
   fixed: boolean;
+  /** Why a rendered name is not a usable index name, or undefined when it is (indexNameProblem). */
+  problem: (name: string) => string | undefined;
 }
 
 export class IndexNameError extends Error {
@@ -36,6 +42,28 @@ const FIELD_PATH = /^[A-Za-z_@][A-Za-z0-9_@]*(?:\.[A-Za-z_@][A-Za-z0-9_@]*)*$/;
 /** Characters Elasticsearch refuses anywhere in an index name. */
 const INVALID_CHARS = /[\\/*?"<>| ,#:\s]/;
 const INVALID_CHARS_G = /[\\/*?"<>| ,#:\s]/g;
+/** A UTF-16 surrogate without its pair: not encodable as UTF-8, so not a name Elasticsearch can hold. */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+/** Elasticsearch's limit on an index name, in UTF-8 bytes. */
+export const MAX_INDEX_NAME_BYTES = 255;
+
+/**
+ * Elasticsearch's index-name rules (lowercase; none of \ / * ? " < > | , # : or whitespace; not
+ * starting with - _ +; not . or ..; at most 255 UTF-8 bytes), plus: no name starting with `.` (hidden
+ * and system indices) unless the template itself starts with a literal `.` (`allowDotPrefix`).
+ */
+export function indexNameProblem(name: string, allowDotPrefix = false): string | undefined {
+  if (name.length === 0) return 'is empty';
+  if (LONE_SURROGATE.test(name)) return 'contains a lone UTF-16 surrogate';
+  if (INVALID_CHARS.test(name)) return 'contains a character Elasticsearch refuses in index names (\\ / * ? " < > | , # : or whitespace)';
+  if (name !== name.toLowerCase()) return 'must be lowercase';
+  if (/^[-_+]/.test(name)) return 'must not start with -, _ or +';
+  if (name === '.' || name === '..') return 'cannot be . or ..';
+  if (!allowDotPrefix && name.startsWith('.')) return 'starts with "." (hidden and system indices), which the index template does not';
+  const bytes = Buffer.byteLength(name);
+  if (bytes > MAX_INDEX_NAME_BYTES) return `is ${bytes} bytes long (Elasticsearch allows ${MAX_INDEX_NAME_BYTES})`;
+  return undefined;
+}
 
 type Part = (event: CanonicalEvent, date: DateParts) => string;
 interface DateParts {
@@ -74,6 +102,12 @@ export function compileIndexName(text: string): CompiledIndexName {
     pos = close + 2;
   }
   checkLiteralRules(text, literals, pattern);
+  const allowDotPrefix = text.startsWith('.');
+  const problem = (rendered: string) => indexNameProblem(rendered, allowDotPrefix);
+  if (fixed) {
+    const why = problem(text);
+    if (why) throw new IndexNameError(`index "${text}" ${why}`);
+  }
 
   const name: IndexNameFn = (event) => {
     const date: DateParts = { ms: eventTimeMs(event) };
@@ -81,7 +115,7 @@ export function compileIndexName(text: string): CompiledIndexName {
     for (const part of parts) out += part(event, date);
     return out;
   };
-  return { name, pattern, fixed };
+  return { name, pattern, fixed, problem };
 }
 
 function literalPart(literal: string): Part {

@@ -3,7 +3,11 @@
  *
  * - `_id` = event id, so a redelivered event overwrites itself (`op_type: index`) or is refused as a
  *   duplicate, which counts as delivered (`op_type: create`, the only op data streams take).
- * - The index name is a template over the event's time (UTC) and fields (index-name.ts).
+ * - The index name is a template over the event's time (UTC) and fields (index-name.ts). Every
+ *   rendered name is checked before the `_bulk` (Elasticsearch's rules, no hidden names) and counted
+ *   against `max_indices` / `index_pattern` (index-budget.ts), because Elasticsearch creates any
+ *   missing index a bulk item names and the values come from whoever sends the callback. An event
+ *   that fails there fails alone and fatally (ES_INDEX_INVALID, ES_INDEX_LIMIT, ES_INDEX_RENDER_FAILED).
  * - Per-item results (bulk.ts): 429/5xx items are retried by the host, mapping errors and other 4xx
  *   items are dead-lettered with Elasticsearch's error type and reason; delivered batch-mates are
  *   not sent again (PartialBatchError).
@@ -18,6 +22,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { Client, errors, type ClientOptions } from '@elastic/elasticsearch';
 import { defineSink, FatalError, PartialBatchError, RetriableError, isAbortError, type CanonicalEvent, type ItemFailure, type SinkContext } from '../../src/sink/api.js';
 import { bulkBody, describeError, errorCode, readBulkItems, type BulkError, type BulkResponseBody } from './bulk.js';
+import { IndexBudget, RefusalLog } from './index-budget.js';
 import { compileIndexName, IndexNameError } from './index-name.js';
 import { indexTemplateBody } from './mapping.js';
 
@@ -72,6 +77,20 @@ export const configSchema = Type.Object(
     compression: Type.Boolean({ default: false, description: 'gzip request bodies.' }),
     request_timeout_ms: Type.Integer({ minimum: 100, default: 30_000, description: 'Timeout of one HTTP request to Elasticsearch.' }),
     install_template: Type.Boolean({ default: true, description: 'Put the index template (mapping.ts) at connect; needs the manage_index_templates privilege.' }),
+    // Optional in the static type only (configs built in code before this key existed stay valid); ajv fills the default.
+    max_indices: Type.Optional(Type.Integer({
+      minimum: 1,
+      default: 100,
+      description:
+        'Most distinct index names an `index` template with {{…}} may write to: the cluster\'s indices matching the template (each {{…}} as *) plus new names written by this sink. ' +
+        'An event for a further new name is dead-lettered (ES_INDEX_LIMIT): Elasticsearch would create an index for it. With one index per day, keep it above the days you retain.',
+    })),
+    index_pattern: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description: 'Regular expression (whole name) a new index name must match to be written, e.g. ^im-events-(group|c2c)-[0-9.]+$ without the anchors. Others: dead-lettered (ES_INDEX_LIMIT).',
+      }),
+    ),
     template: TemplateSchema,
   },
   { additionalProperties: false },
@@ -82,6 +101,14 @@ export type ElasticsearchSinkConfig = Static<typeof configSchema>;
 /** Response filter: the plugin reads only these fields of a `_bulk` answer. */
 const BULK_FILTER_PATH = 'errors,items.*.status,items.*.error';
 const HEALTH_TIMEOUT_MS = 5000;
+/** Default of max_indices when a config was not completed with the schema defaults. */
+const DEFAULT_MAX_INDICES = 100;
+
+interface ResolveIndexResponse {
+  indices?: Array<{ name: string }>;
+  aliases?: Array<{ name: string }>;
+  data_streams?: Array<{ name: string }>;
+}
 
 export default defineSink({
   type: 'elasticsearch',
@@ -104,17 +131,83 @@ export default defineSink({
       throw new FatalError(`index "${config.index}" gives the template pattern "*", which would match every index; set template.index_patterns`, { code: 'ES_CONFIG' });
     }
     const client = new Client(await clientOptions(config, ctx));
-    const bodyOptions = { opType: config.op_type, indexName: indexName.name, timestamp: config.data_stream } as const;
     const querystring: Record<string, string> = { filter_path: BULK_FILTER_PATH };
     if (config.pipeline) querystring.pipeline = config.pipeline;
+    const names = indexName;
+    // A fixed name is one index (or alias, data stream): nothing to bound.
+    let budget: IndexBudget | undefined;
+    try {
+      budget = names.fixed ? undefined : new IndexBudget({ maxIndices: config.max_indices ?? DEFAULT_MAX_INDICES, pattern: config.index_pattern, list: listIndexNames });
+      if (names.fixed && config.index_pattern !== undefined) new RegExp(config.index_pattern);
+    } catch (error) {
+      throw new FatalError(`index_pattern is not a valid regular expression: ${(error as Error).message}`, { code: 'ES_CONFIG', cause: error });
+    }
+    const refusals = new RefusalLog();
 
-    async function bulk(events: readonly CanonicalEvent[], signal: AbortSignal): Promise<ItemFailure[]> {
-      const body = bulkBody(events, bodyOptions);
+    /** Names on the cluster (indices, aliases, data streams) that the template's names can collide with. */
+    async function listIndexNames(): Promise<string[]> {
+      const answer = (await client.transport.request({
+        method: 'GET',
+        path: `/_resolve/index/${encodeURIComponent(names.pattern)}`,
+        querystring: { expand_wildcards: 'open,closed' },
+      })) as ResolveIndexResponse;
+      return [...(answer.indices ?? []), ...(answer.aliases ?? []), ...(answer.data_streams ?? [])].map((entry) => entry.name);
+    }
+
+    /**
+     * Each event's index name, or why it has none: checked and budgeted before anything is sent, so
+     * one event that cannot be written fails alone (fatal: retrying renders the same name).
+     */
+    async function resolveNames(events: readonly CanonicalEvent[]): Promise<{ named: Map<CanonicalEvent, string>; failures: ItemFailure[] }> {
+      const named = new Map<CanonicalEvent, string>();
+      const failures: ItemFailure[] = [];
+      const rendered: Array<string | undefined> = new Array(events.length);
+      for (let index = 0; index < events.length; index++) {
+        const event = events[index]!;
+        let name: string;
+        try {
+          name = names.name(event);
+        } catch (error) {
+          failures.push({ index, retriable: false, code: 'ES_INDEX_RENDER_FAILED', message: `index "${config.index}" cannot be rendered for event ${event.id}: ${(error as Error)?.message ?? String(error)}` });
+          continue;
+        }
+        const problem = names.problem(name);
+        if (problem) {
+          failures.push({ index, retriable: false, code: 'ES_INDEX_INVALID', message: `index "${config.index}" gives ${JSON.stringify(name.slice(0, 300))} for event ${event.id}: the name ${problem}` });
+          continue;
+        }
+        rendered[index] = name;
+      }
+      const refused = budget ? await budget.admit(rendered.filter((name): name is string => name !== undefined)) : new Map();
+      for (const [name, refusal] of refused) {
+        const { log, suppressed } = refusals.take(name);
+        if (!log) continue;
+        ctx.logger.warn(
+          { code: 'ES_INDEX_LIMIT', index: name, reason: refusal.reason, known: budget!.size, maxIndices: budget!.maxIndices, pattern: budget!.patternText, ...(suppressed > 0 ? { notLogged: suppressed } : {}) },
+          `${refusal.message}; its events are dead-lettered` + (suppressed > 0 ? ` (${suppressed} other refused index name(s) not logged)` : ''),
+        );
+      }
+      for (let index = 0; index < events.length; index++) {
+        const name = rendered[index];
+        if (name === undefined) continue;
+        const refusal = refused.get(name);
+        if (refusal) {
+          ctx.count('indices_refused');
+          failures.push({ index, retriable: false, code: 'ES_INDEX_LIMIT', message: refusal.message });
+        } else {
+          named.set(events[index]!, name);
+        }
+      }
+      return { named, failures };
+    }
+
+    async function bulk(events: readonly CanonicalEvent[], named: ReadonlyMap<CanonicalEvent, string>, signal: AbortSignal): Promise<ItemFailure[]> {
+      const body = bulkBody(events, { opType: config.op_type, indexName: (event) => named.get(event)!, timestamp: config.data_stream });
       let response: BulkResponseBody;
       try {
         response = (await client.transport.request({ method: 'POST', path: '/_bulk', querystring, bulkBody: body }, { signal })) as BulkResponseBody;
       } catch (error) {
-        if (error instanceof errors.ResponseError && error.statusCode === 413) return tooLarge(events, signal, error);
+        if (error instanceof errors.ResponseError && error.statusCode === 413) return tooLarge(events, named, signal, error);
         throw requestError(error);
       }
       if (response.errors === false) return [];
@@ -124,7 +217,7 @@ export default defineSink({
     }
 
     /** 413: the request is over http.max_content_length. Split it; a single event that is too large is dead-lettered. */
-    async function tooLarge(events: readonly CanonicalEvent[], signal: AbortSignal, error: errors.ResponseError): Promise<ItemFailure[]> {
+    async function tooLarge(events: readonly CanonicalEvent[], named: ReadonlyMap<CanonicalEvent, string>, signal: AbortSignal, error: errors.ResponseError): Promise<ItemFailure[]> {
       if (events.length === 1) {
         return [{ index: 0, retriable: false, code: 'ES_REQUEST_TOO_LARGE', message: `413 the event alone is larger than the node's http.max_content_length: ${responseReason(error)}` }];
       }
@@ -139,7 +232,7 @@ export default defineSink({
         let own = false;
         if (!failed) {
           try {
-            for (const f of await bulk(part, signal)) failures.push({ ...f, index: f.index + offset });
+            for (const f of await bulk(part, named, signal)) failures.push({ ...f, index: f.index + offset });
             continue;
           } catch (partError) {
             failed = requestError(partError);
@@ -163,6 +256,7 @@ export default defineSink({
           throw requestError(error);
         }
         ctx.logger.info({ code: 'ES_CONNECTED', cluster: health.cluster_name, status: health.status }, `connected to Elasticsearch cluster ${health.cluster_name} (${health.status})`);
+        if (budget) await learnIndexNames(budget, ctx, names.pattern);
         if (!config.install_template) return;
         const body = indexTemplateBody({
           indexPatterns,
@@ -185,8 +279,25 @@ export default defineSink({
 
       async writeBatch(events, signal) {
         if (events.length === 0) return;
-        const failures = await bulk(events, signal);
+        const { named, failures } = await resolveNames(events);
+        if (named.size > 0) {
+          const sendable = failures.length === 0 ? events : events.filter((event) => named.has(event));
+          const positions = failures.length === 0 ? undefined : events.flatMap((event, index) => (named.has(event) ? [index] : []));
+          let sent: ItemFailure[];
+          try {
+            sent = await bulk(sendable, named, signal);
+          } catch (error) {
+            if (!positions) throw error;
+            // The request failed as a whole, but the events already failed on their own must not
+            // share its fate (a retriable request error would retry them, a fatal one dead-letter them twice).
+            const whole = requestError(error);
+            const retryAfterMs = whole instanceof RetriableError ? whole.retryAfterMs : undefined;
+            sent = sendable.map((_, index) => ({ index, retriable: whole instanceof RetriableError, code: whole.code, message: whole.message, retryAfterMs }));
+          }
+          for (const f of sent) failures.push(positions ? { ...f, index: positions[f.index]! } : f);
+        }
         if (failures.length === 0) return;
+        failures.sort((a, b) => a.index - b.index);
         if (failures.length === events.length && failures.every((f) => f.retriable)) {
           // Nothing got in and all of it may later: the node is overloaded or failing; back off the whole batch.
           const first = failures[0]!;
@@ -211,6 +322,25 @@ export default defineSink({
     };
   },
 });
+
+/** Learns the names already on the cluster; without them only this instance's names count. */
+async function learnIndexNames(budget: IndexBudget, ctx: SinkContext, pattern: string): Promise<void> {
+  try {
+    await budget.refresh();
+  } catch (error) {
+    ctx.logger.warn(
+      { code: 'ES_INDEX_LIST_FAILED', pattern, err: error instanceof errors.ResponseError ? `${error.statusCode} ${responseReason(error)}` : (error as Error).message },
+      `cannot list the indices matching ${pattern} (needs view_index_metadata); max_indices counts only the names this sink writes`,
+    );
+    return;
+  }
+  const fields = { code: 'ES_INDEX_BUDGET', pattern, known: budget.size, maxIndices: budget.maxIndices };
+  if (budget.size >= budget.maxIndices) {
+    ctx.logger.warn({ ...fields, code: 'ES_INDEX_LIMIT_REACHED' }, `${budget.size} index name(s) on the cluster match ${pattern}, max_indices is ${budget.maxIndices}: events for new index names will be dead-lettered (ES_INDEX_LIMIT)`);
+  } else {
+    ctx.logger.info(fields, `${budget.size} index name(s) on the cluster match ${pattern}; up to ${budget.maxIndices} in all`);
+  }
+}
 
 async function clientOptions(config: ElasticsearchSinkConfig, ctx: SinkContext): Promise<ClientOptions> {
   const options: ClientOptions = {

@@ -9,9 +9,11 @@
  *   one partition.
  * - A flush is cut into produce requests of at most `max_request_bytes`, sent in order; a failed
  *   request stops the flush, so no record of a conversation overtakes an earlier one that failed.
- * - Everything that can be decided before sending is: topic template → legal name, record size,
- *   topic existence (metadata, cached for metadata_max_age_ms; created when create_topics is on).
- *   Such failures are per event (PartialBatchError) and never block the rest of the batch.
+ * - Everything that can be decided before sending is: templates render (any exception is that
+ *   event's), topic template → legal name, record size, topic existence (metadata, cached for
+ *   metadata_max_age_ms; created when create_topics is on, only within create_topics_pattern and
+ *   max_topics: topic-policy.ts). Such failures are per event (PartialBatchError), fatal, and never
+ *   block the rest of the batch: one poison event fails alone.
  * - kafkajs reverts a request's sequence numbers for every partition when any partition of it
  *   failed, although the others may have been written; reusing them could make the broker drop
  *   later, different records as "duplicates". So after any failed multi-partition or unanswered
@@ -37,6 +39,7 @@ import { KafkaConfigError, kafkaSaslOptions, kafkaTlsOptions } from '../../src/c
 import { describeKafkaError, type KafkaErrorInfo } from './errors.js';
 import { encodeRecord, isLegalTopic } from './records.js';
 import { configSchema, type KafkaSinkConfig } from './schema.js';
+import { defaultCreatePattern, RefusalLog, TopicCreationPolicy } from './topic-policy.js';
 
 export { configSchema, type KafkaSinkConfig } from './schema.js';
 
@@ -59,8 +62,14 @@ interface Job {
   done: () => void;
 }
 
-/** What the flush learnt about one topic. */
-type TopicState = { ok: true } | { ok: false; failure: Omit<ItemFailure, 'index'> };
+/** What the flush learnt about one topic; `refused`: a missing topic that create_topics may not create. */
+type TopicState = { ok: true } | { ok: false; failure: Omit<ItemFailure, 'index'>; refused?: boolean };
+
+/** One event made ready to send, or why it cannot be. */
+type Prepared = { topic: string; message: Message; bytes: number } | { failure: Omit<ItemFailure, 'index'> };
+
+/** Default of max_topics when a config was not completed with the schema defaults. */
+const DEFAULT_MAX_TOPICS = 100;
 
 /** kafkajs retries a request this often (with metadata refresh) before the host's backoff takes over. */
 const CLIENT_RETRY = { retries: 3, initialRetryTime: 100, maxRetryTime: 1000 };
@@ -90,6 +99,10 @@ class KafkaSink implements Sink {
   private closing = false;
   /** topic → time (ms) until which it is trusted to exist. */
   private readonly knownTopics = new Map<string, number>();
+  private readonly creation: TopicCreationPolicy;
+  /** Topic creations in flight, by name. */
+  private readonly creating = new Map<string, Promise<TopicState>>();
+  private readonly refusals = new RefusalLog();
 
   constructor(
     private readonly config: KafkaSinkConfig,
@@ -108,6 +121,11 @@ class KafkaSink implements Sink {
     }
     if (this.topicOf.isStatic && !isLegalTopic(config.topic)) {
       throw new FatalError(`topic "${config.topic}" is not a legal Kafka topic name ([a-zA-Z0-9._-], 1-249 chars)`, { code: 'KAFKA_CONFIG' });
+    }
+    try {
+      this.creation = new TopicCreationPolicy(config.create_topics_pattern ?? defaultCreatePattern(config.topic), config.max_topics ?? DEFAULT_MAX_TOPICS);
+    } catch (error) {
+      throw new FatalError(`create_topics_pattern is not a valid regular expression: ${(error as Error).message}`, { code: 'KAFKA_CONFIG', cause: error });
     }
     this.compression = config.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None;
     const brokers = (Array.isArray(config.brokers) ? config.brokers : config.brokers.split(','))
@@ -128,8 +146,14 @@ class KafkaSink implements Sink {
   }
 
   async connect(): Promise<void> {
-    await this.ensureAdmin();
-    await this.ensureProducer();
+    try {
+      await this.ensureAdmin();
+      await this.ensureProducer();
+    } catch (error) {
+      // The host retries connect whatever it throws; the code says why in /readyz and the logs.
+      const info = describeKafkaError(error);
+      throw new RetriableError(`cannot connect to Kafka: ${info.message}`, { code: info.code, cause: error });
+    }
     if (this.topicOf.isStatic) {
       const state = await this.checkTopic(this.config.topic);
       if (!state.ok && state.failure.retriable) throw new RetriableError(state.failure.message, { code: state.failure.code });
@@ -145,32 +169,10 @@ class KafkaSink implements Sink {
   async writeBatch(events: readonly CanonicalEvent[], signal: AbortSignal): Promise<void> {
     if (this.closing) throw new RetriableError('kafka sink is closing', { code: 'SINK_CLOSING' });
     const job: Job = { records: [], failures: [], delivered: 0, signal, done: () => undefined };
-    const { max_message_bytes, encoding } = this.config;
     for (let index = 0; index < events.length; index++) {
-      const event = events[index]!;
-      const topic = this.topicOf(event);
-      if (!isLegalTopic(topic)) {
-        job.failures.push({
-          index,
-          retriable: false,
-          code: 'KAFKA_INVALID_TOPIC',
-          message: `topic template "${this.config.topic}" gives ${JSON.stringify(topic.slice(0, 300))} for event ${event.id}: not a legal Kafka topic name ([a-zA-Z0-9._-], 1-249 chars)`,
-        });
-        continue;
-      }
-      const keyText = this.keyOf(event);
-      const key = keyText === '' ? null : Buffer.from(keyText);
-      const record = encodeRecord(event, encoding, key);
-      if (record.bytes > max_message_bytes) {
-        job.failures.push({
-          index,
-          retriable: false,
-          code: 'KAFKA_MESSAGE_TOO_LARGE',
-          message: `record of ${record.bytes} bytes for topic ${topic} exceeds max_message_bytes (${max_message_bytes}); not sent`,
-        });
-        continue;
-      }
-      job.records.push({ job, index, topic, bytes: record.bytes, message: { key, value: record.value, headers: record.headers }, settled: false });
+      const prepared = this.prepare(events[index]!);
+      if ('failure' in prepared) job.failures.push({ index, ...prepared.failure });
+      else job.records.push({ job, index, ...prepared, settled: false });
     }
     if (job.records.length > 0) {
       await new Promise<void>((resolve) => {
@@ -186,6 +188,38 @@ class KafkaSink implements Sink {
       throw new RetriableError(first.message, { code: first.code });
     }
     throw new PartialBatchError(job.failures, `${job.failures.length} of ${events.length} event(s) not delivered to Kafka (first: ${job.failures[0]!.code})`);
+  }
+
+  /**
+   * Everything about one event that needs no broker: its topic, key and record. A failure here is
+   * that event's alone and fatal (retrying renders the same), whatever was thrown.
+   */
+  private prepare(event: CanonicalEvent): Prepared {
+    let topic: string;
+    let keyText: string;
+    try {
+      topic = this.topicOf(event);
+      keyText = this.keyOf(event);
+    } catch (error) {
+      return fatal('KAFKA_TEMPLATE_RENDER_FAILED', `topic or key template cannot be rendered for event ${event.id}: ${(error as Error)?.message ?? String(error)}`);
+    }
+    if (!isLegalTopic(topic)) {
+      return fatal(
+        'KAFKA_INVALID_TOPIC',
+        `topic template "${this.config.topic}" gives ${JSON.stringify(topic.slice(0, 300))} for event ${event.id}: not a legal Kafka topic name ([a-zA-Z0-9._-], 1-249 chars, not . or ..)`,
+      );
+    }
+    try {
+      const key = keyText === '' ? null : Buffer.from(keyText);
+      const record = encodeRecord(event, this.config.encoding, key);
+      const max = this.config.max_message_bytes;
+      if (record.bytes > max) {
+        return fatal('KAFKA_MESSAGE_TOO_LARGE', `record of ${record.bytes} bytes for topic ${topic} exceeds max_message_bytes (${max}); not sent`);
+      }
+      return { topic, bytes: record.bytes, message: { key, value: record.value, headers: record.headers } };
+    } catch (error) {
+      return fatal('KAFKA_RECORD_ENCODE_FAILED', `event ${event.id} cannot be encoded as a Kafka record: ${(error as Error)?.message ?? String(error)}`);
+    }
   }
 
   async healthcheck(): Promise<void> {
@@ -267,12 +301,16 @@ class KafkaSink implements Sink {
     try {
       const topics = new Map<string, TopicState>();
       for (const r of records) if (!topics.has(r.topic)) topics.set(r.topic, { ok: true });
-      await Promise.all([...topics.keys()].map(async (topic) => topics.set(topic, await this.checkTopic(topic))));
+      await this.checkTopics(topics);
       const sendable: PendingRecord[] = [];
       for (const r of records) {
         const state = topics.get(r.topic)!;
-        if (state.ok) sendable.push(r);
-        else fail([r], state.failure);
+        if (state.ok) {
+          sendable.push(r);
+          continue;
+        }
+        if (state.refused) this.ctx.count('topics_refused');
+        fail([r], state.failure);
       }
       const requests = cut(sendable, this.config.max_request_bytes);
       for (let i = 0; i < requests.length; i++) {
@@ -370,7 +408,37 @@ class KafkaSink implements Sink {
 
   // ---- topics --------------------------------------------------------------------------------
 
+  /** Whether each topic (in first-use order) can be written; missing ones are created where allowed. */
+  private async checkTopics(topics: Map<string, TopicState>): Promise<void> {
+    const missing: string[] = [];
+    await Promise.all(
+      [...topics.keys()].map(async (topic) => {
+        const state = await this.lookupTopic(topic);
+        if (state === 'missing') missing.push(topic);
+        else topics.set(topic, state);
+      }),
+    );
+    // Creation slots are taken in first-use (queue) order, so which names get the last slots does not
+    // depend on which metadata answer came back first; the allowed topics are then created in parallel.
+    const order = [...topics.keys()];
+    missing.sort((a, b) => order.indexOf(a) - order.indexOf(b));
+    const creations: Array<Promise<unknown>> = [];
+    for (const topic of missing) {
+      const refused = this.admitCreation(topic);
+      if (refused) topics.set(topic, refused);
+      else creations.push(this.createReserved(topic).then((state) => topics.set(topic, state)));
+    }
+    await Promise.all(creations);
+  }
+
   private async checkTopic(topic: string): Promise<TopicState> {
+    const state = await this.lookupTopic(topic);
+    if (state !== 'missing') return state;
+    return this.admitCreation(topic) ?? this.createReserved(topic);
+  }
+
+  /** Metadata of one topic: usable, missing (and create_topics is on), or why not. */
+  private async lookupTopic(topic: string): Promise<TopicState | 'missing'> {
     if ((this.knownTopics.get(topic) ?? 0) > Date.now()) return { ok: true };
     const admin = await this.ensureAdmin();
     try {
@@ -380,7 +448,7 @@ class KafkaSink implements Sink {
     } catch (error) {
       const info = describeKafkaError(error);
       if (info.kind === 'unknown_topic') {
-        if (this.config.create_topics) return this.createTopic(topic);
+        if (this.config.create_topics) return 'missing';
         return {
           ok: false,
           failure: {
@@ -395,7 +463,49 @@ class KafkaSink implements Sink {
     }
   }
 
-  private async createTopic(topic: string): Promise<TopicState> {
+  /**
+   * Takes a creation slot for a missing topic if create_topics_pattern and max_topics allow it;
+   * otherwise the refusal for its events (logged once per name).
+   */
+  private admitCreation(topic: string): TopicState | undefined {
+    if (this.creating.has(topic)) return undefined;
+    const refusal = this.creation.reserve(topic);
+    if (!refusal) return undefined;
+    const { log, suppressed } = this.refusals.take(topic);
+    if (log) {
+      this.logger.warn(
+        {
+          code: 'KAFKA_TOPIC_LIMIT',
+          topic,
+          reason: refusal.reason,
+          created: this.creation.createdCount,
+          maxTopics: this.creation.maxTopics,
+          pattern: this.creation.patternText,
+          ...(suppressed > 0 ? { notLogged: suppressed } : {}),
+        },
+        `${refusal.message}; its events are dead-lettered` + (suppressed > 0 ? ` (${suppressed} other refused topic name(s) not logged)` : ''),
+      );
+    }
+    return { ok: false, refused: true, failure: { retriable: false, code: 'KAFKA_TOPIC_LIMIT', message: refusal.message } };
+  }
+
+  /** Creates a topic admitCreation let through; gives the slot back unless this sink created it. */
+  private createReserved(topic: string): Promise<TopicState> {
+    // One creation per name at a time (connect's check and a flush may meet); the slot is that creation's.
+    let creation = this.creating.get(topic);
+    if (!creation) {
+      creation = this.createTopic(topic)
+        .then((state) => {
+          if (!state.ok || !state.created) this.creation.release(topic);
+          return state;
+        })
+        .finally(() => this.creating.delete(topic));
+      this.creating.set(topic, creation);
+    }
+    return creation;
+  }
+
+  private async createTopic(topic: string): Promise<TopicState & { created?: boolean }> {
     const admin = await this.ensureAdmin();
     try {
       const created = await this.adminCall(() =>
@@ -414,10 +524,10 @@ class KafkaSink implements Sink {
       );
       if (created) {
         this.ctx.count('topics_created');
-        this.logger.info({ code: 'KAFKA_TOPIC_CREATED', topic }, `created kafka topic ${topic}`);
+        this.logger.info({ code: 'KAFKA_TOPIC_CREATED', topic, created: this.creation.createdCount, maxTopics: this.creation.maxTopics }, `created kafka topic ${topic}`);
       }
       this.knownTopics.set(topic, Date.now() + this.config.metadata_max_age_ms);
-      return { ok: true };
+      return { ok: true, created };
     } catch (error) {
       const info = describeKafkaError(error);
       if (info.type === 'TOPIC_ALREADY_EXISTS') {
@@ -502,6 +612,10 @@ class KafkaSink implements Sink {
     if (level <= logLevel.WARN) this.logger.warn(fields, `kafkajs: ${message}`);
     else this.logger.debug(fields, `kafkajs: ${message}`);
   }
+}
+
+function fatal(code: string, message: string): { failure: Omit<ItemFailure, 'index'> } {
+  return { failure: { retriable: false, code, message } };
 }
 
 /** Consecutive requests of at most maxBytes each (a record larger than that goes alone). */

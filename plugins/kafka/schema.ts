@@ -26,8 +26,9 @@ export const configSchema = Type.Object(
       minLength: 1,
       pattern: TOPIC_TEMPLATE_PATTERN,
       description:
-        'Topic name or template over event fields, e.g. im.events or im.{{imcommand}}. ' +
-        'An event whose topic renders to an illegal name ([a-zA-Z0-9._-], 1-249 chars) is dead-lettered (KAFKA_INVALID_TOPIC).',
+        'Topic name or template over event fields, e.g. im.events or im.{{data.family}}. ' +
+        'An event whose topic renders to an illegal name ([a-zA-Z0-9._-], 1-249 chars, not . or ..) is dead-lettered (KAFKA_INVALID_TOPIC). ' +
+        'imcommand, data.family, group ids and accounts are chosen by whoever sends the callback: see create_topics_pattern and max_topics.',
     }),
     key: Type.String({
       default: '{{subject}}',
@@ -65,7 +66,24 @@ export const configSchema = Type.Object(
     metadata_max_age_ms: Type.Integer({ minimum: 1000, default: 300_000, description: 'How long a checked topic is trusted to exist before it is checked again.' }),
     create_topics: Type.Boolean({
       default: false,
-      description: 'Create a missing topic (topic_partitions, topic_replication_factor, topic_config). Off: events for a missing topic are dead-lettered (KAFKA_UNKNOWN_TOPIC_OR_PARTITION).',
+      description:
+        'Create a missing topic (topic_partitions, topic_replication_factor, topic_config), if it matches create_topics_pattern and fewer than max_topics were created. ' +
+        'Off: events for a missing topic are dead-lettered (KAFKA_UNKNOWN_TOPIC_OR_PARTITION).',
+    }),
+    create_topics_pattern: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description:
+          'Regular expression (whole name) a missing topic must match to be created. Default: the topic template with each {{…}} as one value of ' +
+          '1-128 characters [A-Za-z0-9._-] starting and ending with a letter or digit. Other missing topics: the event is dead-lettered (KAFKA_TOPIC_LIMIT).',
+      }),
+    ),
+    max_topics: Type.Integer({
+      minimum: 1,
+      default: 100,
+      description:
+        'Most topics this sink instance creates (create_topics). An event for a further missing topic is dead-lettered (KAFKA_TOPIC_LIMIT). ' +
+        'Bounds what forged callbacks can create through a template over sender-controlled fields (imcommand, data.family, group ids).',
     }),
     topic_partitions: Type.Integer({ minimum: -1, default: -1, description: 'Partitions of a created topic; -1 = broker default (num.partitions).' }),
     topic_replication_factor: Type.Integer({ minimum: -1, default: -1, description: 'Replication factor of a created topic; -1 = broker default.' }),
