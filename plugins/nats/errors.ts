@@ -56,10 +56,12 @@ export function classify(error: unknown): Classified {
       return { retriable: true, code: 'NATS_TIMEOUT', message: 'no PubAck within ack_timeout_ms (the message may be stored: the retry is deduplicated by Nats-Msg-Id)' };
     case ErrorCode.NoResponders:
       return { retriable: true, code: 'NATS_NO_RESPONDERS', message };
+    // The sink checks both before publishing (index.ts prepare); these remain for a server whose
+    // limits changed between that check and the publish (a reconnect to another server).
     case ErrorCode.MaxPayloadExceeded:
-      return { retriable: false, code: 'NATS_MAX_PAYLOAD', message };
+      return { retriable: false, code: 'NATS_MESSAGE_TOO_LARGE', message };
     case ErrorCode.BadSubject:
-      return { retriable: false, code: 'NATS_BAD_SUBJECT', message };
+      return { retriable: false, code: 'NATS_SUBJECT_INVALID', message };
     case ErrorCode.BadHeader:
       return { retriable: false, code: 'NATS_BAD_HEADER', message };
     case ErrorCode.PermissionsViolation:

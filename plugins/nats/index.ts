@@ -42,10 +42,15 @@ import {
   type SinkContext,
 } from '../../src/sink/api.js';
 import { classify, isNoResponders, isStreamNotFound, type Classified } from './errors.js';
-import { toMessage, type NatsMessage } from './message.js';
-import { compileSubject, filterCovers, subjectMatches, SubjectTemplateError, type CompiledSubject } from './subject.js';
+import { headerBytesBound, toMessage, type NatsMessage } from './message.js';
+import { checkSubject, compileSubject, filterCovers, subjectMatches, SubjectTemplateError, type CompiledSubject, type SubjectLimits } from './subject.js';
 
 const STREAM_NAME = '^[^.*>\\s/\\\\]+$';
+/**
+ * The server's max_control_line (4096 by default) bounds the whole `HPUB <subject> <reply inbox>
+ * <header bytes> <total bytes>\r\n` line; the reply inbox and the sizes take < 100 bytes.
+ */
+const MAX_SUBJECT_BYTES_CEILING = 3840;
 
 export const configSchema = Type.Object({
   servers: Type.Union([Type.String({ minLength: 1 }), Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })], {
@@ -57,6 +62,20 @@ export const configSchema = Type.Object({
     description:
       'Subject template: {{field}} / {{data.path}} placeholders, each value escaped into exactly one token ' +
       '(`.`, `*`, `>`, whitespace, `%` and non-ASCII become %XX); {{field|tokens}} keeps the dots of the value as token separators.',
+  }),
+  max_subject_bytes: Type.Integer({
+    minimum: 16,
+    maximum: MAX_SUBJECT_BYTES_CEILING,
+    default: 1024,
+    description:
+      'Longest rendered subject (UTF-8 bytes) the sink publishes; a longer one fails its event alone (NATS_SUBJECT_TOO_LONG). ' +
+      `nats-server closes the connection on a publish line over its max_control_line (4096 bytes by default), hence at most ${MAX_SUBJECT_BYTES_CEILING}.`,
+  }),
+  max_subject_tokens: Type.Integer({
+    minimum: 1,
+    maximum: 256,
+    default: 32,
+    description: 'Most tokens (dot-separated parts) in a rendered subject; more fails the event alone (NATS_SUBJECT_TOO_LONG). Bounds `{{field|tokens}}` over sender-controlled values.',
   }),
   mode: Type.Union([Type.Literal('jetstream'), Type.Literal('core')], {
     default: 'jetstream',
@@ -215,12 +234,20 @@ export default defineSink({
       if (error instanceof SubjectTemplateError) throw new FatalError(error.message, { code: 'NATS_CONFIG' });
       throw error;
     }
+    const limits: SubjectLimits = { maxBytes: config.max_subject_bytes, maxTokens: config.max_subject_tokens };
+    if (subject.shortest.tokens > limits.maxTokens || subject.shortest.bytes > limits.maxBytes) {
+      throw new FatalError(
+        `nats: subject template "${config.subject}" renders at least ${subject.shortest.tokens} tokens / ${subject.shortest.bytes} bytes, over max_subject_tokens ${limits.maxTokens} / max_subject_bytes ${limits.maxBytes}`,
+        { code: 'NATS_CONFIG' },
+      );
+    }
     if (config.create_stream && !config.stream) throw new FatalError('nats: create_stream needs `stream` (the name of the stream to create)', { code: 'NATS_CONFIG' });
     if (config.mode === 'core' && (config.stream || config.create_stream)) {
       throw new FatalError('nats: `stream` and `create_stream` apply to mode: jetstream only', { code: 'NATS_CONFIG' });
     }
     const jetstream = config.mode === 'jetstream';
     const options = connectionOptions(config, ctx);
+    const expectStreamHeaderBytes = config.stream === undefined ? 0 : Buffer.byteLength(`Nats-Expected-Stream: ${config.stream}\r\n`);
     const log = ctx.logger;
 
     let nc: NatsConnection | undefined;
@@ -477,6 +504,40 @@ export default defineSink({
       return failures;
     }
 
+    /**
+     * Subject and message of one event, or why this event alone cannot be published: checked before
+     * anything is sent, because the server answers a bad subject or an oversized message by closing
+     * the connection (or the client throws), which would fail the whole batch.
+     */
+    function prepare(event: CanonicalEvent, maxPayload: number | undefined): Prepared | Classified {
+      let natsSubject: string;
+      try {
+        natsSubject = subject.render(event);
+      } catch (error) {
+        return { retriable: false, code: 'NATS_SUBJECT_INVALID', message: `cannot render the subject: ${(error as Error).message}` };
+      }
+      const problem = checkSubject(natsSubject, limits);
+      if (problem) return { retriable: false, ...problem };
+      let message: NatsMessage;
+      try {
+        message = toMessage(event, config.content_mode);
+      } catch (error) {
+        return { retriable: false, code: 'NATS_BAD_EVENT', message: `cannot build the message: ${(error as Error).message}` };
+      }
+      // The server's limit covers headers and payload together (as the client's own check does);
+      // the exact header size is computed only when a cheap upper bound does not fit.
+      if (maxPayload === undefined) return { subject: natsSubject, message };
+      // JetStream publishes add Nats-Msg-Id (the event id) and Nats-Expected-Stream to these headers.
+      const added = jetstream ? Buffer.byteLength(`Nats-Msg-Id: ${event.id}\r\n`) + expectStreamHeaderBytes : 0;
+      if (message.payload.length + headerBytesBound(event, config.content_mode) + added > maxPayload) {
+        const size = message.payload.length + messageHeaderBytes(message) + added;
+        if (size > maxPayload) {
+          return { retriable: false, code: 'NATS_MESSAGE_TOO_LARGE', message: `message of ${size} bytes (headers + payload) exceeds the server's max_payload of ${maxPayload} bytes` };
+        }
+      }
+      return { subject: natsSubject, message };
+    }
+
     return {
       async connect() {
         try {
@@ -490,13 +551,8 @@ export default defineSink({
 
       async writeBatch(events, signal) {
         const conn = await connected();
-        const prepared = events.map((event): Prepared | Classified => {
-          try {
-            return { subject: subject.render(event), message: toMessage(event, config.content_mode) };
-          } catch (error) {
-            return { retriable: false, code: 'NATS_BAD_EVENT', message: `cannot build the message: ${(error as Error).message}` };
-          }
-        });
+        const maxPayload = conn.info?.max_payload;
+        const prepared = events.map((event) => prepare(event, maxPayload));
         const failures = jetstream ? await writeJetStream(events, prepared, signal) : await writeCore(conn, prepared);
         if (failures.length === 0) return;
         failures.sort((a, b) => a.index - b.index);
@@ -532,6 +588,11 @@ export default defineSink({
     };
   },
 });
+
+/** Bytes the headers take on the wire (nats.js serializes MsgHdrs with toString(), then UTF-8). */
+export function messageHeaderBytes(message: NatsMessage): number {
+  return Buffer.byteLength(message.headers.toString(), 'utf8');
+}
 
 function toSinkError(c: Classified | ItemFailure, context: string): FatalError | RetriableError {
   const message = context ? `${context}: ${c.message}` : c.message;

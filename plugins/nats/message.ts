@@ -35,6 +35,22 @@ export interface NatsMessage {
   headers: MsgHdrs;
 }
 
+/**
+ * An upper bound of the bytes toMessage's headers take, from string lengths alone (no encoding):
+ * a UTF-16 unit is at most 9 bytes once percent-encoded (3 UTF-8 bytes × `%XX`). The exact size
+ * is only worth computing when this bound does not fit.
+ */
+export function headerBytesBound(event: CanonicalEvent, mode: ContentMode): number {
+  let bound = 96 + 3 * (event.datacontenttype?.length ?? 0); // the NATS/1.0 line, Content-Type (UTF-8, not encoded), the blank line
+  if (mode === 'binary') {
+    for (const name of ATTRIBUTES) {
+      const value = event[name];
+      if (typeof value === 'string') bound += name.length + 8 + 9 * value.length;
+    }
+  }
+  return bound;
+}
+
 export function toMessage(event: CanonicalEvent, mode: ContentMode): NatsMessage {
   const headers = natsHeaders();
   if (mode === 'structured') {

@@ -2,10 +2,15 @@
  * webhook sink: CloudEvents over HTTP to any receiver, signed with Standard Webhooks.
  *
  * structured / binary encoding: one event = one request. A batch's requests run concurrently
- * across subjects and one after another within a subject; when an event fails, the later events
- * of its subject in the batch are not sent and are reported as retriable, so a receiver always
- * sees a conversation in order. batch encoding: one request per batch (per distinct URL when the
- * URL is a template), all-or-nothing.
+ * across subjects and one after another within a subject; when an event fails retriably, the
+ * later events of its subject in the batch are not sent and are reported as retriable, so a
+ * receiver always sees a conversation in order. An event that fails fatally (dead-lettered, never
+ * sent again) does not hold the others back. batch encoding: one request per batch (per distinct
+ * URL when the URL is a template), all-or-nothing.
+ *
+ * Whatever goes wrong while preparing one event (its URL, its headers, its body) fails that event
+ * alone, fatally: an exception escaping writeBatch would make the host retry the whole batch, and
+ * re-send every batch-mate that was already delivered.
  *
  * Outcomes: 2xx delivered; 408, 429, 5xx, timeouts and network errors retriable (Retry-After
  * honoured); redirects not followed unless configured; other 4xx (and 3xx) fatal, dead-lettered
@@ -64,21 +69,50 @@ export default defineSink({
     userHeaders['user-agent'] ??= 'im-bridge-webhook';
     let closed = false;
 
-    function send(url: string, request: EncodedRequest, signal: AbortSignal): Promise<Failure | undefined> {
-      // Event ids are ASCII hashes; anything else is percent-encoded to fit a header, and signed as sent.
-      const id = percentEncodeHeader(request.id);
-      const headers = { ...userHeaders, ...request.headers, ...(signer ? signer.headers(id, request.body) : { 'webhook-id': id }) };
+    async function send(url: string, request: EncodedRequest, signal: AbortSignal): Promise<Failure | undefined> {
+      let headers: Record<string, string>;
+      try {
+        // Event ids are ASCII hashes; anything else is percent-encoded to fit a header, and signed as sent.
+        const id = percentEncodeHeader(request.id);
+        headers = { ...userHeaders, ...request.headers, ...(signer ? signer.headers(id, request.body) : { 'webhook-id': id }) };
+      } catch (error) {
+        return { retriable: false, code: 'WEBHOOK_BAD_EVENT', message: `cannot build the request headers: ${describe(error)}` };
+      }
       ctx.count('requests');
-      return transport.send({ url, method: config.method, headers, body: request.body, signal });
+      try {
+        return await transport.send({ url, method: config.method, headers, body: request.body, signal });
+      } catch (error) {
+        // transport.send maps every known outcome to a Failure; anything else is a bug of ours, kept to
+        // this request (the host would otherwise re-send the whole batch).
+        ctx.logger.error({ code: 'WEBHOOK_UNEXPECTED_ERROR', err: describe(error) }, `webhook sink ${ctx.name}: unexpected error sending a request`);
+        return { retriable: true, code: 'WEBHOOK_UNEXPECTED_ERROR', message: describe(error) };
+      }
     }
 
+    /** The URL of one event; any error (a missing field, a value with no URL encoding) fails that event alone. */
     function render(event: CanonicalEvent): string | Failure {
       try {
         return template.render(event);
       } catch (error) {
-        if (error instanceof TemplateError) return { retriable: false, code: 'WEBHOOK_URL_TEMPLATE', message: error.message };
-        throw error;
+        const message = error instanceof TemplateError ? error.message : `event ${event.id}: cannot render the URL template: ${describe(error)}`;
+        return { retriable: false, code: 'WEBHOOK_URL_TEMPLATE', message };
       }
+    }
+
+    function encode(event: CanonicalEvent, encoding: 'structured' | 'binary'): EncodedRequest | Failure {
+      try {
+        return encodeEvent(event, encoding);
+      } catch (error) {
+        return { retriable: false, code: 'WEBHOOK_BAD_EVENT', message: `event ${event.id}: cannot encode the request: ${describe(error)}` };
+      }
+    }
+
+    async function sendOne(event: CanonicalEvent, encoding: 'structured' | 'binary', signal: AbortSignal): Promise<Failure | undefined> {
+      const url = render(event);
+      if (typeof url !== 'string') return url;
+      const request = encode(event, encoding);
+      if ('code' in request) return request;
+      return send(url, request, signal);
     }
 
     /** One request per event; subjects in parallel, each subject in order. */
@@ -94,10 +128,12 @@ export default defineSink({
         [...chains.values()].map(async (chain) => {
           for (let k = 0; k < chain.length; k++) {
             const event = events[chain[k]!]!;
-            const url = render(event);
-            const failure = typeof url === 'string' ? await send(url, encodeEvent(event, encoding), signal) : url;
+            const failure = await sendOne(event, encoding, signal);
             if (!failure) continue;
             failures.push(item(chain[k]!, failure));
+            // A fatal event is dead-lettered, never retried: holding the rest of its conversation would
+            // only make them wait a retry round (counted as retries) and arrive after it all the same.
+            if (!failure.retriable) continue;
             for (const later of chain.slice(k + 1)) {
               failures.push({
                 index: later,
@@ -181,6 +217,10 @@ export default defineSink({
     };
   },
 });
+
+function describe(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}
 
 function item(index: number, failure: Failure): ItemFailure {
   return { index, retriable: failure.retriable, code: failure.code, message: failure.message, retryAfterMs: failure.retryAfterMs };

@@ -3,7 +3,10 @@
  * event (`{{subject}}`, `{{imsdkappid}}`, `{{data.conversation.groupId}}`, `{{data.elements.0.kind}}`).
  * Each substituted value is percent-encoded with encodeURIComponent, so an event can never add
  * path segments, a query, a fragment or credentials to the URL. A placeholder whose value is
- * missing, empty or not a scalar fails the event (dead-lettered) instead of sending it elsewhere.
+ * missing, empty or not a scalar fails the event (dead-lettered) instead of sending it elsewhere,
+ * and so does a value holding a lone UTF-16 surrogate (valid in JSON, not Unicode: it has no UTF-8
+ * form, so no percent-encoding; encodeURIComponent would throw URIError). Sending it with U+FFFD
+ * instead would deliver two different ids to one URL.
  *
  * Kept local to the webhook sink: URLs need the encoding, which a general-purpose template
  * compiler (src/sink/template.ts) does not apply.
@@ -28,6 +31,7 @@ export interface UrlTemplate {
 }
 
 const PLACEHOLDER = /\{\{\s*([^{}]*?)\s*\}\}/g;
+const LONE_SURROGATE = /\p{Cs}/u;
 const PATH = /^[A-Za-z_$][\w$-]*(?:\.[\w$-]+)*$/;
 
 export function compileUrlTemplate(text: string): UrlTemplate {
@@ -86,6 +90,7 @@ function lookup(event: CanonicalEvent, path: string[]): string {
   if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') {
     const text = String(value);
     if (text === '') throw new TemplateError(`event ${event.id}: ${path.join('.')} is empty`);
+    if (LONE_SURROGATE.test(text)) throw new TemplateError(`event ${event.id}: ${path.join('.')} holds a lone UTF-16 surrogate (not valid Unicode), which has no URL encoding`);
     return text;
   }
   throw new TemplateError(`event ${event.id}: ${path.join('.')} is ${value === null ? 'null' : typeof value}, not a string or number`);

@@ -4,7 +4,13 @@
  * Writes each event to `<dir>/<subject-as-path>/<id>.json`. The file name is the event id, so a
  * redelivered event overwrites its own file instead of duplicating it (idempotent sink), and the
  * write is atomic (temp file, fsync, rename, fsync of the directory).
+ *
+ * Paths from event fields: the subject holds group and account ids, which IM users choose and
+ * which may contain `..`, `/`, `\`, NUL or lone UTF-16 surrogates. Each path segment is mapped to a
+ * name that can only ever be one plain file name (safeSegment), and the result is checked to lie
+ * inside `dir` before anything is created. Copy both steps if your sink names anything after events.
  */
+import { createHash } from 'node:crypto';
 import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Type } from '@sinclair/typebox';
@@ -18,6 +24,63 @@ const configSchema = Type.Object({
 /** Errors a retry can fix (disk full, too many open files) versus ones it cannot. */
 const RETRIABLE_CODES = new Set(['ENOSPC', 'EMFILE', 'ENFILE', 'EAGAIN', 'EBUSY', 'EIO']);
 
+/** Characters kept in a file name; everything else, `.` and `%` included, becomes %XX. */
+const SAFE_CHAR = /^[A-Za-z0-9_-]$/;
+/** Longer encoded names are cut and suffixed with a hash (file systems allow 255 bytes). */
+const MAX_SEGMENT_CHARS = 120;
+
+/**
+ * One path segment (a group id, an account id…) as a safe file name, injective (distinct values,
+ * distinct names):
+ * - `[A-Za-z0-9_-]` stay; every other character becomes `%XX` per UTF-8 byte, so `.`, `..`, `/`,
+ *   `\`, `:`, NUL and control characters can never mean anything to the file system;
+ * - a lone UTF-16 surrogate (valid JSON, not Unicode) becomes the WTF-8 bytes of its code unit
+ *   (`%ED%A0%80` for `\ud800`), which no valid text produces (U+FFFD would merge distinct ids);
+ * - the empty segment becomes `%` (nothing else encodes to a lone `%`);
+ * - a name over MAX_SEGMENT_CHARS is cut to a prefix plus `%~` and a SHA-256 of the whole value.
+ */
+export function safeSegment(value: string): string {
+  if (value === '') return '%';
+  let out = '';
+  const bytes: number[] = [];
+  for (const ch of value) {
+    const code = utf8(ch);
+    bytes.push(...code);
+    if (SAFE_CHAR.test(ch)) out += ch;
+    else for (const byte of code) out += `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+  }
+  if (out.length <= MAX_SEGMENT_CHARS) return out;
+  let cut = MAX_SEGMENT_CHARS - 40;
+  const pct = out.lastIndexOf('%', cut - 1);
+  if (pct > cut - 3) cut = pct; // never cut inside a %XX
+  return `${out.slice(0, cut)}%~${createHash('sha256').update(Buffer.from(bytes)).digest('hex').slice(0, 32)}`;
+}
+
+/** UTF-8 bytes of one code point; a lone surrogate gets the 3-byte form of its code unit (WTF-8). */
+function utf8(ch: string): number[] {
+  const cp = ch.codePointAt(0)!;
+  if (cp < 0x80) return [cp];
+  if (cp < 0x800) return [0xc0 | (cp >> 6), 0x80 | (cp & 0x3f)];
+  if (cp < 0x10000) return [0xe0 | (cp >> 12), 0x80 | ((cp >> 6) & 0x3f), 0x80 | (cp & 0x3f)];
+  return [0xf0 | (cp >> 18), 0x80 | ((cp >> 12) & 0x3f), 0x80 | ((cp >> 6) & 0x3f), 0x80 | (cp & 0x3f)];
+}
+
+/**
+ * `<root>/<segment>/…/<id>.json` for an event, or a FatalError: the second check does not trust the
+ * first (a future change to safeSegment, an odd platform), since writing outside `dir` is the one
+ * thing this sink must never do.
+ */
+export function eventPath(root: string, event: CanonicalEvent): { folder: string; target: string } {
+  // Subjects such as "group/@TGS#1" become nested directories, one safe segment per part.
+  const folder = path.join(root, ...String(event.subject ?? '').split('/').map(safeSegment));
+  const target = path.join(folder, `${safeSegment(String(event.id))}.json`);
+  const relative = path.relative(root, target);
+  if (relative === '' || relative.startsWith('..') || path.isAbsolute(relative)) {
+    throw new FatalError(`event ${JSON.stringify(event.id)}: path ${JSON.stringify(target)} is outside ${root}`, { code: 'EVENT_FILES_PATH_OUTSIDE_DIR' });
+  }
+  return { folder, target };
+}
+
 export default defineSink({
   type: 'event_files',
   apiVersion: '1',
@@ -26,10 +89,8 @@ export default defineSink({
     const root = path.resolve(ctx.configDir, config.dir);
 
     async function writeOne(event: CanonicalEvent): Promise<void> {
-      // Subjects such as "group/@TGS#1" become nested directories; unsafe characters are encoded.
-      const folder = path.join(root, ...event.subject.split('/').map((part) => encodeURIComponent(part)));
+      const { folder, target } = eventPath(root, event);
       await mkdir(folder, { recursive: true });
-      const target = path.join(folder, `${event.id}.json`);
       const temp = `${target}.${process.pid}.tmp`;
       const handle = await open(temp, 'w');
       try {
@@ -58,21 +119,26 @@ export default defineSink({
         for (let index = 0; index < events.length; index++) {
           const event = events[index]!;
           if (signal.aborted) throw new RetriableError('aborted by the host', { code: 'EVENT_FILES_ABORTED' });
-          // Keep per-conversation order: after a failure, later events of that subject fail too.
+          // Keep per-conversation order: after a retriable failure, later events of that subject are
+          // held back (not attempted, so the host counts no attempt for them). After a fatal one (the
+          // event is dead-lettered, never retried) there is nothing to wait for.
           if (failedSubjects.has(event.subject)) {
-            failures.push({ index, retriable: true, code: 'EVENT_FILES_ORDER', message: 'an earlier event of this conversation failed' });
+            failures.push({ index, retriable: true, code: 'EVENT_FILES_ORDER', message: 'an earlier event of this conversation failed', notAttempted: true });
             continue;
           }
           try {
             await writeOne(event);
           } catch (error) {
-            const code = (error as NodeJS.ErrnoException).code ?? 'UNKNOWN';
-            failedSubjects.add(event.subject);
-            failures.push({ index, retriable: RETRIABLE_CODES.has(code), code: `EVENT_FILES_${code}`, message: (error as Error).message });
+            // One event's failure, whatever it is, is reported for that event only: an exception
+            // escaping writeBatch would make the host retry (and rewrite) the whole batch.
+            const failure = classify(error);
+            if (failure.retriable) failedSubjects.add(event.subject);
+            failures.push({ index, ...failure });
           }
         }
+        const written = events.length - failures.length;
+        if (written > 0) ctx.count('files_written', written);
         if (failures.length > 0) throw new PartialBatchError(failures);
-        ctx.count('files_written', events.length);
       },
 
       async healthcheck() {
@@ -88,3 +154,11 @@ export default defineSink({
     };
   },
 });
+
+function classify(error: unknown): { retriable: boolean; code: string; message: string } {
+  const message = error instanceof Error ? error.message : String(error);
+  if (error instanceof FatalError) return { retriable: false, code: error.code, message };
+  const errno = (error as NodeJS.ErrnoException)?.code;
+  if (typeof errno === 'string') return { retriable: RETRIABLE_CODES.has(errno), code: `EVENT_FILES_${errno}`, message };
+  return { retriable: false, code: 'EVENT_FILES_UNEXPECTED', message };
+}

@@ -1,7 +1,9 @@
 /**
  * The nats sink plugin against the real NATS JetStream of the test services (no mocks): publishing,
  * dedup by Nats-Msg-Id, order and failure propagation per conversation, stream binding/creation,
- * error mapping, subject edge cases, core mode, auth against a private nats-server.
+ * error mapping, subject edge cases, core mode, auth against a private nats-server; poison events
+ * (a subject over the caps, a message over max_payload) failing alone before any publish, with the
+ * connection kept; the conformance kit with a poison and with its default hostile event.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -13,6 +15,7 @@ import { AckPolicy, connect, DiscardPolicy, nkeys, StorageType, type JsMsg, type
 import plugin from '../../../plugins/nats/index.js';
 import { unescapeToken } from '../../../plugins/nats/subject.js';
 import { FatalError, PartialBatchError, RetriableError, type CanonicalEvent, type Sink } from '../../../src/sink/api.js';
+import { formatConformanceReport, runSinkConformance } from '../../../src/sink/conformance.js';
 import { natsUrl, requireService, uniqueName } from '../../helpers/services.js';
 import { freePort } from '../../helpers/daemon.js';
 
@@ -40,6 +43,8 @@ function config(extra: Partial<Config>): Config {
     ordering: 'pipelined',
     ack_timeout_ms: 5000,
     reconnect_wait_ms: 200,
+    max_subject_bytes: 1024,
+    max_subject_tokens: 32,
     ...extra,
   } as Config;
 }
@@ -62,6 +67,16 @@ function ev(groupId: string, seq: number, extra: Record<string, unknown> = {}): 
     imcommand: 'Group.CallbackAfterSendMsg',
     data: { family: 'group', conversation: { kind: 'group', groupId }, seq, receivedAtMs: Date.now(), text: `m${seq}`, ...extra },
   };
+}
+
+/** A sink whose log lines are kept, to check what it logged (e.g. that it never lost its connection). */
+async function openLogged(t: { teardown(fn: () => unknown): void }, cfg: Config): Promise<{ sink: Sink; logs: Array<Record<string, unknown>> }> {
+  const logs: Array<Record<string, unknown>> = [];
+  const logger = pino({ level: 'debug' }, { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) });
+  const sink = await plugin.create(cfg, { ...ctx(), logger });
+  t.teardown(() => sink.close());
+  await sink.connect(new AbortController().signal);
+  return { sink, logs };
 }
 
 async function open(t: { teardown(fn: () => unknown): void }, cfg: Config): Promise<Sink> {
@@ -244,15 +259,99 @@ t.test('nats sink (real JetStream)', async (t) => {
     t.equal((await jsm.streams.info(other)).state.messages, 0, 'nothing stored in the wrong stream');
   });
 
-  t.test('oversized event is dead-lettered alone', async (t) => {
+  t.test('oversized event is dead-lettered alone, checked before publishing (headers count)', async (t) => {
     const stream = newStream('ns-big');
     const prefix = uniqueName('nbig');
-    const sink = await open(t, config({ stream, subject: `${prefix}.{{data.conversation.groupId}}`, create_stream: createStream() }));
-    const big = ev('b', 2, { text: 'x'.repeat(nc.info!.max_payload + 10) });
-    const error = await sink.writeBatch([ev('a', 1), big, ev('c', 1)], signal()).catch((e: unknown) => e);
+    const { sink, logs } = await openLogged(t, config({ stream, subject: `${prefix}.{{data.conversation.groupId}}`, create_stream: createStream() }));
+    const max = nc.info!.max_payload;
+    const big = ev('b', 2, { text: 'x'.repeat(max + 10) });
+    // data alone fits; with the ce-* headers (a long ce-subject) it does not
+    const edgeText = 'y'.repeat(max - 20_000);
+    const edge = ev('e'.repeat(10_000), 1, { text: edgeText });
+    const error = await sink.writeBatch([ev('a', 1), big, ev('c', 1), edge, ev('b', 3)], signal()).catch((e: unknown) => e);
     t.type(error, PartialBatchError);
-    t.match((error as PartialBatchError).failures, [{ index: 1, retriable: false, code: 'NATS_MAX_PAYLOAD' }]);
-    t.equal((await jsm.streams.info(stream)).state.messages, 2);
+    t.match((error as PartialBatchError).failures, [
+      { index: 1, retriable: false, code: 'NATS_MESSAGE_TOO_LARGE', message: new RegExp(`exceeds the server's max_payload of ${max} bytes`) },
+      { index: 3, retriable: false, code: 'NATS_MESSAGE_TOO_LARGE' },
+    ]);
+    t.equal((error as PartialBatchError).failures.length, 2, 'only the two oversized events');
+    t.ok(JSON.stringify(edge.data).length < max, 'the edge event\'s payload alone is under max_payload');
+    t.equal((await jsm.streams.info(stream)).state.messages, 3, 'the others stored, the later event of the same conversation included');
+    t.notOk(logs.some((l) => /NATS_DISCONNECTED|NATS_CONNECTION_CLOSED/.test(String(l.code))), 'the connection never dropped');
+  });
+
+  t.test('a subject the server cannot take fails its event alone, before publishing; the connection stays up', async (t) => {
+    const stream = newStream('ns-poison');
+    const prefix = uniqueName('np');
+    // Why the check exists: a publish line over max_control_line makes the server close the connection.
+    const raw = await connect({ servers: natsUrl(), reconnect: false });
+    const rawClosed = raw.closed();
+    raw.publish(`${prefix}.${'a.'.repeat(2500)}z`, new Uint8Array());
+    const rawError = await Promise.race([rawClosed, new Promise((r) => setTimeout(r, 10_000, 'still open'))]);
+    t.match(String(rawError), /maximum control line exceeded/i, `a raw 5 KB subject: the server closed the connection (${String(rawError)})`);
+
+    const { sink, logs } = await openLogged(t, config({ stream, subject: `${prefix}.{{imcommand|tokens}}`, create_stream: createStream() }));
+    const good = Array.from({ length: 100 }, (_, i) => ev(`g${i % 5}`, i + 1));
+    const forged = { ...ev('g0', 1000), imcommand: 'A' + '.a'.repeat(3000) }; // finding 1: 3,000 dots, 6 KB
+    const wide = { ...ev('g1', 1001), imcommand: Array.from({ length: 10 }, (_, k) => `${k}${'w'.repeat(127)}`).join('.') }; // 10 tokens of 128: 1.3 KB
+    const many = { ...ev('g2', 1002), imcommand: Array.from({ length: 40 }, () => 'a').join('.') }; // 40 short tokens
+    const batch = [...good.slice(0, 30), forged, ...good.slice(30, 50), many, ...good.slice(50, 70), wide, ...good.slice(70)];
+    const error = await sink.writeBatch(batch, signal()).catch((e: unknown) => e);
+    t.type(error, PartialBatchError);
+    t.match((error as PartialBatchError).failures, [
+      { index: 30, retriable: false, code: 'NATS_SUBJECT_TOO_LONG', message: /\d{4} bytes exceeds max_subject_bytes 1024/ },
+      { index: 51, retriable: false, code: 'NATS_SUBJECT_TOO_LONG', message: /41 tokens exceeds max_subject_tokens 32/ },
+      { index: 72, retriable: false, code: 'NATS_SUBJECT_TOO_LONG', message: /1\d{3} bytes exceeds max_subject_bytes 1024/ },
+    ]);
+    t.equal((error as PartialBatchError).failures.length, 3, 'only the three poison events failed');
+    const msgs = await readStream(nc, stream);
+    t.same(new Set(msgs.map((m) => m.headers!.get('Nats-Msg-Id'))), new Set(good.map((e) => e.id)), 'the 100 good events stored');
+    t.equal(msgs.length, 100, 'once each');
+    t.notOk(logs.some((l) => /NATS_DISCONNECTED|NATS_CONNECTION_CLOSED/.test(String(l.code))), 'the connection never dropped');
+    await sink.writeBatch([ev('g0', 2000)], signal());
+    t.equal((await jsm.streams.info(stream)).state.messages, 101, 'and keeps publishing');
+  });
+
+  t.test('lone surrogates in a group id: distinct subjects, not merged into U+FFFD', async (t) => {
+    const stream = newStream('ns-surrogate');
+    const prefix = uniqueName('nsu');
+    const sink = await open(t, config({ stream, subject: `${prefix}.{{data.conversation.groupId}}`, create_stream: createStream() }));
+    const ids = ['@TGS#\ud800x', '@TGS#\udbffx', '@TGS#\udc00x', '@TGS#\ufffdx'];
+    await sink.writeBatch(ids.map((g, i) => ev(g, i + 1)), signal());
+    const msgs = await readStream(nc, stream);
+    const subjects = msgs.map((m) => m.subject);
+    t.equal(new Set(subjects).size, ids.length, `four subjects: ${subjects.join(' ')}`);
+    t.same(subjects.map((s) => unescapeToken(s.slice(prefix.length + 1))), ids, 'each gives its own id back');
+  });
+
+  t.test('conformance kit: a forged CallbackCommand subject is the poison; the 100 arrive', async (t) => {
+    const stream = newStream('ns-kit');
+    const prefix = uniqueName('nk');
+    await jsm.streams.add({ name: stream, subjects: [`${prefix}.>`], storage: StorageType.Memory, duplicate_window: 120_000 * 1_000_000 });
+    const stored = async () => new Set((await readStream(nc, stream)).map((m) => m.headers!.get('Nats-Msg-Id')));
+    const base = config({ stream, subject: `${prefix}.{{imcommand|tokens}}` });
+    const report = await runSinkConformance(plugin, {
+      config: base as never,
+      verify: async () => stored(),
+      idempotent: true,
+      countCopies: async (id) => (await readStream(nc, stream)).filter((m) => m.headers!.get('Nats-Msg-Id') === id).length,
+      poison: (e) => ({ ...e, imcommand: 'A' + '.a'.repeat(3000) }),
+    });
+    t.ok(report.passed, formatConformanceReport(report));
+    const poison = report.checks.find((c) => c.name.startsWith('a poison event'));
+    t.match(poison?.detail, /NATS_SUBJECT_TOO_LONG/, 'the poison failed alone with its code');
+  });
+
+  t.test('conformance kit without poison: the default hostile event (group id with .., /, NUL, lone surrogate) is published', async (t) => {
+    const stream = newStream('ns-kit-hostile');
+    const prefix = uniqueName('nkh');
+    await jsm.streams.add({ name: stream, subjects: [`${prefix}.>`], storage: StorageType.Memory });
+    const report = await runSinkConformance(plugin, {
+      config: config({ stream, subject: `${prefix}.{{data.conversation.groupId}}.{{data.sender}}` }) as never,
+      verify: async () => new Set((await readStream(nc, stream)).map((m) => m.headers!.get('Nats-Msg-Id'))),
+    });
+    t.ok(report.passed, formatConformanceReport(report));
+    t.match(report.checks.find((c) => c.name.startsWith('a hostile event'))?.detail, /hostile event written/);
   });
 
   t.test('core mode: flushed, counted at-most-once', async (t) => {

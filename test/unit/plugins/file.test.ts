@@ -1,7 +1,7 @@
 /**
  * file sink driven directly (no daemon) on a real directory: exact NDJSON bytes (non-ASCII,
  * emoji, batches larger than the reused encode buffer), serialized concurrent batches, rotation,
- * and a torn last line left by a crash.
+ * a torn last line left by a crash, and the conformance kit with its default hostile event.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -11,6 +11,7 @@ import { pino } from 'pino';
 import t from 'tap';
 import plugin from '../../../plugins/file/index.js';
 import type { CanonicalEvent, Sink } from '../../../src/sink/api.js';
+import { formatConformanceReport, runSinkConformance } from '../../../src/sink/conformance.js';
 import { groupEvent } from '../../helpers/events.js';
 
 const ajv = new Ajv({ useDefaults: true, strict: false, allErrors: true });
@@ -115,4 +116,21 @@ t.test('a torn last line from a crash is ended before new events are appended', 
   t.equal(got.length, 3);
   t.equal(got[1], '{"id":"torn","data":{"te', 'the torn line is kept as it was, and ended');
   t.same(JSON.parse(got[2]!), JSON.parse(JSON.stringify(e)), 'the new event starts on its own line');
+});
+
+t.test('conformance kit with its default hostile event (lone surrogates, .., /, NUL, newline in every field): one line each', async (t) => {
+  const dir = tmp(t);
+  const file = path.join(dir, 'events.ndjson');
+  // The file sink names no file after an event field: the hostile event must simply be written, on one line.
+  const report = await runSinkConformance(plugin, {
+    config: { path: file },
+    verify: async () => new Set(lines(file).map((l) => (JSON.parse(l) as CanonicalEvent).id)),
+  });
+  t.ok(report.passed, formatConformanceReport(report));
+  t.match(report.checks.find((c) => c.name.startsWith('a hostile event'))?.detail, /hostile event written/);
+  const all = lines(file).map((l) => JSON.parse(l) as CanonicalEvent);
+  const hostile = all.find((e) => String(e.data.sender).includes('..'));
+  t.ok(hostile, 'the hostile event is in the file');
+  t.equal(hostile!.data.sender, '../..\\/\ud800x\u0000\n%2e%2e', 'its fields survive byte for byte, lone surrogate included (JSON escapes it)');
+  t.same(fs.readdirSync(dir), ['events.ndjson'], 'no other file created');
 });

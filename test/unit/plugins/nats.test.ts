@@ -4,10 +4,10 @@ import fc from 'fast-check';
 import { Ajv } from 'ajv';
 import { parse as parseYaml } from 'yaml';
 import { ErrorCode, NatsError } from 'nats';
-import plugin, { configSchema, connectionOptions, streamConfig } from '../../../plugins/nats/index.js';
-import { compileSubject, escapeToken, unescapeToken, filterCovers, subjectMatches, MAX_TOKEN_CHARS } from '../../../plugins/nats/subject.js';
+import plugin, { configSchema, connectionOptions, messageHeaderBytes, streamConfig } from '../../../plugins/nats/index.js';
+import { checkSubject, compileSubject, escapeToken, unescapeToken, filterCovers, subjectMatches, MAX_TOKEN_CHARS } from '../../../plugins/nats/subject.js';
 import { classify } from '../../../plugins/nats/errors.js';
-import { toMessage, encodeHeaderValue, decodeHeaderValue } from '../../../plugins/nats/message.js';
+import { toMessage, encodeHeaderValue, decodeHeaderValue, headerBytesBound } from '../../../plugins/nats/message.js';
 import { SINK_COMMON_KEYS } from '../../../src/config/schema.js';
 import { FatalError, rememberEventJson, type CanonicalEvent } from '../../../src/sink/api.js';
 
@@ -145,6 +145,89 @@ t.test('escapeToken: long values are cut with a hash, never inside %XX', async (
   t.equal(escapeToken(long), a, 'deterministic');
 });
 
+t.test('escapeToken: lone surrogates are escaped distinctly (WTF-8), never merged into U+FFFD', async (t) => {
+  t.equal(escapeToken('@TGS#\ud800x'), '@TGS#%ED%A0%80x');
+  t.equal(escapeToken('\udfff'), '%ED%BF%BF');
+  t.equal(escapeToken('\ufffd'), '%EF%BF%BD', 'a real U+FFFD keeps its UTF-8 form');
+  t.equal(escapeToken('😀'), '%F0%9F%98%80', 'a surrogate pair is one code point, as before');
+  t.equal(escapeToken('\ud83d\ude00'), escapeToken('😀'));
+  const ids = ['@TGS#\ud800x', '@TGS#\ud801x', '@TGS#\udbffx', '@TGS#\udc00x', '@TGS#\ufffdx', '@TGS#x\ud800', '@TGS#\ude00\ud83d'];
+  const tokens = ids.map(escapeToken);
+  t.equal(new Set(tokens).size, ids.length, 'distinct ids, distinct tokens');
+  for (const [i, id] of ids.entries()) t.equal(unescapeToken(tokens[i]!), id, `round trip ${JSON.stringify(id)}`);
+  // shortened tokens: the hash covers the surrogate too (hashing the string would see U+FFFD twice)
+  const long = 'x'.repeat(200);
+  t.not(escapeToken(long + '\ud800'), escapeToken(long + '\ud801'));
+  t.not(escapeToken(long + '\ud800'), escapeToken(long + '\ufffd'));
+  t.equal(escapeToken('群'.repeat(200)), escapeToken('群'.repeat(200)), 'well-formed long values hash as before (deterministic)');
+  // any UTF-16 string at all (lone surrogates included): valid, bounded, injective
+  fc.assert(
+    fc.property(anyUtf16(30), anyUtf16(30), (a, b) => {
+      const ea = escapeToken(a);
+      if (!/^[A-Za-z0-9_\-@#:=+~!%]+$/.test(ea) || ea.length > MAX_TOKEN_CHARS) return false;
+      if (a !== b && ea === escapeToken(b)) return false;
+      return ea.includes('%~') || unescapeToken(ea) === a;
+    }),
+    { numRuns: 2000 },
+  );
+  const s = compileSubject('im.{{data.conversation.groupId}}');
+  t.not(s.render(event({}, '@TGS#\ud800x')), s.render(event({}, '@TGS#\udbffx')), 'two ids with lone surrogates get two subjects');
+});
+
+t.test('checkSubject: length, token count, empty tokens, whitespace, control characters, wildcards', async (t) => {
+  const limits = { maxBytes: 1024, maxTokens: 32 };
+  t.equal(checkSubject('im.Group.CallbackAfterSendMsg', limits), undefined);
+  t.equal(checkSubject('im.' + 'a'.repeat(1021), limits), undefined, 'exactly max_subject_bytes');
+  t.equal(checkSubject(Array.from({ length: 32 }, () => 'a').join('.'), limits), undefined, 'exactly max_subject_tokens');
+  t.match(checkSubject('im.' + 'a'.repeat(1022), limits), { code: 'NATS_SUBJECT_TOO_LONG', message: /1025 bytes exceeds max_subject_bytes 1024/ });
+  t.match(checkSubject('im.' + '群'.repeat(341), limits), { code: 'NATS_SUBJECT_TOO_LONG' }, 'bytes, not characters');
+  t.match(checkSubject(Array.from({ length: 33 }, () => 'a').join('.'), limits), { code: 'NATS_SUBJECT_TOO_LONG', message: /33 tokens/ });
+  for (const bad of ['', '.im', 'im.', 'im..x', 'im.a b', 'im.a\tb', 'im.a\r\nPUB x 1', 'im.a\u0000', 'im.a\u007f', 'im.*', 'im.>', 'im.a*', 'im.\u00a0', 'im.\ud800']) {
+    t.match(checkSubject(bad, limits), { code: 'NATS_SUBJECT_INVALID' }, JSON.stringify(bad));
+  }
+  // The default template over a forged CallbackCommand (finding 1: 3,000 dots, 6 KB)
+  const d = compileSubject('im.{{imcommand|tokens}}');
+  t.match(checkSubject(d.render(event({ imcommand: 'A' + '.a'.repeat(3000) })), limits), { code: 'NATS_SUBJECT_TOO_LONG' });
+  t.match(checkSubject(d.render(event({ imcommand: 'A.' + 'b'.repeat(10_000) })), limits), undefined, 'one long token is hashed short: fine');
+  // whatever a value holds, an escaped value never makes a subject invalid, only (with |tokens) long
+  fc.assert(
+    fc.property(anyUtf16(60), (value) => {
+      const problem = checkSubject(d.render(event({ imcommand: value })), limits);
+      return problem === undefined || problem.code === 'NATS_SUBJECT_TOO_LONG';
+    }),
+    { numRuns: 2000 },
+  );
+});
+
+t.test('subject caps: config keys, defaults, a template that can never fit is refused at create', async (t) => {
+  const validate = validator();
+  const minimal: Record<string, unknown> = { servers: 'nats://127.0.0.1:4222' };
+  t.ok(validate(minimal));
+  t.match(minimal, { max_subject_bytes: 1024, max_subject_tokens: 32 });
+  t.notOk(validate({ servers: 'nats://x', max_subject_bytes: 5000 }), 'no cap beyond what fits in the server control line');
+  t.notOk(validate({ servers: 'nats://x', max_subject_tokens: 0 }));
+  const base = { servers: 'nats://127.0.0.1:1', mode: 'jetstream', content_mode: 'binary', ordering: 'pipelined', ack_timeout_ms: 1000, reconnect_wait_ms: 100, max_subject_bytes: 1024, max_subject_tokens: 32 } as const;
+  await t.rejects(Promise.resolve().then(() => plugin.create({ ...base, subject: 'a.b.c.{{imcommand}}', max_subject_tokens: 3 } as never, fakeContext())), { name: 'FatalError', code: 'NATS_CONFIG' });
+  await t.rejects(Promise.resolve().then(() => plugin.create({ ...base, subject: `${'x'.repeat(30)}.{{imcommand}}`, max_subject_bytes: 16 } as never, fakeContext())), { name: 'FatalError', code: 'NATS_CONFIG' });
+  const ok = await plugin.create({ ...base, subject: 'a.b.{{imcommand}}', max_subject_tokens: 3 } as never, fakeContext());
+  await ok.close();
+});
+
+t.test('the size check counts headers as the client does; the cheap bound is never below it', async (t) => {
+  const e = event({ subject: 'group/技术 部 \ud800', imclientip: '203.0.113.7' }, '技术 部');
+  for (const mode of ['binary', 'structured'] as const) {
+    const m = toMessage(e, mode);
+    t.equal(messageHeaderBytes(m), (m.headers as unknown as { encode(): Uint8Array }).encode().length, mode);
+  }
+  fc.assert(
+    fc.property(anyUtf16(200), anyUtf16(40), fc.constantFrom('binary', 'structured'), (subject, command, mode) => {
+      const ev = event({ subject, imcommand: command, datacontenttype: 'application/json; charset=utf-8' as 'application/json' });
+      return headerBytesBound(ev, mode) >= messageHeaderBytes(toMessage(ev, mode));
+    }),
+    { numRuns: 2000 },
+  );
+});
+
 t.test('subject templates: edge cases of GroupId', async (t) => {
   const s = compileSubject('im.{{data.family}}.{{data.conversation.groupId}}');
   t.equal(s.filter, 'im.*.*');
@@ -221,7 +304,8 @@ t.test('error classification', async (t) => {
   const cases: Array<[unknown, boolean, string]> = [
     [NatsError.errorForCode(ErrorCode.Timeout), true, 'NATS_TIMEOUT'],
     [NatsError.errorForCode(ErrorCode.NoResponders), true, 'NATS_NO_RESPONDERS'],
-    [NatsError.errorForCode(ErrorCode.MaxPayloadExceeded), false, 'NATS_MAX_PAYLOAD'],
+    [NatsError.errorForCode(ErrorCode.MaxPayloadExceeded), false, 'NATS_MESSAGE_TOO_LARGE'],
+    [NatsError.errorForCode(ErrorCode.BadSubject), false, 'NATS_SUBJECT_INVALID'],
     [NatsError.errorForCode(ErrorCode.ConnectionClosed), true, 'NATS_DISCONNECTED'],
     [NatsError.errorForCode(ErrorCode.PermissionsViolation), false, 'NATS_PERMISSION_DENIED'],
     [NatsError.errorForCode(ErrorCode.AuthorizationViolation), false, 'NATS_AUTH_FAILED'],
@@ -239,6 +323,16 @@ t.test('error classification', async (t) => {
     t.match(classify(error), { retriable, code }, code);
   }
 });
+
+/** Any UTF-16 string, lone surrogates (fc 'binary' has none), NATS specials and escapes included. */
+function anyUtf16(maxLength: number) {
+  const unit = fc.oneof(
+    fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }),
+    fc.integer({ min: 0xd800, max: 0xdfff }).map((c) => String.fromCharCode(c)),
+    fc.constantFrom('.', '*', '>', ' ', '%', '_', '%ED', '\u0000', '\r\n'),
+  );
+  return fc.string({ unit, maxLength });
+}
 
 function fakeContext() {
   return {
