@@ -114,6 +114,18 @@ t.test('indented bodies and key-less families through NATS JetStream and Elastic
   }
   const info = await waitFor(() => jsm.streams.info(stream), (i) => i.state.messages >= expected - 1, 60_000, 200);
   t.equal(info.state.messages, expected - 1, 'NATS kept every key-less event twice and the redelivered message once');
+  // Forged CallbackCommand values never reach a sink: 400 and quarantined, and the NATS sink stays up.
+  for (const command of ['A' + '.a'.repeat(3000), 'Group.' + 'x'.repeat(10_000), 'Group.Call\u0001back']) {
+    const res = await postCallback(daemon.url, command, { Anything: 1 });
+    t.equal(res.status, 400, `forged command of ${command.length} characters`);
+    t.match(String(res.json?.ErrorInfo), /^COMMAND_INVALID/);
+  }
+  t.equal((await postCallback(daemon.url, 'Group.CallbackAfterSendMsg', groupMessage('@TGS#after-forgery', 1))).status, 200);
+  const after = await waitFor(() => jsm.streams.info(stream), (i) => i.state.messages >= expected, 60_000, 200);
+  t.equal(after.state.messages, expected, 'the next good event reached NATS');
+  const sinks = ((await (await fetch(`${daemon.url}/readyz`)).json()) as { sinks: Record<string, { state: string }> }).sinks;
+  t.equal(sinks.js?.state, 'up', 'the NATS sink stayed up');
+  t.notOk(daemon.logs.some((l) => l.code === 'SINK_WRITE_RETRY'), 'no retries anywhere');
   const redeliveredIds = events.filter((e) => e.data?.conversation?.groupId === '@TGS#redelivered').map((e) => e.id);
   t.equal(redeliveredIds.length, 2);
   t.equal(redeliveredIds[0], redeliveredIds[1], 'the same GroupId+MsgSeq keeps its id');
