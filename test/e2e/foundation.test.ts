@@ -82,7 +82,7 @@ t.test('with a token: every bad request gets its answer, none reaches the sink, 
     t.equal(answer.json?.ActionStatus, 'FAIL', `${name}: ActionStatus FAIL`);
     t.ok(Number(answer.json?.ErrorCode) > 0, `${name}: nonzero ErrorCode`);
     t.match(String(answer.json?.ErrorInfo), new RegExp(`^${code}: `), `${name}: ErrorInfo names ${code}`);
-    const logged = await waitFor(() => daemon.logs.some((l) => l.code === code && typeof l.reason === 'string'), Boolean, 5000).catch(() => false);
+    const logged = await waitFor(() => daemon.logs.some((l) => l.code === code && typeof l.reason === 'string'), Boolean, 60_000).catch(() => false);
     t.ok(logged, `${name}: logged with its reason`);
   }
   const get = await fetch(`${url}/im/callback`);

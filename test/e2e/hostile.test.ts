@@ -233,14 +233,19 @@ t.test('hostile corpus over real HTTP', async (t) => {
 
   // Slowloris: bodies trickling in at 1 byte / 200 ms.
   const { auth: a } = auth();
-  const slow = Array.from({ length: 5 }, () => new Promise<RawAnswer>((resolve) => {
+  const dripped = Array.from({ length: 5 }, () => 0);
+  const slow = Array.from({ length: 5 }, (_, k) => new Promise<RawAnswer>((resolve) => {
     const started = performance.now();
     const s = net.connect(daemon.port, '127.0.0.1');
     let out = '';
     s.on('data', (d) => (out += d.toString()));
     s.on('error', () => undefined);
     s.write(`POST /im/callback?SdkAppid=${APP}&CallbackCommand=Group.CallbackAfterSendMsg&${a} HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n`);
-    const drip = setInterval(() => s.writable && s.write('{'), 200);
+    const drip = setInterval(() => {
+      if (!s.writable) return;
+      s.write('{');
+      if (!s.connecting) dripped[k]!++; // counted once connected: the daemon is reading this body
+    }, 200);
     const stop = setTimeout(() => s.destroy(), 20_000);
     s.on('close', () => {
       clearInterval(drip);
@@ -249,7 +254,8 @@ t.test('hostile corpus over real HTTP', async (t) => {
       resolve({ status: Number(/^HTTP\/1\.1 (\d+)/.exec(out)?.[1] ?? 0), body: end >= 0 ? out.slice(end + 4) : '', ms: performance.now() - started });
     });
   }));
-  await new Promise((r) => setTimeout(r, 500));
+  // Measure once every slowloris connection is trickling its body (not after a fixed 500 ms).
+  await waitFor(() => Math.min(...dripped), (n) => n >= 2, 60_000, 50);
   const duringSlow = await latencies(daemon.url, 'slowloris', 30);
   t.ok(duringSlow.statuses.every((s) => s === 200), 'valid callbacks during slowloris');
   report.latencyDuringSlowloris = { p50: duringSlow.p50, p99: duringSlow.p99, max: duringSlow.max };
@@ -259,8 +265,14 @@ t.test('hostile corpus over real HTTP', async (t) => {
     t.ok(answer.ms < 15_000, `answered at the body deadline (${Math.round(answer.ms)} ms)`);
   }
   report.rssEndKb = vmRssKb(pid);
-  // Generous bounds: the machine is shared and loaded; typical values are reported below.
-  for (const [name, l] of [['idle', withIdle], ['slowloris', duringSlow]] as const) t.ok(l.p50 < 500, `${name}: median latency ${l.p50} ms`);
+  // Generous bounds: the machine is shared and loaded; typical values are reported below. Relative
+  // to the median measured before the corpus on the same machine (a busy machine slows both), and
+  // never below 500 ms; a daemon that made requests wait behind idle or trickling connections
+  // (their 10 s idle timeout, the 8 s body deadline) still fails.
+  const latencyBound = Math.max(500, 10 * warm.p50);
+  for (const [name, l] of [['idle', withIdle], ['slowloris', duringSlow]] as const) {
+    t.ok(l.p50 < latencyBound, `${name}: median latency ${l.p50} ms (bound ${latencyBound} ms; ${warm.p50} ms before the corpus)`);
+  }
 
   // The sink holds only valid events, and the accepted hostile ones hold their keys as plain data.
   const forwarded = CASES.filter((c) => c.expectForwarded).map((c) => c.expectForwarded!);
@@ -278,7 +290,7 @@ t.test('hostile corpus over real HTTP', async (t) => {
   t.equal(byGroup('@hostile-proto').data.raw.GroupId, '@hostile-proto');
   t.same(byGroup('@hostile-ctor').data.raw.constructor, { prototype: { GroupId: '@polluted', polluted: 'yes' } }, 'constructor forwarded as plain data');
   t.equal(byGroup('@hostile-proto2').data.text, 'hi', 'a __proto__ in MsgContent does not change Text');
-  t.equal(byGroup('@hostile-dup').data.raw.MsgSeq, 42, 'duplicate keys: the last one wins');
+  // Duplicate keys are refused (BODY_DUPLICATE_KEY, in the corpus): nothing to look up here.
   t.equal(byGroup('@hostile-maxsafe').data.raw.MsgSeq, Number.MAX_SAFE_INTEGER);
   t.equal(daemon.logs.filter((l) => l.code === 'HTTP_HANDLER_ERROR' || l.code === 'HTTP_ERROR').length, 0, 'no unexpected handler errors');
   const health = await fetch(`${daemon.url}/healthz`);

@@ -232,7 +232,8 @@ export function readEvents(file: string): Array<Record<string, any>> {
     .map((l) => JSON.parse(l) as Record<string, any>);
 }
 
-export async function waitFor<T>(probe: () => T | Promise<T>, ok: (value: T) => boolean, timeoutMs = 30_000, intervalMs = 100): Promise<T> {
+/** Polls until `ok(probe())`. The default timeout is generous on purpose: CI machines can be busy. */
+export async function waitFor<T>(probe: () => T | Promise<T>, ok: (value: T) => boolean, timeoutMs = 60_000, intervalMs = 100): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let value = await probe();
   while (!ok(value)) {

@@ -165,6 +165,10 @@ t.test('nats sink through the daemon', async (t) => {
     let acked = 0;
     await postAll(() => daemon, groupPrefix, 1, 20, () => acked++);
     await waitFor(() => streamCount(nc, stream), (n) => n === 20 * GROUPS, 60_000, 100);
+    // The stream can hold a batch before the daemon has its PubAck and has recorded the delivery: wait
+    // until nothing is pending, or a batch in that window stays on disk and is counted in the backlog
+    // below (a race that a busy machine widens).
+    await waitFor(() => pendingOnDisk(daemon.dir), (n) => n === 0, 60_000, 100);
 
     let restarted = false;
     try {

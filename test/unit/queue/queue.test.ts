@@ -1,7 +1,7 @@
 import t from 'tap';
 import { DurableQueue, QueueUnavailableError } from '../../../src/queue/index.js';
 import { QueueStore } from '../../../src/queue/store.js';
-import { tempDir } from '../../helpers/daemon.js';
+import { tempDir, waitFor } from '../../helpers/daemon.js';
 
 const options = (dir: string, extra: Partial<Parameters<typeof DurableQueue.open>[0]> = {}) => ({
   dir,
@@ -71,7 +71,8 @@ t.test('capacity limits refuse appends with a reason; space returning restores',
   await bytes.close();
 
   const disk = await DurableQueue.open(options(tempDir(), { min_free_bytes: Number.MAX_SAFE_INTEGER }));
-  await new Promise((r) => setTimeout(r, 100));
+  // The free space is known once the first statfs has answered (asynchronous): wait for it, not 100 ms.
+  await waitFor(() => disk.health().code, (code) => code === 'QUEUE_DISK_FULL', 60_000, 20);
   t.equal((await disk.append(record(1)).catch((e) => e)).code, 'QUEUE_DISK_FULL', 'too little free disk space → refused');
   await disk.close();
 });
@@ -92,7 +93,7 @@ t.test('dead letters keep sink, attempts and error; replay restores the same id'
   const [dead] = await queue.listDeadLetters({ sink: 'a' });
   t.match(dead, { kind: 'event', sink: 'a', eventId: 'id-1', attempts: 3, errorCode: 'KAFKA_MESSAGE_TOO_LARGE', error: 'too big' });
   const result = await queue.replay({ sink: 'a' });
-  t.same(result, { replayed: 1, skipped: 0 });
+  t.same(result, { replayed: 1, skipped: 0, unknownSinks: [] });
   const [again] = await queue.read('a', row!.seq, 10);
   t.equal(again!.id, 'id-1', 'same id after replay');
   t.equal(again!.body, row!.body);
