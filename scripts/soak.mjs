@@ -8,6 +8,19 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+// `npm run soak -- --ingest` (issue 19): the ingest flood of test/e2e/hardening-ingest.test.ts at full
+// size — 1,000 connections uploading 4 MiB slowly, half with a valid Sign, for 30 s — instead of the
+// suite's smaller one. It asserts the RSS bound and that signed callbacks keep getting 200.
+if (process.argv.includes('--ingest')) {
+  const { spawnSync } = await import('node:child_process');
+  const run = spawnSync('npx', ['tap', '--grep=flood', '--reporter=tap', 'test/e2e/hardening-ingest.test.ts'], {
+    cwd: root,
+    stdio: 'inherit',
+    env: { ...process.env, HARDENING_FLOOD_CONNECTIONS: process.env.HARDENING_FLOOD_CONNECTIONS ?? '1000', HARDENING_FLOOD_SECONDS: process.env.HARDENING_FLOOD_SECONDS ?? '30' },
+  });
+  process.exit(run.status ?? 1);
+}
 const seconds = Number(process.env.SOAK_SECONDS ?? 600);
 const rate = Number(process.env.SOAK_RATE ?? 500); // callbacks per second
 const flapMs = Number(process.env.SOAK_FLAP_MS ?? 30_000);

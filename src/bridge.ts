@@ -15,6 +15,7 @@ import { createCallbackValidator } from './ingest/schemas/index.js';
 import { IngestServer, type ReadinessReport } from './ingest/server.js';
 import { RateLimiter } from './ingest/ratelimit.js';
 import { DurableQueue, type StoreStats } from './queue/index.js';
+import { acquireQueueLock, type QueueLock } from './queue/lock.js';
 import { SinkDispatcher } from './route/dispatcher.js';
 // --- queue.type: kafka (docs/scale-out.md) ---
 import { KafkaQueue, type IngestQueue } from './queue/kafka/index.js';
@@ -53,10 +54,14 @@ export class Bridge {
   private readonly sinks = new Map<string, SinkUnit>();
   private lastStats: StoreStats | undefined;
   private statsTimer: NodeJS.Timeout | undefined;
-  private lockFile: string | undefined;
+  /** Held for the life of the daemon (src/queue/lock.ts): a second daemon on the same queue.dir is refused. */
+  private lock: QueueLock | undefined;
+  private closing: Promise<void> | undefined;
   private stopping: Promise<void> | undefined;
   private reloading = false;
   private readonly warnedOrphans = new Set<string>();
+  /** quarantineEvicted already counted in the metric. */
+  private evictedReported = 0;
 
   constructor(private readonly options: BridgeOptions = {}) {}
 
@@ -87,8 +92,11 @@ export class Bridge {
     }
     // --- end queue.type: kafka ---
     const queueDir = path.resolve(config.dir, config.queue.dir);
-    this.lockFile = acquireLock(queueDir);
-    this.queue = await DurableQueue.open({ ...config.queue, dir: queueDir });
+    this.lock = acquireQueueLock(queueDir);
+    // Readiness headroom: one more callback of the largest accepted size must fit (a quarter of the
+    // queue at most, so that a small queue can be ready at all).
+    const headroom = Math.min(config.listen.body_limit_bytes, Math.floor(config.queue.max_bytes / 4));
+    this.queue = await DurableQueue.open({ ...config.queue, dir: queueDir, headroom_bytes: headroom });
     const recovery = this.queue.recovery;
     this.logger.info(
       { code: 'QUEUE_OPENED', dir: queueDir, events: recovery.events, bytes: recovery.bytes, cleanShutdown: recovery.cleanShutdown, integrity: recovery.integrity },
@@ -216,20 +224,40 @@ export class Bridge {
       this.server.markDraining();
       await this.server.stop(Math.min(deadline, Date.now() + 2000));
       await Promise.all([...this.sinks.values()].map((unit) => unit.dispatcher.stop(deadline)));
+      await this.closeQueue(false);
+    })();
+    return this.stopping;
+  }
+
+  /**
+   * A second SIGTERM/SIGINT during the drain (README "Health, shutdown, reload, TLS"): stop waiting
+   * for sinks and in-flight requests, but still do what is quick and safe. The queue commits the
+   * appends and acks it has gathered and records a clean shutdown, the pid file goes, BRIDGE_STOPPED
+   * is logged. Batches still in flight in sinks are not acknowledged, so the next start delivers them
+   * again (same ids); nothing acknowledged to a caller is lost.
+   */
+  async forceStop(signal: string): Promise<void> {
+    this.logger.warn({ code: 'BRIDGE_FORCED_STOP', signal }, `second ${signal} during the drain: stopping now; batches in flight in sinks are delivered again at the next start`);
+    await this.closeQueue(true);
+  }
+
+  /** Closes the queue and drops the lock once, for a drain or a forced stop; then logs BRIDGE_STOPPED. */
+  private closeQueue(forced: boolean): Promise<void> {
+    this.closing ??= (async () => {
       if (this.statsTimer) clearInterval(this.statsTimer);
       // --- queue.type: kafka ---
       if (this.kafkaQueue) {
         await this.kafkaQueue.close();
-        this.logger.info({ code: 'BRIDGE_STOPPED' }, 'stopped; undelivered events stay in kafka for the other instances');
+        this.logger.info({ code: 'BRIDGE_STOPPED', forced }, 'stopped; undelivered events stay in kafka for the other instances');
         return;
       }
       // --- end queue.type: kafka ---
       const stats = await this.queue.stats().catch(() => undefined);
       await this.queue.close();
-      releaseLock(this.lockFile);
-      this.logger.info({ code: 'BRIDGE_STOPPED', pending: stats?.sinks }, 'stopped; undelivered events stay queued for the next start');
+      this.lock?.release();
+      this.logger.info({ code: 'BRIDGE_STOPPED', forced, pending: stats?.sinks }, 'stopped; undelivered events stay queued for the next start');
     })();
-    return this.stopping;
+    return this.closing;
   }
 
   async readiness(): Promise<ReadinessReport> {
@@ -257,7 +285,14 @@ export class Bridge {
     return {
       ready: health.writable && !this.stopping,
       generation: this.config.generation,
-      queue: { writable: health.writable, reason: health.reason, code: health.code, events: this.queue.events, bytes: this.queue.bytes },
+      queue: {
+        writable: health.writable,
+        reason: health.reason,
+        code: health.code,
+        events: this.queue.events,
+        bytes: this.queue.bytes,
+        deadLetters: { events: this.queue.deadLetterEvents, bytes: this.queue.deadLetterBytes, quarantined: this.lastStats?.quarantined ?? 0, quarantinedBytes: this.lastStats?.quarantinedBytes ?? 0 },
+      },
       sinks,
       // Events queued for sinks that are not configured (removed, or a replay target): no dispatcher reads them.
       ...(Object.keys(orphaned).length ? { orphaned } : {}),
@@ -292,6 +327,19 @@ export class Bridge {
       const now = Date.now();
       this.metrics.queueStored.set(stats.events);
       this.metrics.queueStoredBytes.set(stats.bytes);
+      this.metrics.deadLetterStored.set({ kind: 'event' }, stats.deadLetterEvents);
+      this.metrics.deadLetterStoredBytes.set({ kind: 'event' }, stats.deadLetterBytes);
+      this.metrics.deadLetterStored.set({ kind: 'request' }, stats.quarantined);
+      this.metrics.deadLetterStoredBytes.set({ kind: 'request' }, stats.quarantinedBytes);
+      const evicted = this.queue.quarantineEvicted - this.evictedReported;
+      if (evicted > 0) {
+        this.evictedReported += evicted;
+        this.metrics.quarantineEvicted.inc(evicted);
+        this.logger.warn(
+          { code: 'QUARANTINE_EVICTED', evicted, quarantined: stats.quarantined, bytes: stats.quarantinedBytes },
+          `${evicted} quarantined request(s) evicted (queue.quarantine_max_bytes / quarantine_max_age_ms)`,
+        );
+      }
       // Sinks with queued events that are no longer configured get the same gauges: nothing waits unseen.
       const names = new Set([...this.sinks.keys(), ...this.warnedOrphans, ...stats.sinks.map((s) => s.sink)]);
       for (const name of names) {
@@ -321,37 +369,4 @@ function resolveTls(config: BridgeConfig): BridgeConfig['listen']['tls'] {
 
 function sameSink(a: SinkConfig, b: SinkConfig): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
-}
-
-function acquireLock(dir: string): string {
-  fs.mkdirSync(dir, { recursive: true });
-  const file = path.join(dir, 'im-bridge.pid');
-  try {
-    const pid = Number(fs.readFileSync(file, 'utf8').trim());
-    if (pid && pid !== process.pid && isAlive(pid)) {
-      throw Object.assign(new Error(`queue directory ${dir} is in use by running process ${pid} (${file})`), { code: 'QUEUE_LOCKED' });
-    }
-  } catch (error) {
-    if ((error as { code?: string }).code === 'QUEUE_LOCKED') throw error;
-  }
-  fs.writeFileSync(file, `${process.pid}\n`);
-  return file;
-}
-
-function releaseLock(file: string | undefined): void {
-  if (!file) return;
-  try {
-    if (Number(fs.readFileSync(file, 'utf8').trim()) === process.pid) fs.unlinkSync(file);
-  } catch {
-    /* already gone */
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as { code?: string }).code === 'EPERM';
-  }
 }

@@ -1,146 +1,282 @@
 #!/usr/bin/env node
 /**
- * im-bridge command line: run | check | send-sample | dlq | queue | reload | version.
- * Exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error.
+ * im-bridge command line. The commands, their options and help live in src/cli/spec.ts; this file
+ * runs them. Exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error (one rule, spec.ts).
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { createRequire } from 'node:module';
+import pino, { type Logger } from 'pino';
 import { Bridge } from './bridge.js';
-import { unsignedApps } from './config/auth-policy.js';
 import { ConfigError } from './config/errors.js';
 import { loadConfigFile } from './config/load.js';
 import type { BridgeConfig } from './config/schema.js';
 import { signature } from './ingest/auth.js';
 import { SAMPLE_CALLBACKS } from './ingest/samples.js';
-import { QueueStore } from './queue/store.js';
+import { locateDaemon } from './queue/lock.js';
+import { QueueStore, type DeadLetterRow } from './queue/store.js';
 import { resolvePlugin } from './sink/loader.js';
+import { createLogger } from './telemetry/logger.js';
+import { escapeControl } from './telemetry/pretty.js';
+import { bindWarning, configWarnings } from './cli/check.js';
+import { loadQueueSide, type QueueSideConfig } from './cli/queue-config.js';
+import {
+  CliError,
+  COMMANDS,
+  commandHelp,
+  EXIT_OK,
+  EXIT_RUNTIME,
+  EXIT_USAGE,
+  findCommand,
+  globalHelp,
+  idArg,
+  intArg,
+  oneOf,
+  parseCommand,
+  timeArg,
+  UsageError,
+  type Parsed,
+} from './cli/spec.js';
+import { startSummary } from './cli/summary.js';
 
-const USAGE = `im-bridge — Tencent Cloud IM callbacks in, durably queued, routed to your sinks
+type Values = Parsed['values'];
 
-Usage:
-  im-bridge run         [--config FILE]   run the daemon in the foreground (JSON logs on stdout)
-  im-bridge check       [--config FILE]   validate the configuration and exit
-  im-bridge send-sample [--config FILE] [--url URL] [--count N]
-                                          post realistic sample callbacks (signed when a token is set)
-  im-bridge dlq list    [--config FILE] [--sink NAME] [--kind event|unmatched|request] [--since T] [--limit N]
-  im-bridge dlq show ID [--config FILE]
-  im-bridge dlq replay  [--config FILE] [--sink NAME] [--since T] [--id ID]... [--to-sink NAME]
-  im-bridge dlq purge   [--config FILE] [--sink NAME] [--before T] [--id ID]...
-  im-bridge queue stats [--config FILE]   depth, bytes and oldest age per sink (also sinks no longer configured)
-  im-bridge queue move  [--config FILE] --from NAME (--to-sink NAME | --to-dlq)
-                                          move the events queued for a sink (e.g. one removed from the
-                                          config) to another sink, or into the dead-letter store
-  im-bridge reload      [--config FILE]   ask the running daemon to reload its configuration (SIGHUP)
-  im-bridge version
+function version(): string {
+  return (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
+}
 
-FILE defaults to ./bridge.yaml, or the embedded default when there is none.
-T is an ISO time (2026-01-01T00:00:00Z) or a duration back from now (30m, 2h, 7d).`;
+/** How the operator runs this CLI, for the hints we print: `node dist/src/cli.js` in a clone, else `im-bridge`. */
+function invocation(): string {
+  const script = process.argv[1] ?? '';
+  if (path.basename(script) !== 'cli.js') return 'im-bridge';
+  const relative = path.relative(process.cwd(), script);
+  return `node ${relative && !relative.startsWith('..') ? relative : script}`;
+}
+
+function groupHelp(group: string): string {
+  const specs = COMMANDS.filter((c) => c.name.startsWith(`${group} `));
+  const names = specs.map((c) => `${c.name}${c.args ? ` ${c.args}` : ''}`);
+  const width = Math.max(...names.map((n) => n.length));
+  const lines = specs.map((c, i) => `  im-bridge ${names[i]!.padEnd(width)}  ${c.summary}`);
+  return `Usage: im-bridge ${group} COMMAND [OPTIONS]\n\n${lines.join('\n')}\n\nRun \`im-bridge ${group} COMMAND --help\` for its options.`;
+}
 
 async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      config: { type: 'string', short: 'c' },
-      url: { type: 'string' },
-      count: { type: 'string' },
-      sink: { type: 'string' },
-      kind: { type: 'string' },
-      since: { type: 'string' },
-      before: { type: 'string' },
-      limit: { type: 'string' },
-      id: { type: 'string', multiple: true },
-      'to-sink': { type: 'string' },
-      from: { type: 'string' },
-      'to-dlq': { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-  const [command, sub, arg] = positionals;
-  if (values.help || !command) {
-    console.log(USAGE);
-    return command ? 0 : 2;
+  const [first] = argv;
+  if (first === undefined) {
+    console.error(globalHelp());
+    return EXIT_USAGE;
   }
-  const configFile = values.config ?? Bridge.defaultConfigFile();
-
-  switch (command) {
-    case 'run':
-      return run(configFile);
-    case 'check': {
-      const config = await load(configFile);
-      for (const app of unsignedApps(config)) console.log(`warning: AUTH_DISABLED: ${app.message}`);
-      console.log(`ok: ${config.file}: ${config.apps.length} app(s), ${Object.keys(config.sinks).length} sink(s), ${config.routes.length} route(s)`);
-      return 0;
+  if (first === '--version' || first === '-V') {
+    console.log(version());
+    return EXIT_OK;
+  }
+  if (first === '--help' || first === '-h') {
+    console.log(globalHelp());
+    return EXIT_OK;
+  }
+  if (first === 'help') {
+    const words = argv.slice(1);
+    if (words.length === 0) {
+      console.log(globalHelp());
+      return EXIT_OK;
     }
-    case 'send-sample':
-      return sendSample(await load(configFile), values.url, Number(values.count ?? '1'));
-    case 'dlq':
-      return dlq(await load(configFile), sub, arg, values);
-    case 'queue': {
-      const config = await load(configFile);
-      if (sub === 'move') return queueMove(config, values);
-      if (sub !== 'stats') return usage(`unknown queue command "${sub ?? ''}"`);
-      const store = openStore(config, true);
-      const stats = store.stats();
-      store.close();
-      const now = Date.now();
-      console.log(`stored: ${stats.events} event(s), ${stats.bytes} bytes; dead letters: ${stats.deadLetters}`);
-      for (const s of stats.sinks) {
-        const orphan = config.sinks[s.sink] ? '' : `  (not configured: move them with \`im-bridge queue move --from ${s.sink} --to-sink NAME\` or --to-dlq)`;
-        console.log(`  ${s.sink}: depth ${s.depth}, ${s.bytes} bytes, oldest ${s.oldestMs ? `${((now - s.oldestMs) / 1000).toFixed(1)} s ago` : '-'}${orphan}`);
-      }
-      return 0;
+    const target = findCommand(words);
+    if (!target || ('spec' in target && target.rest.length > 0)) throw new UsageError(`no such command: ${words.join(' ')}`);
+    console.log('group' in target ? groupHelp(target.group) : commandHelp(target.spec));
+    return EXIT_OK;
+  }
+  if (first.startsWith('-')) throw new UsageError(`unknown option ${first}: the command comes first (im-bridge COMMAND [OPTIONS])`);
+  const found = findCommand(argv);
+  if (!found) throw new UsageError(`unknown command "${first}"`);
+  if ('group' in found) {
+    const next = argv[1];
+    if (next === '--help' || next === '-h') {
+      console.log(groupHelp(found.group));
+      return EXIT_OK;
     }
-    case 'reload': {
-      const config = await load(configFile);
-      const pidFile = path.join(path.resolve(config.dir, config.queue.dir), 'im-bridge.pid');
-      const pid = Number(fs.readFileSync(pidFile, 'utf8').trim());
-      process.kill(pid, 'SIGHUP');
-      console.log(`sent SIGHUP to im-bridge (pid ${pid}); the daemon's log says whether the new configuration was applied`);
-      return 0;
-    }
-    case 'version': {
-      const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
-      console.log(pkg.version);
-      return 0;
-    }
-    default:
-      return usage(`unknown command "${command}"`);
+    throw new UsageError(next === undefined ? `\`${found.group}\` needs a command\n\n${groupHelp(found.group)}` : `unknown command "${found.group} ${next}"\n\n${groupHelp(found.group)}`);
+  }
+  const parsed = parseCommand(found.spec, found.rest);
+  if (parsed.help) {
+    console.log(commandHelp(found.spec));
+    return EXIT_OK;
+  }
+  try {
+    return await dispatch(parsed);
+  } catch (error) {
+    if (error instanceof UsageError) error.command ??= found.spec.name;
+    throw error;
   }
 }
 
-function usage(message: string): number {
-  console.error(`${message}\n\n${USAGE}`);
-  return 2;
+async function dispatch(parsed: Parsed): Promise<number> {
+  const values = parsed.values;
+  const configFile = (values.config as string | undefined) ?? Bridge.defaultConfigFile();
+
+  switch (parsed.spec.name) {
+    case 'run':
+      return run(configFile);
+    case 'check':
+      return check(configFile);
+    case 'send-sample': {
+      const count = intArg('--count', values.count as string | undefined, 1);
+      const url = values.url as string | undefined;
+      if (url !== undefined && !/^https?:\/\/[^/]+/.test(url)) throw new UsageError(`--url must be an http:// or https:// URL, not ${JSON.stringify(url)}`);
+      return sendSample(await load(configFile), url, count);
+    }
+    case 'dlq list':
+      return dlqList(await loadQueueSide(configFile), values);
+    case 'dlq show':
+      return dlqShow(await loadQueueSide(configFile), parsed.positionals[0]);
+    case 'dlq replay':
+      return dlqReplay(await loadQueueSide(configFile), values);
+    case 'dlq purge':
+      return dlqPurge(await loadQueueSide(configFile), values);
+    case 'queue stats':
+      return queueStats(await loadQueueSide(configFile), values.json === true);
+    case 'queue move':
+      return queueMove(await loadQueueSide(configFile), values);
+    case 'reload':
+      return reload(configFile);
+    case 'version':
+      console.log(version());
+      return EXIT_OK;
+    default:
+      throw new UsageError(`unknown command "${parsed.spec.name}"`);
+  }
 }
 
 async function load(file: string | undefined): Promise<BridgeConfig> {
   return (await loadConfigFile(file, { resolvePlugin })).config;
 }
 
+/** Every error of the file at once (src/config/load.ts collects them), then the warnings. */
+async function check(configFile: string | undefined): Promise<number> {
+  const errors: ConfigError[] = [];
+  let config: BridgeConfig;
+  try {
+    config = (await loadConfigFile(configFile, { resolvePlugin, collect: errors })).config;
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    const all = errors.length ? errors : [error];
+    for (const e of all) console.error(`error: ${e.message}`);
+    console.error(`${all.length} error(s) in ${all[0]!.file}`);
+    return EXIT_USAGE;
+  }
+  const warnings = configWarnings(config);
+  const bind = await bindWarning(config);
+  if (bind) warnings.push(bind);
+  for (const w of warnings) console.log(`warning: ${w.code}: ${w.message}`);
+  console.log(`ok: ${config.file}: ${config.apps.length} app(s), ${Object.keys(config.sinks).length} sink(s), ${config.routes.length} route(s)${warnings.length ? `, ${warnings.length} warning(s)` : ''}`);
+  return EXIT_OK;
+}
+
+async function reload(configFile: string | undefined): Promise<number> {
+  const config = await load(configFile);
+  if (config.queue.type === 'kafka') {
+    throw new CliError('reload: with queue.type: kafka the daemon keeps no lock or pid file here; send it SIGHUP yourself (systemctl reload im-bridge, kill -HUP PID)');
+  }
+  // Only a live `im-bridge run` that holds this queue's lock is signalled, never whatever process
+  // owns a stale pid (src/queue/lock.ts).
+  const daemon = locateDaemon(path.resolve(config.dir, config.queue.dir));
+  if ('refused' in daemon) throw new CliError(`reload: ${daemon.refused}`);
+  process.kill(daemon.pid, 'SIGHUP');
+  console.log(`sent SIGHUP to im-bridge (pid ${daemon.pid}); the daemon's log says whether the new configuration was applied (CONFIG_RELOADED or CONFIG_RELOAD_REJECTED), /readyz shows its generation`);
+  return EXIT_OK;
+}
+
+/** After a second SIGTERM/SIGINT, the forced stop gets this long to close the queue; then the process exits anyway. */
+const FORCED_STOP_MS = 5000;
+
+/**
+ * The logger of `run`: level and format from the `log:` section (read on its own so that a broken
+ * file elsewhere is still reported by Bridge.start, with every detail, through this logger).
+ */
+async function runLogger(configFile: string | undefined): Promise<Logger> {
+  try {
+    const side = await loadQueueSide(configFile);
+    return createLogger(side.log.level, undefined, side.log.format);
+  } catch {
+    return createLogger('info');
+  }
+}
+
+/**
+ * Signals (README "Health, shutdown, reload, TLS"): the first SIGTERM/SIGINT drains, exit 0. A second
+ * one during the drain stops at once (BRIDGE_FORCED_STOP), still closing the queue cleanly, exit 0. A
+ * third, or a forced stop that takes over FORCED_STOP_MS, exits 1 without closing the queue
+ * (BRIDGE_EXIT_UNCLEAN): SQLite's WAL still holds every acknowledged event, and the next start checks
+ * the file. SIGHUP reloads.
+ */
 async function run(configFile: string | undefined): Promise<number> {
-  const bridge = new Bridge({ configFile });
-  await bridge.start();
+  const logger = await runLogger(configFile);
+  const bridge = new Bridge({ configFile, logger });
+  try {
+    await bridge.start();
+  } catch (error) {
+    // A refused start (QUEUE_LOCKED, a taken port, ...) exits at once: keep the lines logged so far.
+    if (bridge.logger) await flushLogs(bridge.logger);
+    throw error;
+  }
+  const summary = startSummary(bridge.config, bridge.port, invocation());
+  bridge.logger.info(summary, `ready: ${summary.url}, ${summary.apps.length} app(s), ${summary.sinks.length} sink(s), queue ${summary.queue}`);
   const code = await new Promise<number>((resolve) => {
-    const stop = (signal: string) => {
-      bridge.stop(signal).then(
-        () => resolve(0),
-        (error: Error) => {
-          bridge.logger.error({ code: 'BRIDGE_STOP_FAILED', err: error.message }, 'shutdown failed');
-          resolve(1);
-        },
-      );
+    let signals = 0;
+    let done = false;
+    const finish = (exitCode: number) => {
+      done = true;
+      resolve(exitCode);
     };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
+    const failed = (error: Error) => {
+      bridge.logger.error({ code: 'BRIDGE_STOP_FAILED', err: error.message }, 'shutdown failed');
+      finish(1);
+    };
+    const unclean = (signal: string, why: string) => {
+      bridge.logger.error({ code: 'BRIDGE_EXIT_UNCLEAN', signal, why }, `exiting without closing the queue (${why}); acknowledged events are safe in its WAL, the next start checks the file`);
+      finish(1);
+    };
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (done) return; // already stopped: only the log flush is left
+      signals++;
+      if (signals === 1) {
+        bridge.stop(signal).then(() => finish(0), failed);
+      } else if (signals === 2) {
+        setTimeout(() => unclean(signal, `the forced stop did not finish within ${FORCED_STOP_MS} ms`), FORCED_STOP_MS);
+        bridge.forceStop(signal).then(() => finish(0), failed);
+      } else {
+        unclean(signal, `${signal} received ${signals} times`);
+      }
+    };
+    // process.on, not once: a second signal must not fall to Node's default action (exit 143, no log).
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
     process.on('SIGHUP', () => void bridge.reload());
   });
   // Clients' keep-alive connections would keep the event loop alive: everything that matters is
   // stopped and on disk now, so flush the log and leave.
-  await new Promise<void>((resolve) => bridge.logger.flush(() => resolve()));
+  await flushLogs(bridge.logger);
   process.exit(code);
+}
+
+/**
+ * pino writes stdout asynchronously (sonic-boom, src/telemetry/logger.ts): process.exit drops what is
+ * still buffered, and `logger.flush(cb)` does not wait (it calls back at once with minLength 0). pino's
+ * own exit hook writes the buffer synchronously but without waiting for the write in flight, which can
+ * then be lost or land after later lines. So: wait (bounded) for the write in flight, then write the
+ * rest synchronously. The last lines (BRIDGE_STOPPED, BRIDGE_FORCED_STOP, a start refusal) reach stdout.
+ * The terminal format's destination (src/telemetry/pretty.ts) exposes the same two members.
+ */
+async function flushLogs(logger: Logger, waitMs = 2000): Promise<void> {
+  const stream = (logger as unknown as Record<symbol, unknown>)[pino.symbols.streamSym] as { flushSync?: () => void; _writing?: boolean } | undefined;
+  if (typeof stream?.flushSync !== 'function') return;
+  const deadline = Date.now() + waitMs;
+  while (stream._writing && Date.now() < deadline) await new Promise((r) => setTimeout(r, 1));
+  try {
+    stream.flushSync();
+  } catch {
+    /* stdout closed (EPIPE): nothing more can be written */
+  }
 }
 
 async function sendSample(config: BridgeConfig, url: string | undefined, count: number): Promise<number> {
@@ -161,124 +297,214 @@ async function sendSample(config: BridgeConfig, url: string | undefined, count: 
         const response = await fetch(target, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(sample.body) });
         const text = await response.text();
         if (response.status !== 200) failures++;
-        console.log(`${response.status} ${sample.command} (${sample.name}) ${text}`);
+        console.log(`${response.status} ${sample.command} (${sample.name}) ${escapeControl(text)}`);
       } catch (error) {
-        failures++;
-        console.error(`cannot reach ${base}: ${(error as Error).message} — is the daemon running (npm start)?`);
-        return 1;
+        throw new CliError(`cannot reach ${base}: ${(error as Error).message} — is the daemon running (npm start)?`);
       }
     }
   }
-  return failures === 0 ? 0 : 1;
+  if (failures) console.error(`${failures} of ${count * SAMPLE_CALLBACKS.length} callback(s) were not answered 200`);
+  return failures === 0 ? EXIT_OK : EXIT_RUNTIME;
 }
 
-function openStore(config: BridgeConfig, readonly = false): QueueStore {
-  const dir = path.resolve(config.dir, config.queue.dir);
-  if (!fs.existsSync(path.join(dir, 'queue.db'))) {
-    throw Object.assign(new Error(`no queue at ${dir} (has the daemon run with this config?)`), { exitCode: 1 });
+function openStore(config: QueueSideConfig, readonly = false): QueueStore {
+  if (config.queue.type === 'kafka') {
+    throw new CliError(`queue.type: kafka keeps dead letters in the Kafka topic ${config.queue.kafka?.dead_letter_topic ?? 'im-bridge.dead-letters'} and has no local queue to inspect (docs/scale-out.md)`);
   }
+  const dir = path.resolve(config.dir, config.queue.dir);
+  if (!fs.existsSync(path.join(dir, 'queue.db'))) throw new CliError(`no queue at ${dir} (has the daemon run with this config?)`);
   return new QueueStore(dir, { readonly, checkIntegrity: 'never' });
 }
 
-function parseTime(value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const duration = /^(\d+)(s|m|h|d)$/.exec(value);
-  if (duration) return Date.now() - Number(duration[1]) * { s: 1e3, m: 6e4, h: 3.6e6, d: 8.64e7 }[duration[2] as 's']!;
-  const ms = Date.parse(value);
-  if (Number.isNaN(ms)) throw Object.assign(new Error(`cannot read time "${value}"`), { exitCode: 2 });
-  return ms;
-}
-
-function dlq(config: BridgeConfig, sub: string | undefined, arg: string | undefined, values: Record<string, unknown>): number {
-  const ids = ((values.id as string[] | undefined) ?? []).map(Number);
-  switch (sub) {
-    case 'list': {
-      const store = openStore(config, true);
-      const rows = store.listDeadLetters({ sink: values.sink as string | undefined, kind: values.kind as string | undefined, sinceMs: parseTime(values.since as string | undefined), limit: Number(values.limit ?? 1000) });
-      store.close();
-      if (rows.length === 0) console.log('the dead-letter store is empty');
-      for (const r of rows) {
-        console.log(`${r.dlqId}\t${new Date(r.failedMs).toISOString()}\t${r.kind}\t${r.sink ?? '-'}\t${r.eventId ?? '-'}\tattempts=${r.attempts}\t${r.errorCode}: ${r.error}`);
-      }
-      return 0;
-    }
-    case 'show': {
-      const store = openStore(config, true);
-      const row = store.getDeadLetter(Number(arg));
-      store.close();
-      if (!row) {
-        console.error(`no dead letter with id ${arg}`);
-        return 1;
-      }
-      let body: unknown = row.body;
-      try {
-        body = JSON.parse(row.body);
-      } catch {
-        /* keep text */
-      }
-      console.log(JSON.stringify({ ...row, failedAt: new Date(row.failedMs).toISOString(), body }, null, 2));
-      return 0;
-    }
-    case 'replay': {
-      const toSink = values['to-sink'] as string | undefined;
-      const sink = values.sink as string | undefined;
-      if (toSink !== undefined && !config.sinks[toSink]) return refuseSink('--to-sink', toSink, config);
-      if (sink !== undefined && toSink === undefined && !config.sinks[sink]) {
-        return refuseSink('--sink', sink, config, ` (to move its dead letters to a configured sink, add --to-sink NAME)`);
-      }
-      const store = openStore(config);
-      const result = store.replay({ sink, sinceMs: parseTime(values.since as string | undefined), ids: ids.length ? ids : undefined, toSink, knownSinks: Object.keys(config.sinks) }, Date.now());
-      store.close();
-      console.log(`replayed ${result.replayed} event(s) into the queue (same ids); skipped ${result.skipped} (quarantined requests, unmatched events without --to-sink, or events of sinks not configured)`);
-      if (result.unknownSinks.length) {
-        console.error(`not replayed: dead letters of sink(s) not in ${config.file}: ${result.unknownSinks.join(', ')}; use --sink NAME --to-sink CONFIGURED to move them`);
-      }
-      return 0;
-    }
-    case 'purge': {
-      const store = openStore(config);
-      const n = store.purgeDeadLetters({ sink: values.sink as string | undefined, beforeMs: parseTime(values.before as string | undefined), ids: ids.length ? ids : undefined });
-      store.close();
-      console.log(`purged ${n} dead letter(s)`);
-      return 0;
-    }
-    default:
-      return usage(`unknown dlq command "${sub ?? ''}"`);
+function withStore<T>(config: QueueSideConfig, readonly: boolean, use: (store: QueueStore) => T): T {
+  const store = openStore(config, readonly);
+  try {
+    return use(store);
+  } finally {
+    store.close();
   }
 }
 
-/** A sink name the command would queue events for, or read, that the config does not define: exit 2. */
-function refuseSink(option: string, name: string, config: BridgeConfig, hint = ''): number {
-  const known = Object.keys(config.sinks);
-  console.error(`${option} ${JSON.stringify(name)}: no such sink in ${config.file} (sinks: ${known.length ? known.join(', ') : 'none'})${hint}`);
-  return 2;
+const KINDS = ['event', 'unmatched', 'request'] as const;
+/** Longest error shown in a `dlq list` row; `dlq show` and `--json` carry it whole. */
+const ERROR_COLUMN_CHARS = 200;
+
+function cut(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }
 
-function queueMove(config: BridgeConfig, values: Record<string, unknown>): number {
+/** A dead letter for scripts: the stored row with its time in ISO too (failedMs stays epoch ms). */
+function rowJson(row: DeadLetterRow): Record<string, unknown> {
+  const { body: _body, ...rest } = row;
+  return { ...rest, failedAt: new Date(row.failedMs).toISOString() };
+}
+
+/**
+ * JSON.stringify escapes C0 controls but leaves DEL and C1 (0x9b is CSI on many terminals) and the
+ * line separators as they are: escape them too, still valid JSON.
+ */
+function safeJson(value: unknown, indent?: number): string {
+  return JSON.stringify(value, null, indent).replace(/[\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+function dlqList(config: QueueSideConfig, values: Values): number {
+  const kind = oneOf('--kind', values.kind as string | undefined, KINDS);
+  const limit = intArg('--limit', values.limit as string | undefined, 1000);
+  const sinceMs = timeArg('--since', values.since as string | undefined);
+  const sink = values.sink as string | undefined;
+  const rows = withStore(config, true, (store) => store.listDeadLetters({ sink, kind, sinceMs, limit: limit + 1 }));
+  const more = rows.length > limit;
+  if (more) rows.length = limit;
+  if (values.json === true) {
+    console.log(safeJson(rows.map(rowJson), 2));
+  } else if (rows.length === 0) {
+    const filtered = sink !== undefined || kind !== undefined || sinceMs !== undefined;
+    console.log(filtered ? 'no dead letters match' : 'the dead-letter store is empty');
+  } else {
+    if (process.stdout.isTTY) console.log(['ID', 'FAILED AT', 'KIND', 'SINK', 'EVENT ID', 'ATTEMPTS', 'ERROR'].join('\t'));
+    for (const r of rows) {
+      const fields = [String(r.dlqId), new Date(r.failedMs).toISOString(), r.kind, r.sink ?? '-', r.eventId ?? '-', `attempts=${r.attempts}`, `${r.errorCode}: ${cut(r.error, ERROR_COLUMN_CHARS)}`];
+      // Attacker-chosen bytes reach these columns (quarantined bodies, receivers' answers): escape controls.
+      console.log(fields.map(escapeControl).join('\t'));
+    }
+  }
+  if (more) console.error(`more than ${limit} dead letters match: the first ${limit} are shown (raise --limit, or narrow with --sink, --kind, --since)`);
+  return EXIT_OK;
+}
+
+function dlqShow(config: QueueSideConfig, arg: string | undefined): number {
+  if (arg === undefined) throw new UsageError('dlq show needs the id of a dead letter (see `im-bridge dlq list`)', 'dlq show');
+  const id = idArg('dlq show', arg);
+  const row = withStore(config, true, (store) => store.getDeadLetter(id));
+  if (!row) throw new CliError(`no dead letter with id ${id}`);
+  let body: unknown = row.body;
+  try {
+    body = JSON.parse(row.body);
+  } catch {
+    /* keep text */
+  }
+  console.log(safeJson({ ...row, failedAt: new Date(row.failedMs).toISOString(), body }, 2));
+  return EXIT_OK;
+}
+
+function ids(values: Values): number[] {
+  return ((values.id as string[] | undefined) ?? []).map((v) => idArg('--id', v));
+}
+
+/** A sink name the command would queue events for, or read, that the config does not define: exit 2. */
+function refuseSink(option: string, name: string, config: QueueSideConfig, hint = ''): never {
+  const known = config.sinks;
+  throw new UsageError(`${option} ${JSON.stringify(name)}: no such sink in ${config.file} (sinks: ${known.length ? known.join(', ') : 'none'})${hint}`);
+}
+
+/** Ids the operator named that are not in the store: said on stderr; exit 1 when nothing was done. */
+function missingIds(store: QueueStore, wanted: number[]): number[] {
+  const missing = wanted.filter((id) => !store.getDeadLetter(id));
+  for (const id of missing) console.error(`no dead letter with id ${id}`);
+  return missing;
+}
+
+function dlqReplay(config: QueueSideConfig, values: Values): number {
+  const toSink = values['to-sink'] as string | undefined;
+  const sink = values.sink as string | undefined;
+  const wanted = ids(values);
+  const sinceMs = timeArg('--since', values.since as string | undefined);
+  if (toSink !== undefined && !config.sinks.includes(toSink)) refuseSink('--to-sink', toSink, config);
+  if (sink !== undefined && toSink === undefined && !config.sinks.includes(sink)) {
+    refuseSink('--sink', sink, config, ` (to move its dead letters to a configured sink, add --to-sink NAME)`);
+  }
+  return withStore(config, false, (store) => {
+    const missing = missingIds(store, wanted);
+    if (wanted.length && missing.length === wanted.length) return EXIT_RUNTIME;
+    const result = store.replay({ sink, sinceMs, ids: wanted.length ? wanted : undefined, toSink, knownSinks: config.sinks }, Date.now());
+    console.log(`replayed ${result.replayed} event(s) into the queue (same ids); skipped ${result.skipped} (quarantined requests, unmatched events without --to-sink, or events of sinks not configured)`);
+    if (result.unknownSinks.length) {
+      console.error(`not replayed: dead letters of sink(s) not in ${config.file}: ${result.unknownSinks.join(', ')}; use --sink NAME --to-sink CONFIGURED to move them`);
+    }
+    return EXIT_OK;
+  });
+}
+
+function dlqPurge(config: QueueSideConfig, values: Values): number {
+  const wanted = ids(values);
+  const beforeMs = timeArg('--before', values.before as string | undefined);
+  const sink = values.sink as string | undefined;
+  const all = values.all === true;
+  const filtered = wanted.length > 0 || beforeMs !== undefined || sink !== undefined;
+  if (!filtered && !all) throw new UsageError('dlq purge deletes for good: give a filter (--sink, --before, --id) or --all', 'dlq purge');
+  if (filtered && all) throw new UsageError('dlq purge: --all cannot be combined with --sink, --before or --id', 'dlq purge');
+  return withStore(config, false, (store) => {
+    const missing = missingIds(store, wanted);
+    if (wanted.length && missing.length === wanted.length) return EXIT_RUNTIME;
+    const n = store.purgeDeadLetters({ sink, beforeMs, ids: wanted.length ? wanted.filter((id) => !missing.includes(id)) : undefined });
+    console.log(`purged ${n} dead letter(s)`);
+    return EXIT_OK;
+  });
+}
+
+function queueStats(config: QueueSideConfig, json: boolean): number {
+  const stats = withStore(config, true, (store) => store.stats());
+  const now = Date.now();
+  const q = config.queue;
+  const bySink = new Map(stats.sinks.map((s) => [s.sink, s]));
+  // Every configured sink (depth 0 too), then those that hold events but are no longer configured.
+  const names = [...config.sinks, ...stats.sinks.map((s) => s.sink).filter((n) => !config.sinks.includes(n))];
+  const sinks = names.map((name) => {
+    const s = bySink.get(name);
+    return { name, configured: config.sinks.includes(name), depth: s?.depth ?? 0, bytes: s?.bytes ?? 0, oldestMs: s?.oldestMs ?? null, oldestAgeS: s?.oldestMs ? (now - s.oldestMs) / 1000 : null };
+  });
+  if (json) {
+    console.log(safeJson({
+      stored: { events: stats.events, bytes: stats.bytes, maxEvents: q.max_events, maxBytes: q.max_bytes },
+      deadLetters: { events: stats.deadLetterEvents, bytes: stats.deadLetterBytes, maxEvents: q.dead_letter_max_events, maxBytes: q.dead_letter_max_bytes },
+      quarantined: { requests: stats.quarantined, bytes: stats.quarantinedBytes, maxBytes: q.quarantine_max_bytes, maxAgeMs: q.quarantine_max_age_ms },
+      sinks,
+    }, 2));
+    return EXIT_OK;
+  }
+  console.log(`stored: ${stats.events} event(s), ${stats.bytes} bytes (limits ${q.max_events} events, ${q.max_bytes} bytes)`);
+  console.log(`dead letters: ${stats.deadLetterEvents} event(s), ${stats.deadLetterBytes} bytes (budget ${q.dead_letter_max_events} events, ${q.dead_letter_max_bytes} bytes; never evicted)`);
+  console.log(`quarantined requests: ${stats.quarantined}, ${stats.quarantinedBytes} bytes (bound ${q.quarantine_max_bytes} bytes, ${Math.round(q.quarantine_max_age_ms / 3_600_000)} h; oldest evicted)`);
+  for (const s of sinks) {
+    const orphan = s.configured ? '' : `  (not configured: move them with \`im-bridge queue move --from ${s.name} --to-sink NAME\` or --to-dlq)`;
+    console.log(`  ${escapeControl(s.name)}: depth ${s.depth}, ${s.bytes} bytes, oldest ${s.oldestAgeS !== null ? `${s.oldestAgeS.toFixed(1)} s ago` : '-'}${orphan}`);
+  }
+  return EXIT_OK;
+}
+
+function queueMove(config: QueueSideConfig, values: Values): number {
   const from = values.from as string | undefined;
   const toSink = values['to-sink'] as string | undefined;
   const toDlq = values['to-dlq'] === true;
-  if (!from || (toSink === undefined) === !toDlq) return usage('queue move needs --from NAME and exactly one of --to-sink NAME or --to-dlq');
-  if (toSink !== undefined && !config.sinks[toSink]) return refuseSink('--to-sink', toSink, config);
-  if (toSink === from) return usage('queue move: --from and --to-sink name the same sink');
-  const store = openStore(config);
-  const result = store.moveQueued(from, toSink !== undefined ? { sink: toSink } : { deadLetter: true }, Date.now());
-  store.close();
+  if (!from || (toSink === undefined) === !toDlq) throw new UsageError('queue move needs --from NAME and exactly one of --to-sink NAME or --to-dlq', 'queue move');
+  if (toSink !== undefined && !config.sinks.includes(toSink)) refuseSink('--to-sink', toSink, config);
+  if (toSink === from) throw new UsageError('queue move: --from and --to-sink name the same sink', 'queue move');
+  const result = withStore(config, false, (store) => store.moveQueued(from, toSink !== undefined ? { sink: toSink } : { deadLetter: true }, Date.now()));
   console.log(`moved ${result.moved} event(s), ${result.bytes} bytes, from sink ${from} to ${toSink !== undefined ? `sink ${toSink} (same ids)` : 'the dead-letter store (code SINK_REMOVED)'}`);
-  return 0;
+  return EXIT_OK;
+}
+
+/** Start-up failures a new user hits first, in words instead of `undefined` or a raw errno (edge-findings 16). */
+function describe(error: Error & { code?: string }): string {
+  if (error.message && error.message !== 'undefined') return error.message;
+  return `${error.code ?? error.name ?? 'unexpected error'}${error.stack ? `\n${error.stack}` : ''}`;
 }
 
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
   },
-  (error: Error & { exitCode?: number }) => {
+  (error: Error & { exitCode?: number; code?: string; command?: string }) => {
     // Exit explicitly: a half-started daemon may hold a queue worker thread that keeps Node alive.
     if (error instanceof ConfigError) {
       console.error(`configuration error: ${error.message}`);
-      process.exit(2);
+      process.exit(EXIT_USAGE);
     }
-    console.error(`im-bridge: ${error.message}`);
-    process.exit(error.exitCode ?? 1);
+    if (error instanceof UsageError) {
+      console.error(`im-bridge: ${error.message}\nRun \`im-bridge ${error.command ? `${error.command} ` : ''}--help\` for usage.`);
+      process.exit(EXIT_USAGE);
+    }
+    console.error(`im-bridge: ${describe(error)}`);
+    process.exit(error.exitCode ?? EXIT_RUNTIME);
   },
 );

@@ -14,15 +14,27 @@ import type { TSchema } from '@sinclair/typebox';
 import { ConfigError, type ConfigErrorCode } from './errors.js';
 import { BridgeConfigSchema, SinkCommonSchema, SINK_COMMON_KEYS, type BridgeConfig, type SinkConfig } from './schema.js';
 import { DEFAULT_CONFIG_TEXT, EMBEDDED_DEFAULT_NAME } from './default.js';
-import type { SinkPlugin } from '../sink/api.js';
+import type { SinkPlugin, TransformPlugin } from '../sink/api.js';
+import type { TransformStepConfig } from '../transform/schema.js';
+import { resolveTransformPlugin } from '../sink/loader.js';
+import { compileStep, TransformConfigError } from '../transform/steps.js';
+import type { TransformPluginResolver } from '../transform/chain.js';
 
 /** Finds the plugin for a sink block; throws a ConfigError-friendly Error when it cannot. */
 export type PluginResolver = (type: string, module: string | undefined, configDir: string) => Promise<SinkPlugin>;
 
 export interface LoadOptions {
   resolvePlugin: PluginResolver;
+  /** Loads a transform step's `plugin:` (default: the real loader). */
+  resolveTransformPlugin?: TransformPluginResolver;
   env?: NodeJS.ProcessEnv;
   generation?: number;
+  /**
+   * `im-bridge check`: every error is pushed here and loading goes on as far as it can, so that a
+   * file with three mistakes reports three; the first is still thrown at the end. Without it (start,
+   * reload) the first error is thrown at once, as before.
+   */
+  collect?: ConfigError[];
 }
 
 export interface LoadedConfig {
@@ -30,7 +42,8 @@ export interface LoadedConfig {
   plugins: Map<string, SinkPlugin>;
 }
 
-const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, coerceTypes: false });
+// verbose: errors carry their schema, which is where the allowed values and keys are listed.
+const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, coerceTypes: false, verbose: true });
 const validateBridge = ajv.compile(BridgeConfigSchema);
 const validateSinkCommon = ajv.compile(SinkCommonSchema);
 const pluginValidators = new WeakMap<object, ValidateFunction>();
@@ -61,37 +74,68 @@ export async function loadConfigText(text: string, file: string, dir: string, op
   const fail = (code: ConfigErrorCode, reason: string, node: Node | null | undefined, key?: string): never => {
     throw new ConfigError(code, reason, { file, key, ...locate(node?.range?.[0]) });
   };
+  const problems = options.collect;
+  /** Keys whose ${VAR} was unset: what else is wrong with them follows from that, so it is not reported. */
+  const unsetKeys = new Set<string>();
+  /** An error that does not stop the load when collecting (check); throws otherwise. */
+  const report: Reporter = (code, reason, node, key) => {
+    if (problems && code !== 'CONFIG_ENV_UNSET' && key !== undefined && unsetKeys.has(key)) return;
+    const error = new ConfigError(code, reason, { file, key, ...locate(node?.range?.[0]) });
+    if (!problems) throw error;
+    problems.push(error);
+  };
+  const stopIfFailed = () => {
+    if (problems?.length) throw problems[0]!;
+  };
+  /** After an error was collected the document may lack the shape later steps expect: go on, guarded. */
+  const step = async (run: () => void | Promise<void>) => {
+    try {
+      await run();
+    } catch (error) {
+      if (problems && error instanceof ConfigError) problems.push(error);
+      else if (!problems?.length) throw error;
+    }
+  };
 
+  // Only the first syntax error: the parser's later ones are mostly its own cascade.
   if (doc.errors.length > 0) {
     const first = doc.errors[0]!;
     throw new ConfigError('CONFIG_YAML_SYNTAX', first.message.split('\n')[0]!, { file, ...locate(first.pos[0]) });
   }
 
-  interpolate(doc, options.env ?? process.env, (name, node, key) =>
-    fail('CONFIG_ENV_UNSET', `environment variable ${name} is not set (use \${${name}:-default} for a default)`, node, key),
-  );
+  interpolate(doc, options.env ?? process.env, (name, node, key) => {
+    report('CONFIG_ENV_UNSET', `environment variable ${name} is not set (use \${${name}:-default} for a default)`, node, key);
+    unsetKeys.add(key);
+    return '';
+  });
 
   const raw = (doc.toJS() ?? {}) as Record<string, unknown>;
   if (typeof raw !== 'object' || Array.isArray(raw)) fail('CONFIG_INVALID_VALUE', 'the top level must be a mapping', doc.contents);
 
-  if (!validateBridge(raw)) reportAjvError(doc, validateBridge.errors ?? [], [], fail);
+  if (!validateBridge(raw)) reportAjvErrors(doc, validateBridge.errors ?? [], [], report);
   const validated = raw as unknown as Omit<BridgeConfig, 'file' | 'dir' | 'generation'>;
 
   const seenApps = new Set<string>();
-  validated.apps.forEach((app, index) => {
+  await step(() => validated.apps.forEach((app, index) => {
     const id = String(app.sdk_app_id);
     app.sdk_app_id = id;
-    if (seenApps.has(id)) fail('CONFIG_DUPLICATE_APP', `SdkAppid ${id} is listed twice`, nodeAt(doc, ['apps', index, 'sdk_app_id']), `apps[${index}].sdk_app_id`);
+    if (seenApps.has(id)) report('CONFIG_DUPLICATE_APP', `SdkAppid ${id} is listed twice`, nodeAt(doc, ['apps', index, 'sdk_app_id']), `apps[${index}].sdk_app_id`);
     seenApps.add(id);
-  });
+  }));
 
   const sinks: Record<string, SinkConfig> = {};
   const plugins = new Map<string, SinkPlugin>();
-  for (const [name, block] of Object.entries(raw.sinks as Record<string, Record<string, unknown>>)) {
+  const sinkBlocks = raw.sinks && typeof raw.sinks === 'object' && !Array.isArray(raw.sinks) ? (raw.sinks as Record<string, Record<string, unknown>>) : {};
+  for (const [name, block] of Object.entries(sinkBlocks)) {
+    if (!block || typeof block !== 'object') continue; // reported by the schema
     const common: Record<string, unknown> = {};
     const own: Record<string, unknown> = {};
     for (const [key, value] of Object.entries(block)) (SINK_COMMON_KEYS.has(key) ? common : own)[key] = value;
-    if (!validateSinkCommon(common)) reportAjvError(doc, validateSinkCommon.errors ?? [], ['sinks', name], fail);
+    if (!validateSinkCommon(common)) {
+      reportAjvErrors(doc, validateSinkCommon.errors ?? [], ['sinks', name], report);
+      if (typeof common.type !== 'string') continue;
+    }
+    await step(() => checkTransforms(name, common.transforms as TransformStepConfig[] | undefined, dir, doc, options.resolveTransformPlugin ?? resolveTransformPlugin, fail));
     const type = common.type as string;
     let plugin: SinkPlugin;
     try {
@@ -99,29 +143,74 @@ export async function loadConfigText(text: string, file: string, dir: string, op
     } catch (error) {
       const code = (error as { code?: string }).code === 'CONFIG_UNKNOWN_SINK_TYPE' ? 'CONFIG_UNKNOWN_SINK_TYPE' : 'CONFIG_PLUGIN_LOAD';
       const at = common.module !== undefined ? 'module' : 'type';
-      fail(code, (error as Error).message, nodeAt(doc, ['sinks', name, at]), `sinks.${name}.${at}`);
-      throw error; // unreachable: fail() throws
+      // The resolver's message may end in its own [CODE]: one code per line is enough.
+      report(code, (error as Error).message.replace(/\s*\[[A-Z][A-Z0-9_]*\]\s*$/, ''), nodeAt(doc, ['sinks', name, at]), `sinks.${name}.${at}`);
+      continue;
     }
     const validatePlugin = pluginValidator(plugin.configSchema);
-    if (!validatePlugin(own)) reportAjvError(doc, validatePlugin.errors ?? [], ['sinks', name], fail);
+    if (!validatePlugin(own)) reportAjvErrors(doc, validatePlugin.errors ?? [], ['sinks', name], report);
     sinks[name] = { ...(common as unknown as Omit<SinkConfig, 'name' | 'options'>), name, options: own };
     plugins.set(name, plugin);
   }
 
-  validated.routes.forEach((route, index) => {
+  await step(() => validated.routes.forEach((route, index) => {
     route.to.forEach((target, j) => {
-      if (!(target in sinks)) {
-        fail('CONFIG_UNKNOWN_SINK', `route "${route.name}" sends to "${target}", which is not defined under sinks:`, nodeAt(doc, ['routes', index, 'to', j]), `routes[${index}].to[${j}]`);
+      // A sink that failed to load was reported already; only names never defined are reported here.
+      if (!(target in sinks) && !(target in sinkBlocks)) {
+        const defined = Object.keys(sinkBlocks);
+        report('CONFIG_UNKNOWN_SINK', `route "${route.name}" sends to "${target}", which is not defined under sinks: (defined: ${defined.length ? defined.join(', ') : 'none'})`, nodeAt(doc, ['routes', index, 'to', j]), `routes[${index}].to[${j}]`);
       }
     });
-  });
+  }));
 
-  for (const app of unsignedApps(validated)) {
-    if (app.refused) fail('CONFIG_UNSIGNED_PUBLIC', app.message, nodeAt(doc, ['apps', app.index]), `apps[${app.index}].token`);
-  }
+  await step(() => {
+    for (const app of unsignedApps(validated)) {
+      if (unsetKeys.has('listen.host') || unsetKeys.has(`apps[${app.index}].token`)) continue;
+      if (app.refused) report('CONFIG_UNSIGNED_PUBLIC', app.message, nodeAt(doc, ['apps', app.index]), `apps[${app.index}].token`);
+    }
+  });
+  stopIfFailed();
 
   const config: BridgeConfig = { ...validated, sinks, file, dir, generation: options.generation ?? 1 };
   return { config, plugins };
+}
+
+/**
+ * A sink's `transforms:` are compiled here once to report mistakes at their file:line (the runner
+ * compiles them again from the same config); a plugin step's module is loaded and its `options:`
+ * checked against the plugin's configSchema.
+ */
+async function checkTransforms(
+  sink: string,
+  steps: TransformStepConfig[] | undefined,
+  dir: string,
+  doc: Document,
+  resolve: TransformPluginResolver,
+  fail: (code: ConfigErrorCode, reason: string, node: Node | null | undefined, key?: string) => never,
+): Promise<void> {
+  if (!steps) return;
+  for (let index = 0; index < steps.length; index++) {
+    const step = steps[index]!;
+    const base: Array<string | number> = ['sinks', sink, 'transforms', index];
+    try {
+      compileStep(step, index);
+    } catch (error) {
+      if (!(error instanceof TransformConfigError)) throw error;
+      const at = [...base, ...error.at];
+      fail('CONFIG_INVALID_VALUE', error.message, nodeAt(doc, at), dotted(at));
+    }
+    if (step.plugin === undefined) continue;
+    let plugin: TransformPlugin;
+    try {
+      plugin = await resolve(step.plugin, dir);
+    } catch (error) {
+      fail('CONFIG_PLUGIN_LOAD', (error as Error).message, nodeAt(doc, [...base, 'plugin']), dotted([...base, 'plugin']));
+      throw error; // unreachable: fail() throws
+    }
+    const validate = pluginValidator(plugin.configSchema);
+    step.options ??= {};
+    if (!validate(step.options)) reportAjvError(doc, validate.errors ?? [], [...base, 'options'], fail);
+  }
 }
 
 /** Plugin schemas reject unknown keys unless they say otherwise. */
@@ -137,7 +226,10 @@ function pluginValidator(schema: TSchema): ValidateFunction {
 const ENV_PATTERN = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 const WHOLE_ENV_PATTERN = /^\$\{[A-Za-z_][A-Za-z0-9_]*(?::-[^}]*)?\}$/;
 
-function interpolate(doc: Document, env: NodeJS.ProcessEnv, unset: (name: string, node: Node, key: string) => never): void {
+/** Reports a config error: throws at start and reload, collects in `im-bridge check`. */
+type Reporter = (code: ConfigErrorCode, reason: string, node: Node | null | undefined, key?: string) => void;
+
+function interpolate(doc: Document, env: NodeJS.ProcessEnv, unset: (name: string, node: Node, key: string) => string): void {
   visit(doc, {
     Scalar(_key, node, ancestors) {
       if (typeof node.value !== 'string' || !node.value.includes('${')) return;
@@ -207,29 +299,60 @@ function reportAjvError(
   base: Array<string | number>,
   fail: (code: ConfigErrorCode, reason: string, node: Node | null | undefined, key?: string) => never,
 ): never {
-  // Prefer the most actionable error: unknown key, then missing key, then the deepest value error.
-  const pick =
-    errors.find((e) => e.keyword === 'additionalProperties') ??
-    errors.find((e) => e.keyword === 'required') ??
-    errors.find((e) => e.keyword === 'anyOf') ??
-    errors[0];
-  if (!pick) return fail('CONFIG_INVALID_VALUE', 'invalid configuration', doc.contents);
-  const segments = toSegments(pick.instancePath, doc, base);
-  if (pick.keyword === 'additionalProperties') {
-    const key = String((pick.params as { additionalProperty: string }).additionalProperty);
-    const where = dotted([...segments, key]);
-    const allowed = Object.keys((pick.parentSchema as { properties?: object })?.properties ?? {});
-    const hint = allowed.length ? ` (allowed: ${allowed.join(', ')})` : '';
-    return fail('CONFIG_UNKNOWN_KEY', `unknown key "${key}"${hint}`, keyNode(doc, segments, key), where);
+  reportAjvErrors(doc, errors, base, fail); // fail throws at the first (most actionable) error
+  return fail('CONFIG_INVALID_VALUE', 'invalid configuration', doc.contents);
+}
+
+/** Most actionable first: unknown key, then missing key, then a value outside a list, then the rest. */
+const KEYWORD_RANK: Record<string, number> = { additionalProperties: 0, required: 1, anyOf: 2 };
+
+/**
+ * Every distinct schema error, most actionable first (at start the first one is thrown, so it is the
+ * one reported before `check` listed them all). The errors of the branches of a union (anyOf) are
+ * noise next to the union's own "must be one of: …" and are left out.
+ */
+function reportAjvErrors(doc: Document, errors: ErrorObject[], base: Array<string | number>, report: Reporter): void {
+  const unions = errors.filter((e) => e.keyword === 'anyOf').map((e) => e.instancePath);
+  const underUnion = (e: ErrorObject) => e.keyword !== 'anyOf' && unions.some((p) => e.instancePath === p || e.instancePath.startsWith(`${p}/`));
+  const seen = new Set<string>();
+  const picked = errors
+    .filter((e) => !underUnion(e))
+    .filter((e) => {
+      const id = `${e.keyword} ${e.instancePath} ${JSON.stringify(e.params)}`;
+      if (seen.has(id)) return false;
+      seen.add(id);
+      return true;
+    })
+    .map((e, i) => ({ e, i }))
+    .sort((a, b) => (KEYWORD_RANK[a.e.keyword] ?? 3) - (KEYWORD_RANK[b.e.keyword] ?? 3) || a.i - b.i)
+    .map(({ e }) => e);
+  if (picked.length === 0) return report('CONFIG_INVALID_VALUE', 'invalid configuration', doc.contents);
+  for (const pick of picked) {
+    const segments = toSegments(pick.instancePath, doc, base);
+    if (pick.keyword === 'additionalProperties') {
+      const key = String((pick.params as { additionalProperty: string }).additionalProperty);
+      const where = dotted([...segments, key]);
+      const allowed = Object.keys((pick.parentSchema as { properties?: object })?.properties ?? {});
+      const hint = allowed.length ? ` (allowed: ${allowed.join(', ')})` : '';
+      report('CONFIG_UNKNOWN_KEY', `unknown key "${key}"${hint}`, keyNode(doc, segments, key), where);
+      continue;
+    }
+    if (pick.keyword === 'required') {
+      const key = String((pick.params as { missingProperty: string }).missingProperty);
+      report('CONFIG_MISSING_KEY', `missing required key "${key}"`, nodeAt(doc, segments), dotted([...segments, key]));
+      continue;
+    }
+    let reason = pick.message ?? 'invalid value';
+    if (pick.keyword === 'anyOf') {
+      const options = ((pick.schema as Array<{ const?: unknown; type?: string; pattern?: string }>) ?? []).map((s) =>
+        s.const !== undefined ? JSON.stringify(s.const) : s.type ? `${s.type}${s.pattern ? ` matching ${s.pattern}` : ''}` : '?',
+      );
+      reason = options.length ? `must be one of: ${options.join(', ')}` : 'is not any of the allowed forms';
+    } else if (pick.keyword === 'enum') {
+      reason = `must be one of: ${((pick.params as { allowedValues?: unknown[] }).allowedValues ?? []).map((v) => JSON.stringify(v)).join(', ')}`;
+    } else if (pick.keyword === 'const') {
+      reason = `must be ${JSON.stringify((pick.params as { allowedValue?: unknown }).allowedValue)}`;
+    }
+    report('CONFIG_INVALID_VALUE', reason, nodeAt(doc, segments), dotted(segments) || '(top level)');
   }
-  if (pick.keyword === 'required') {
-    const key = String((pick.params as { missingProperty: string }).missingProperty);
-    return fail('CONFIG_MISSING_KEY', `missing required key "${key}"`, nodeAt(doc, segments), dotted([...segments, key]));
-  }
-  let reason = pick.message ?? 'invalid value';
-  if (pick.keyword === 'anyOf') {
-    const options = ((pick.schema as Array<{ const?: unknown; type?: string }>) ?? []).map((s) => (s.const !== undefined ? JSON.stringify(s.const) : s.type ?? '?'));
-    reason = `must be one of: ${options.join(', ')}`;
-  }
-  return fail('CONFIG_INVALID_VALUE', reason, nodeAt(doc, segments), dotted(segments) || '(top level)');
 }

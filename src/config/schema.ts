@@ -5,6 +5,7 @@
  */
 import { SaslSchema, TlsSchema } from './kafka-security.js';
 import { Type, type Static } from '@sinclair/typebox';
+import { TransformsSchema } from '../transform/schema.js';
 
 
 export const ListenSchema = Type.Object(
@@ -30,6 +31,34 @@ export const ListenSchema = Type.Object(
         { additionalProperties: false },
       ),
     ),
+    // Optional in the type (the default is applied at load) so that embedders and tests can omit them.
+    max_inflight_bytes: Type.Optional(
+      Type.Integer({
+        minimum: 1024 * 1024,
+        default: 64 * 1024 * 1024,
+        description:
+          'Budget of request-body bytes being received at once, reserved by Content-Length before the body is read; 503 INFLIGHT_LIMIT above it. Bodies over 64 KiB may use 3/4 of it, so slow large uploads never starve ordinary callbacks.',
+      }),
+    ),
+    trusted_proxies: Type.Optional(
+      Type.Array(Type.String({ pattern: '^[0-9A-Fa-f:.]+(/[0-9]{1,3})?$', description: 'An IP address or CIDR (names are not resolved).' }), {
+        description:
+          'Reverse proxies (addresses or CIDRs) whose X-Forwarded-For is believed: allow_ips and rate_limit then see the rightmost hop that is not a trusted proxy. Requests from other peers are judged by their own address.',
+      }),
+    ),
+    admin: Type.Optional(
+      Type.Object(
+        {
+          host: Type.String({ default: '127.0.0.1', description: 'Address of the operators\' listener (plain HTTP).' }),
+          port: Type.Integer({ minimum: 0, maximum: 65535 }),
+        },
+        {
+          additionalProperties: false,
+          description:
+            'A second listener for /healthz, /readyz and /metrics. When set, the callback port no longer serves /metrics, and its /readyz answers only { ready }.',
+        },
+      ),
+    ),
   },
   { additionalProperties: false, default: {} },
 );
@@ -42,10 +71,12 @@ export const AppSchema = Type.Object(
       Type.Array(Type.String({ minLength: 1, maxLength: 128 }), { description: 'Older tokens still accepted during a rotation.' }),
     ),
     allow_ips: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description: 'Client IP allowlist (addresses or CIDRs).' })),
-    allow_unsigned: Type.Boolean({
-      default: false,
-      description: 'Accept unsigned callbacks (no token) although listen.host is not a loopback address. Without it such a config is refused: anyone who can reach the port could forge callbacks.',
-    }),
+    allow_unsigned: Type.Optional(
+      Type.Boolean({
+        default: false,
+        description: 'Accept unsigned callbacks (no token) although listen.host is not a loopback address. Without it such a config is refused: anyone who can reach the port could forge callbacks.',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -92,6 +123,18 @@ export const QueueSchema = Type.Object(
     max_wait_ms: Type.Number({ minimum: 0, maximum: 1000, default: 0, description: 'Group commit: how long an idle queue waits for more appends before it fsyncs (0: at once; under load appends share fsyncs anyway).' }),
     max_batch_events: Type.Integer({ minimum: 1, default: 2048, description: 'Group commit: most events per fsync.' }),
     min_free_bytes: Type.Integer({ minimum: 0, default: 64 * 1024 * 1024, description: 'Refuse events (503) when the disk has less free space.' }),
+    dead_letter_max_bytes: Type.Integer({
+      minimum: 1024 * 1024,
+      default: 1024 * 1024 * 1024,
+      description: 'Budget of acknowledged events in the dead-letter store (dead-lettered and unmatched). When full, callbacks get 503 QUEUE_FULL_DEAD_LETTERS until an operator replays or purges; they are never evicted.',
+    }),
+    dead_letter_max_events: Type.Integer({ minimum: 1, default: 1_000_000, description: 'Same budget, in events.' }),
+    quarantine_max_bytes: Type.Integer({
+      minimum: 1024 * 1024,
+      default: 64 * 1024 * 1024,
+      description: 'Bound on quarantined requests (400s kept for inspection, never acknowledged); the oldest are evicted beyond it, counted and logged.',
+    }),
+    quarantine_max_age_ms: Type.Integer({ minimum: 60_000, default: 7 * 24 * 3600 * 1000, description: 'Quarantined requests older than this are evicted (counted and logged).' }),
   },
   { additionalProperties: false, default: {} },
 );
@@ -137,7 +180,7 @@ export const SinkCommonSchema = Type.Object({
     default: false,
     description:
       'Run the plugin instance in a worker thread of its own: its CPU (e.g. kafkajs building produce requests) no longer competes with ingest on the HTTP thread. Costs a copy of each event JSON and a parse in the thread.',
-  }),
+  }),  transforms: Type.Optional(TransformsSchema),
 });
 export const SINK_COMMON_KEYS = new Set(Object.keys(SinkCommonSchema.properties));
 
@@ -174,6 +217,10 @@ export const LogSchema = Type.Object(
     requests: Type.Union([Type.Literal('off'), Type.Literal('errors'), Type.Literal('all')], {
       default: 'errors',
       description: 'Request logging: rejected requests only (default), all, or off.',
+    }),
+    format: Type.Union([Type.Literal('auto'), Type.Literal('json'), Type.Literal('pretty')], {
+      default: 'auto',
+      description: 'auto (default): readable text when stdout is a terminal, JSON lines otherwise (pipes, files, systemd, containers). json or pretty: always that.',
     }),
   },
   { additionalProperties: false, default: {} },

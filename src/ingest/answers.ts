@@ -29,6 +29,7 @@ export type RejectCode =
   | 'SCHEMA_VIOLATION'
   | 'QUEUE_UNAVAILABLE'
   | 'SHUTTING_DOWN'
+  | 'INFLIGHT_LIMIT'
   | 'INTERNAL_ERROR';
 
 /** HTTP status and numeric ErrorCode per rejection. */
@@ -57,6 +58,7 @@ export const REJECTIONS: Record<RejectCode, { status: number; errorCode: number 
   SCHEMA_VIOLATION: { status: 400, errorCode: 40004 },
   QUEUE_UNAVAILABLE: { status: 503, errorCode: 50301 },
   SHUTTING_DOWN: { status: 503, errorCode: 50302 },
+  INFLIGHT_LIMIT: { status: 503, errorCode: 50310 },
   INTERNAL_ERROR: { status: 500, errorCode: 50000 },
 };
 

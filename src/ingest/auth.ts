@@ -5,19 +5,26 @@
  * all of them are always compared, so timing says nothing about which one matched.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { BlockList, isIPv4, isIPv6 } from 'node:net';
 import type { AppConfig } from '../config/schema.js';
+import { AddressList } from './address-list.js';
 import type { RejectCode } from './answers.js';
 
+/**
+ * `reason` is what the client is told; `detail`, when given, is what the log says. The answer comes
+ * before authentication has passed, so it must not tell a stranger which SdkAppids are configured
+ * beyond the code itself, the server's clock, or the allowlist's view of its address; operators get
+ * all of it in the log line.
+ */
 export interface AuthFailure {
   code: RejectCode;
   reason: string;
+  detail?: string;
 }
 
 interface AppAuth {
   sdkAppId: string;
   tokens: string[];
-  allow: BlockList | undefined;
+  allow: AddressList | undefined;
   /** RequestTime → the expected Sign of each token. Tencent signs per second, so a burst shares one. */
   expected: Map<string, Buffer[]>;
 }
@@ -42,7 +49,7 @@ export class Authenticator {
   ) {
     for (const app of apps) {
       const tokens = [app.token ?? '', ...(app.previous_tokens ?? [])].filter((t) => t !== '');
-      this.apps.set(String(app.sdk_app_id), { sdkAppId: String(app.sdk_app_id), tokens, allow: buildAllowList(app.allow_ips), expected: new Map() });
+      this.apps.set(String(app.sdk_app_id), { sdkAppId: String(app.sdk_app_id), tokens, allow: app.allow_ips && app.allow_ips.length > 0 ? new AddressList(app.allow_ips, 'allow_ips') : undefined, expected: new Map() });
     }
   }
 
@@ -51,17 +58,22 @@ export class Authenticator {
   check(sdkAppId: string | undefined, sign: string | undefined, requestTime: string | undefined, clientIp: string | (() => string)): AuthFailure | undefined {
     if (!sdkAppId) return { code: 'APP_MISSING', reason: 'SdkAppid is missing from the query string' };
     const app = this.apps.get(sdkAppId);
-    if (!app) return { code: 'APP_UNKNOWN', reason: `SdkAppid ${truncate(sdkAppId)} is not configured here` };
+    if (!app) return { code: 'APP_UNKNOWN', reason: 'SdkAppid is not accepted here', detail: `SdkAppid ${truncate(sdkAppId)} is not configured here` };
     if (app.allow) {
       const ip = typeof clientIp === 'function' ? clientIp() : clientIp;
-      if (!allowed(app.allow, ip)) return { code: 'IP_NOT_ALLOWED', reason: `client address ${ip} is not in apps[].allow_ips` };
+      if (!app.allow.has(ip)) return { code: 'IP_NOT_ALLOWED', reason: 'the client address is not allowed for this SdkAppid', detail: `client address ${ip} is not in apps[].allow_ips` };
     }
     if (app.tokens.length === 0) return undefined;
     if (!sign || !requestTime) return { code: 'SIGN_MISSING', reason: 'Sign and RequestTime are required (callback authentication is on)' };
     if (!DIGITS.test(requestTime)) return { code: 'REQUEST_TIME_INVALID', reason: 'RequestTime must be Unix seconds' };
     const skewMs = Math.abs(this.now() - Number(requestTime) * 1000);
     if (skewMs > this.windowMs) {
-      return { code: 'REQUEST_TIME_OUT_OF_WINDOW', reason: `RequestTime is ${Math.round(skewMs / 1000)} s from now (window ${this.windowMs / 1000} s)` };
+      // Rounded up: 60.4 s off in a 60 s window must not read "60 s from now (window 60 s)".
+      return {
+        code: 'REQUEST_TIME_OUT_OF_WINDOW',
+        reason: 'RequestTime is outside the accepted window',
+        detail: `RequestTime is ${Math.ceil(skewMs / 1000)} s from now (window ${this.windowMs / 1000} s)`,
+      };
     }
     if (!HEX64.test(sign)) return { code: 'SIGN_INVALID', reason: 'Sign does not match' };
     const given = Buffer.from(sign.toLowerCase(), 'latin1');
@@ -85,24 +97,4 @@ function expectedSigns(app: AppAuth, requestTime: string): Buffer[] {
 
 function truncate(value: string): string {
   return value.length > 32 ? `${value.slice(0, 32)}…` : value;
-}
-
-function buildAllowList(entries: readonly string[] | undefined): BlockList | undefined {
-  if (!entries || entries.length === 0) return undefined;
-  const list = new BlockList();
-  for (const entry of entries) {
-    const [address, prefix] = entry.split('/');
-    const type = isIPv6(address!) ? 'ipv6' : 'ipv4';
-    if (!isIPv4(address!) && !isIPv6(address!)) throw new Error(`allow_ips: "${entry}" is not an IP address or CIDR`);
-    if (prefix === undefined) list.addAddress(address!, type);
-    else list.addSubnet(address!, Number(prefix), type);
-  }
-  return list;
-}
-
-function allowed(list: BlockList, ip: string): boolean {
-  const v4mapped = ip.startsWith('::ffff:') && isIPv4(ip.slice(7)) ? ip.slice(7) : ip;
-  if (isIPv4(v4mapped)) return list.check(v4mapped, 'ipv4');
-  if (isIPv6(ip)) return list.check(ip, 'ipv6');
-  return false;
 }

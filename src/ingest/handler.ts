@@ -2,9 +2,9 @@
  * One callback request, transport-free: the check order of design.md §1, then normalize, route,
  * and the durable append. The answer is 200 only after the event is on disk.
  *
- *   method/path (server.ts) → body size (server.ts) → SdkAppid → client IP → Sign/RequestTime
- *   → UTF-8 + JSON (nesting, duplicate keys; compacted when spaced) → object → command shape
- *   → schema → normalize → route → queue (fsync) → 200
+ *   method/path, framing (server.ts) → SdkAppid → client IP → Sign/RequestTime (admit, before the
+ *   body is read) → body size, in-flight budget, body (server.ts) → UTF-8 + JSON (nesting,
+ *   duplicate keys; compacted when spaced) → object → command shape → schema → normalize → route → queue (fsync) → 200
  */
 import { isUtf8 } from 'node:buffer';
 import type { Logger } from 'pino';
@@ -18,8 +18,10 @@ import type { IngestQueue } from '../queue/kafka/index.js';
 import type { RouteTable } from '../route/table.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { Quarantine } from './quarantine.js';
+import { rejectLogFor } from './reject-log.js';
 import { isCommandShaped, COMMAND_SHAPE_TEXT } from './command.js';
 import { compactJsonText, countParsedKeys, firstDuplicateKey, scanJsonText } from './json-text.js';
+import { beforeCallbackAnswer } from './before-reply.js';
 
 export { nestedDeeperThan } from './json-text.js';
 
@@ -29,6 +31,14 @@ export interface CallbackRequest {
   body: Buffer;
   clientIp: string;
   receivedAtMs: number;
+  /** Content-Length, for the log of a request refused before its body was read (body is empty then). */
+  declaredBytes?: number;
+}
+
+/** What admit() found in the request line; handle() goes on from there without checking again. */
+export interface Admission {
+  params: URLSearchParams;
+  sdkAppId: string;
 }
 
 export interface HandlerDeps {
@@ -85,17 +95,33 @@ export class CallbackHandler {
     this.accepting = false;
   }
 
-  async handle(request: CallbackRequest): Promise<Answer> {
+  /**
+   * The checks that need only the request line — shutting down, repeated parameters, SdkAppid,
+   * client IP, Sign/RequestTime — run by the server before a byte of the body is read (an
+   * unauthenticated body is never buffered). A refusal is counted and logged like any other; an
+   * Admission is passed on to handle(). The answer's reason stays generic, the log has the detail.
+   */
+  admit(request: CallbackRequest): Admission | Answer {
     const d = this.deps;
     if (!this.accepting) return this.rejected(request, reject('SHUTTING_DOWN', 'im-bridge is shutting down'), undefined);
-
     const params = new URLSearchParams(request.query);
     for (const key of ['SdkAppid', 'CallbackCommand', 'Sign', 'RequestTime'] as const) {
       if (params.getAll(key).length > 1) return this.rejected(request, reject('QUERY_PARAM_REPEATED', `query parameter ${key} appears more than once`), undefined);
     }
     const sdkAppId = params.get('SdkAppid') ?? undefined;
     const failure = d.auth.check(sdkAppId, params.get('Sign') ?? undefined, params.get('RequestTime') ?? undefined, () => request.clientIp);
-    if (failure) return this.rejected(request, reject(failure.code, failure.reason), undefined);
+    if (failure) return this.rejected(request, { ...reject(failure.code, failure.reason), reason: failure.detail ?? failure.reason }, undefined);
+    return { params, sdkAppId: sdkAppId! };
+  }
+
+  /** `admission` from admit() when the server ran it before reading the body; else admit() runs here. */
+  async handle(request: CallbackRequest, admission?: Admission): Promise<Answer> {
+    // Checked again: shutdown may have begun while the body was being read.
+    if (!this.accepting) return this.rejected(request, reject('SHUTTING_DOWN', 'im-bridge is shutting down'), undefined);
+    const admitted = admission ?? this.admit(request);
+    if (!('params' in admitted)) return admitted;
+    const { params, sdkAppId } = admitted;
+    const d = this.deps;
 
     let body: unknown;
     let text: string;
@@ -158,7 +184,8 @@ export class CallbackHandler {
     const label = this.commandLabel(command);
 
     if (isBeforeCallback(command)) {
-      // Answered at once with "allow, unchanged"; forwarded only when a route asks for it.
+      // Answered at once with "allow, unchanged" in the shape the command's page documents
+      // (before-reply.ts); forwarded only when a route asks for it.
       const sinks = d.routes.match(event).sinks;
       if (sinks.length > 0) {
         // Tencent waits for this answer to deliver the message, so it does not wait for the disk:
@@ -173,7 +200,7 @@ export class CallbackHandler {
         });
       }
       this.accepted(label, request);
-      return OK_ANSWER;
+      return beforeCallbackAnswer(command, object);
     }
 
     const sinks = d.routes.match(event).sinks;
@@ -225,9 +252,11 @@ export class CallbackHandler {
     const label = command ? this.commandLabel(command) : 'unauthenticated';
     d.metrics.requests.inc({ command: label, status: String(answer.status) });
     d.metrics.rejected.inc({ code: answer.code! });
+    // Aggregated per code per second (reject-log.ts): counted above for every request, logged in full once.
     if (d.logRequests !== 'off') {
-      d.logger.warn(
-        { code: answer.code, status: answer.status, reason: answer.reason, command: command ?? params?.get('CallbackCommand') ?? undefined, ip: request.clientIp, bytes: request.body.length },
+      rejectLogFor(d.logger).warn(
+        answer.code!,
+        { code: answer.code, status: answer.status, reason: answer.reason, command: command ?? params?.get('CallbackCommand') ?? undefined, ip: request.clientIp, bytes: request.declaredBytes ?? request.body.length },
         `callback rejected: ${answer.code}`,
       );
     }

@@ -1,13 +1,23 @@
 /**
  * HTTP front door (hyper-express on uWebSockets.js). It only does transport: method and path,
- * body size, reading the raw body (hyper-express's req.json() would swallow parse errors), and the
- * operational endpoints. Everything about callbacks is in handler.ts.
+ * body size, the client address (listen.trusted_proxies), the in-flight body budget, reading the raw
+ * body (hyper-express's req.json() would swallow parse errors), and the operational endpoints
+ * (on the callback port, or on listen.admin). Everything about callbacks is in handler.ts, whose
+ * pre-body step (admit: SdkAppid, client IP, Sign) runs before a byte of the body is read.
+ *
+ *   rate limit → Content-Length framing → admit (SdkAppid, client IP, Sign) → body size → chunked
+ *   → in-flight budget → read the body (deadline) → handle → answer
  */
+import fs from 'node:fs';
 import HyperExpress from 'hyper-express';
 import type { Logger } from 'pino';
-import { reject, type Answer } from './answers.js';
-import type { CallbackHandler } from './handler.js';
+import { reject, type Answer, type RejectCode } from './answers.js';
+import { TrustedProxies } from './client-address.js';
+import type { CallbackHandler, CallbackRequest } from './handler.js';
+import { DEFAULT_MAX_INFLIGHT_BYTES, InflightBudget, SMALL_BODY_BYTES } from './inflight.js';
+import { bindApp, closeSocket, rebindApp, ListenError, type ListenSocket } from './listen.js';
 import type { RateLimiter } from './ratelimit.js';
+import { rejectLogFor } from './reject-log.js';
 import type { ListenConfig } from '../config/schema.js';
 import type { Metrics } from '../telemetry/metrics.js';
 
@@ -48,57 +58,100 @@ interface BodyRead {
 export const DEFAULT_BODY_TIMEOUT_MS = 8_000;
 
 const JSON_TYPE = 'application/json; charset=utf-8';
+const EMPTY_BODY = Buffer.alloc(0);
+const PUBLIC_KEYS = { host: 'listen.host', port: 'listen.port' };
+const ADMIN_KEYS = { host: 'listen.admin.host', port: 'listen.admin.port' };
 
 function createApp(tls: ListenConfig['tls']): HyperExpress.Server {
-  return new HyperExpress.Server({
-    // The limit is enforced in the handler, which can answer 413 with a JSON body (hyper-express
-    // would send a bare 413, and never call the handler).
-    max_body_length: Number.MAX_SAFE_INTEGER,
-    fast_abort: false,
-    // We close the listener ourselves when draining; hyper-express would close it again on
-    // process exit, and a double close of a uWS listen socket crashes (SIGSEGV).
-    auto_close: false,
-    ...(tls ? { cert_file_name: tls.cert_file, key_file_name: tls.key_file, passphrase: tls.passphrase } : {}),
-  });
+  if (tls) {
+    for (const [key, file] of [['listen.tls.cert_file', tls.cert_file], ['listen.tls.key_file', tls.key_file]] as const) {
+      try {
+        fs.accessSync(file, fs.constants.R_OK);
+      } catch (error) {
+        throw Object.assign(new Error(`cannot read ${key} ${file} (${(error as NodeJS.ErrnoException).code})`), { code: 'TLS_FILE_UNREADABLE' });
+      }
+    }
+  }
+  try {
+    return new HyperExpress.Server({
+      // The limit is enforced in the handler, which can answer 413 with a JSON body (hyper-express
+      // would send a bare 413, and never call the handler).
+      max_body_length: Number.MAX_SAFE_INTEGER,
+      fast_abort: false,
+      // We close the listener ourselves when draining; hyper-express would close it again on
+      // process exit, and a double close of a uWS listen socket crashes (SIGSEGV).
+      auto_close: false,
+      ...(tls ? { cert_file_name: tls.cert_file, key_file_name: tls.key_file, passphrase: tls.passphrase } : {}),
+    });
+  } catch (error) {
+    if (!tls) throw error;
+    throw Object.assign(new Error(`cannot load the TLS certificate ${tls.cert_file} and key ${tls.key_file}: ${(error as Error).message} (PEM files? listen.tls.passphrase?)`), { code: 'TLS_LOAD_FAILED' });
+  }
 }
 
 export class IngestServer {
   private app: HyperExpress.Server;
-  private socket: unknown;
+  private socket: ListenSocket | undefined;
   private boundPort = 0;
+  /** listen.admin: /healthz, /readyz and /metrics on an address of their own. */
+  private adminApp: HyperExpress.Server | undefined;
+  private adminSocket: ListenSocket | undefined;
+  private adminBoundPort = 0;
   private inFlight = 0;
   private draining = false;
   private readonly reading = new Set<BodyRead>();
   private readonly bodyTimeoutMs: number;
+  private readonly budget: InflightBudget;
+  private readonly trusted: TrustedProxies | undefined;
   private sweeper: NodeJS.Timeout | undefined;
 
   constructor(private readonly deps: ServerDeps) {
     const { listen } = deps;
     this.bodyTimeoutMs = deps.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS;
+    this.budget = new InflightBudget(listen.max_inflight_bytes ?? DEFAULT_MAX_INFLIGHT_BYTES);
+    this.trusted = listen.trusted_proxies?.length ? new TrustedProxies(listen.trusted_proxies) : undefined;
     this.app = createApp(listen.tls);
     this.routes();
+    if (listen.admin) {
+      this.adminApp = createApp(undefined);
+      this.adminRoutes(this.adminApp);
+    }
   }
 
   /**
    * Serves a renewed certificate without a restart: a second uWS app binds the same port
-   * (SO_REUSEPORT), then the old listener closes; its open connections finish normally.
+   * (SO_REUSEPORT: the HTTPS listener is the one that shares its port, see listen.ts), then the old
+   * listener closes; its open connections finish normally.
    */
   async reloadTls(tls: NonNullable<ListenConfig['tls']>): Promise<void> {
     const next = createApp(tls);
     const previous = this.app;
+    const previousSocket = this.socket;
     this.app = next;
     this.routes();
     try {
-      await next.listen(this.boundPort, this.deps.listen.host);
+      compile(next);
+      this.socket = await rebindApp(next.uws_instance, this.deps.listen.host, this.boundPort, PUBLIC_KEYS);
     } catch (error) {
       this.app = previous;
+      this.socket = previousSocket;
       throw error;
     }
-    previous.close();
+    closeSocket(previousSocket);
   }
 
   get port(): number {
     return this.boundPort;
+  }
+
+  /** The port of listen.admin (0 when there is none). */
+  get adminPort(): number {
+    return this.adminBoundPort;
+  }
+
+  /** Body bytes reserved right now (listen.max_inflight_bytes). */
+  get inflightBytes(): number {
+    return this.budget.bytes;
   }
 
   /** Requests currently being answered. */
@@ -106,10 +159,31 @@ export class IngestServer {
     return this.inFlight;
   }
 
+  /**
+   * Binds the callback port (exclusively; HTTPS shares its port only with its own reload) and
+   * listen.admin. A failure names the address and the errno (ListenError, code LISTEN_FAILED).
+   */
   async start(): Promise<void> {
-    const { host, port } = this.deps.listen;
-    this.socket = await this.app.listen(port, host);
-    this.boundPort = port !== 0 ? port : (this.app as unknown as { port: number }).port;
+    const { host, port, tls, admin } = this.deps.listen;
+    try {
+      compile(this.app);
+      const bound = await bindApp(this.app.uws_instance, host, port, tls ? 'shared' : 'exclusive', PUBLIC_KEYS);
+      this.socket = bound.socket;
+      this.boundPort = bound.port;
+      if (this.adminApp && admin) {
+        compile(this.adminApp);
+        const adminBound = await bindApp(this.adminApp.uws_instance, admin.host ?? '127.0.0.1', admin.port, 'exclusive', ADMIN_KEYS);
+        this.adminSocket = adminBound.socket;
+        this.adminBoundPort = adminBound.port;
+      }
+    } catch (error) {
+      closeSocket(this.socket);
+      this.socket = undefined;
+      if (error instanceof ListenError) {
+        this.deps.logger.error({ code: error.code, address: error.address, errno: error.errno }, error.message);
+      }
+      throw error;
+    }
     const period = Math.max(50, Math.min(1000, Math.floor(this.bodyTimeoutMs / 4)));
     this.sweeper = setInterval(() => this.sweep(), period);
     this.sweeper.unref();
@@ -128,9 +202,13 @@ export class IngestServer {
   /** Waits (bounded) for in-flight requests, then closes the listen socket. */
   async stop(deadlineMs: number): Promise<void> {
     while (this.inFlight > 0 && Date.now() < deadlineMs) await new Promise((r) => setTimeout(r, 5));
-    this.app.close();
+    closeSocket(this.socket);
+    closeSocket(this.adminSocket);
+    this.socket = this.adminSocket = undefined;
     if (this.sweeper) clearInterval(this.sweeper);
     this.sweeper = undefined;
+    // The last "… and N more" lines are written now, not lost with the process.
+    rejectLogFor(this.deps.logger).flush();
   }
 
   /**
@@ -142,7 +220,7 @@ export class IngestServer {
     return new Promise((resolve, rejectRead) => {
       const entry: BodyRead = { startedMs, res, ip, resolve };
       this.reading.add(entry);
-      req.buffer().then(
+      bodyOf(req).then(
         (body) => {
           if (this.reading.delete(entry)) resolve(body);
         },
@@ -154,14 +232,37 @@ export class IngestServer {
   }
 
   /**
-   * Rejects a request whose body is not (fully) read. hyper-express sends the answer once the rest
-   * of the body has arrived (and is discarded): answering while the client is still uploading
-   * makes most clients fail with EPIPE instead of seeing the status. The connection is closed
-   * afterwards. A body that does not finish within the body deadline gets the answer at once.
+   * Rejects a request whose body is not (fully) read; nothing of the body is kept either way, and
+   * the connection is closed afterwards.
+   * - By default the body is discarded as it arrives, and hyper-express sends the answer once it is
+   *   complete: answering while the client is still uploading makes most clients fail with EPIPE
+   *   instead of seeing the status. A body that does not finish within the body deadline gets the
+   *   answer at once.
+   * - `cutShort` (a stranger: authentication failed, or the in-flight budget is full) with a body
+   *   over 64 KiB: the answer goes out at once and the connection is closed, which ends the upload
+   *   (an attacker's 4 MiB costs the headers only). Small bodies are usually in the socket buffer
+   *   already and are drained as above, so that the client sees its 401/403/503.
    */
-  private answerBeforeBody(req: HyperExpress.Request, res: HyperExpress.Response, answer: Answer, startedMs: number, ip: () => string): void {
+  private answerBeforeBody(req: HyperExpress.Request, res: HyperExpress.Response, answer: Answer, startedMs: number, ip: () => string, cutShort = false): void {
+    const declared = Number(req.headers['content-length'] ?? '0');
+    if (cutShort && !req.received && declared > SMALL_BODY_BYTES) {
+      // Chunks uWS already holds are still delivered after the close: hyper-express must drop them
+      // (buffering one would pause() a finished response, which throws and kills the process).
+      (req as unknown as { _body_parser_stop(): void })._body_parser_stop();
+      forceAnswer(res, answer);
+      return;
+    }
     send(res, answer, true);
     if (!res.completed && !res.aborted && !req.received) this.reading.add({ startedMs, res, ip, answer });
+  }
+
+  /**
+   * The client's address: the TCP peer, or with listen.trusted_proxies and a trusted peer, the
+   * rightmost untrusted X-Forwarded-For hop (client-address.ts).
+   */
+  private clientAddress(req: HyperExpress.Request, forwarded: string[] | undefined): string {
+    const peer = safeIp(req);
+    return this.trusted ? this.trusted.clientOf(peer, forwarded) : peer;
   }
 
   private sweep(): void {
@@ -195,14 +296,16 @@ export class IngestServer {
       const startedMono = performance.now();
       // Synchronous part: the uWS request is only readable before the first await.
       const framing = contentLengthProblem(req);
+      const forwarded = this.trusted ? forwardedFor(req) : undefined;
       // The client address costs a uWS call and a string per request: read it only when needed
       // (rate limit, allowlist, logs), always before the answer is sent.
       let address: string | undefined;
-      const ip = () => (address ??= safeIp(req));
+      const ip = () => (address ??= this.clientAddress(req, forwarded));
       this.inFlight++;
+      let reserved = 0;
       try {
         if (this.deps.rateLimiter && !this.deps.rateLimiter.take(ip())) {
-          this.answerBeforeBody(req, res, rejectTransport('RATE_LIMITED', `client address ${ip()} is over the per-IP request rate`, metrics, logger, ip()), startedMono, ip);
+          this.answerBeforeBody(req, res, rejectTransport('RATE_LIMITED', 'the client address is over the per-IP request rate', metrics, logger, ip(), `client address ${ip()} is over listen.rate_limit`), startedMono, ip);
           return;
         }
         if (framing !== undefined) {
@@ -210,6 +313,23 @@ export class IngestServer {
           return;
         }
         const declared = Number(req.headers['content-length'] ?? '0');
+        const request: CallbackRequest = {
+          query: req.path_query,
+          body: EMPTY_BODY,
+          get clientIp() {
+            return ip();
+          },
+          receivedAtMs,
+          declaredBytes: declared,
+        };
+        // SdkAppid, client IP and Sign are all in the request line: an unauthenticated request is
+        // answered (counted and logged by the handler) before a byte of its body is kept. A handler
+        // without the pre-body step (test doubles) checks in handle().
+        const admission = handler.admit?.(request);
+        if (admission !== undefined && !('params' in admission)) {
+          this.answerBeforeBody(req, res, admission, startedMono, ip, true);
+          return;
+        }
         if (declared > limit) {
           this.answerBeforeBody(req, res, rejectTransport('PAYLOAD_TOO_LARGE', `body of ${declared} bytes is over the limit of ${limit} bytes (listen.body_limit_bytes)`, metrics, logger, ip()), startedMono, ip);
           return;
@@ -220,64 +340,100 @@ export class IngestServer {
           this.answerBeforeBody(req, res, rejectTransport('LENGTH_REQUIRED', 'chunked request bodies are not accepted; send Content-Length', metrics, logger, ip()), startedMono, ip);
           return;
         }
+        if (!this.budget.reserve(declared)) {
+          const detail = `${this.budget.bytes} bytes of request bodies in flight; this one declares ${declared}, listen.max_inflight_bytes is ${this.budget.limit}`;
+          this.answerBeforeBody(req, res, rejectTransport('INFLIGHT_LIMIT', 'too many request bodies in flight; retry later', metrics, logger, ip(), detail), startedMono, ip, true);
+          return;
+        }
+        reserved = declared;
         const body = await this.readBody(req, res, startedMono, ip);
         if (body === undefined || res.completed || res.aborted) return;
         if (body.length > limit) {
           send(res, rejectTransport('PAYLOAD_TOO_LARGE', `body is over the limit of ${limit} bytes`, metrics, logger, ip()), true);
           return;
         }
-        const answer = await handler.handle({
-          query: req.path_query,
-          body,
-          get clientIp() {
-            return ip();
-          },
-          receivedAtMs,
-        });
+        request.body = body;
+        const answer = await handler.handle(request, admission);
         send(res, answer);
       } catch (error) {
         logger.error({ code: 'HTTP_HANDLER_ERROR', err: (error as Error).message }, 'request failed unexpectedly');
         send(res, reject('INTERNAL_ERROR', 'unexpected error'), true);
       } finally {
         this.inFlight--;
+        // Held until the answer: the body, its text and the event built from it live until then.
+        this.budget.release(reserved);
       }
     });
 
     this.app.any(listen.path, (req, res) => {
-      send(res, rejectTransport('METHOD_NOT_ALLOWED', `method ${req.method} is not allowed; Tencent IM callbacks are POST`, metrics, logger, req.ip), false, { Allow: 'POST' });
+      send(res, rejectTransport('METHOD_NOT_ALLOWED', `method ${req.method} is not allowed; Tencent IM callbacks are POST`, metrics, logger, safeIp(req)), false, { Allow: 'POST' });
     });
 
     this.app.get('/healthz', (_req, res) => {
       res.status(200).header('content-type', JSON_TYPE).send('{"status":"ok"}');
     });
 
-    this.app.get('/readyz', async (_req, res) => {
-      try {
-        const report = await this.deps.readiness();
-        if (this.draining) {
-          report.ready = false;
-          report.draining = true;
-        }
-        if (!res.aborted) res.status(report.ready ? 200 : 503).header('content-type', JSON_TYPE).send(JSON.stringify(report));
-      } catch (error) {
-        if (!res.aborted) res.status(503).header('content-type', JSON_TYPE).send(JSON.stringify({ ready: false, error: (error as Error).message }));
-      }
-    });
-
-    this.app.get('/metrics', async (_req, res) => {
-      await this.deps.beforeMetrics?.().catch(() => undefined);
-      const text = await metrics.registry.metrics();
-      if (!res.aborted) res.status(200).header('content-type', metrics.registry.contentType).send(text);
-    });
+    if (this.deps.listen.admin) {
+      // The operators' details (sink errors with internal addresses, queue figures, metrics) are
+      // on listen.admin only; a load balancer probing the callback port still learns { ready }.
+      this.app.get('/readyz', async (_req, res) => {
+        const report = await this.report();
+        if (!res.aborted) res.status(report.ready ? 200 : 503).header('content-type', JSON_TYPE).send(report.ready ? '{"ready":true}' : '{"ready":false}');
+      });
+    } else {
+      this.app.get('/readyz', (_req, res) => this.serveReadiness(res));
+      this.app.get('/metrics', (_req, res) => this.serveMetrics(res));
+    }
 
     this.app.set_not_found_handler((req, res) => {
-      send(res, rejectTransport('NOT_FOUND', `no callback endpoint at ${truncate(req.path)}; configured path is ${listen.path}`, metrics, logger, safeIp(req)));
+      const detail = `no callback endpoint at ${truncate(req.path)}; configured path is ${listen.path}`;
+      send(res, rejectTransport('NOT_FOUND', 'no callback endpoint at this path', metrics, logger, safeIp(req), detail));
     });
 
     this.app.set_error_handler((_req, res, error) => {
       logger.error({ code: 'HTTP_ERROR', err: error.message }, 'HTTP layer error');
       if (!res.completed && !res.aborted) send(res, reject('INTERNAL_ERROR', 'unexpected error'));
     });
+  }
+
+  /** listen.admin: health, full readiness and metrics; nothing else (404 without counting it as a callback). */
+  private adminRoutes(app: HyperExpress.Server): void {
+    app.get('/healthz', (_req, res) => {
+      res.status(200).header('content-type', JSON_TYPE).send('{"status":"ok"}');
+    });
+    app.get('/readyz', (_req, res) => this.serveReadiness(res));
+    app.get('/metrics', (_req, res) => this.serveMetrics(res));
+    app.set_not_found_handler((_req, res) => {
+      res.status(404).header('content-type', JSON_TYPE).send('{"error":"not found; this listener serves /healthz, /readyz and /metrics"}');
+    });
+    app.set_error_handler((_req, res, error) => {
+      this.deps.logger.error({ code: 'HTTP_ERROR', err: error.message }, 'HTTP layer error (admin listener)');
+      if (!res.completed && !res.aborted) res.status(500).header('content-type', JSON_TYPE).send('{"error":"unexpected error"}');
+    });
+  }
+
+  private async report(): Promise<ReadinessReport> {
+    try {
+      const report = await this.deps.readiness();
+      if (this.draining) {
+        report.ready = false;
+        report.draining = true;
+      }
+      return report;
+    } catch (error) {
+      return { ready: false, error: (error as Error).message };
+    }
+  }
+
+  private async serveReadiness(res: HyperExpress.Response): Promise<void> {
+    const report = await this.report();
+    if (!res.aborted) res.status(report.ready ? 200 : 503).header('content-type', JSON_TYPE).send(JSON.stringify(report));
+  }
+
+  private async serveMetrics(res: HyperExpress.Response): Promise<void> {
+    await this.deps.beforeMetrics?.().catch(() => undefined);
+    const text = await this.deps.metrics.registry.metrics();
+    if (!res.aborted) res.status(200).header('content-type', this.deps.metrics.registry.contentType).send(text);
   }
 }
 
@@ -320,10 +476,14 @@ function forceAnswer(res: HyperExpress.Response, answer: Answer): void {
 
 const STATUS_TEXT: Record<number, string> = {
   400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
   408: 'Request Timeout',
   411: 'Length Required',
   413: 'Payload Too Large',
   429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
 };
 
 /**
@@ -346,12 +506,46 @@ function contentLengthProblem(req: HyperExpress.Request): string | undefined {
   return undefined;
 }
 
-function rejectTransport(code: 'PAYLOAD_TOO_LARGE' | 'METHOD_NOT_ALLOWED' | 'NOT_FOUND' | 'LENGTH_REQUIRED' | 'CONTENT_LENGTH_INVALID' | 'REQUEST_TIMEOUT' | 'RATE_LIMITED', reason: string, metrics: Metrics, logger: Logger, ip: string): Answer {
+type TransportCode = Extract<RejectCode, 'PAYLOAD_TOO_LARGE' | 'METHOD_NOT_ALLOWED' | 'NOT_FOUND' | 'LENGTH_REQUIRED' | 'CONTENT_LENGTH_INVALID' | 'REQUEST_TIMEOUT' | 'RATE_LIMITED' | 'INFLIGHT_LIMIT'>;
+
+/**
+ * A refusal by the transport, before authentication: counted every time, logged aggregated per code
+ * per second (reject-log.ts). `reason` is what the client reads; `detail`, when given, is what the
+ * log says instead (internal figures, the configured path).
+ */
+function rejectTransport(code: TransportCode, reason: string, metrics: Metrics, logger: Logger, ip: string, detail?: string): Answer {
   const answer = reject(code, reason);
   metrics.requests.inc({ command: 'unauthenticated', status: String(answer.status) });
   metrics.rejected.inc({ code });
-  logger.warn({ code, status: answer.status, reason, ip }, `request rejected: ${code}`);
+  rejectLogFor(logger).warn(code, { code, status: answer.status, reason: detail ?? reason, ip }, `request rejected: ${code}`);
   return answer;
+}
+
+/** Every X-Forwarded-For line, in order (hyper-express keeps only the last). Synchronous part only. */
+function forwardedFor(req: HyperExpress.Request): string[] | undefined {
+  const values: string[] = [];
+  try {
+    (req.raw as unknown as { forEach(cb: (key: string, value: string) => void): void }).forEach((key, value) => {
+      if (key === 'x-forwarded-for') values.push(value);
+    });
+  } catch {
+    return undefined;
+  }
+  return values;
+}
+
+/**
+ * The body, without the copy req.buffer() makes (Buffer.from of the Uint8Array hyper-express
+ * collected it into, sized by Content-Length): one body in memory instead of two.
+ */
+function bodyOf(req: HyperExpress.Request): Promise<Buffer> {
+  const collector = (req as unknown as { _body_parser_get_received_data?: () => Promise<Uint8Array> })._body_parser_get_received_data;
+  if (typeof collector !== 'function') return req.buffer();
+  return collector.call(req).then((raw) => Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength));
+}
+
+function compile(app: HyperExpress.Server): void {
+  (app as unknown as { _compile(): void })._compile();
 }
 
 function safeIp(req: HyperExpress.Request): string {

@@ -11,9 +11,12 @@ export interface CanonicalEvent {
   type: string;
   /** `/tencent-im/<SdkAppid>` */
   source: string;
-  /** Conversation: `group/<GroupId>`, `c2c/<a>/<b>` (sorted), `user/<id>`, or `app/<SdkAppid>`. */
+  /**
+   * Conversation: `group/<GroupId>`, `c2c/<a>/<b>` (sorted), `user/<id>`, `officialaccount/<id>`, or
+   * `app/<SdkAppid>` (per command: src/catalogue).
+   */
   subject: string;
-  /** RFC 3339 UTC, from MsgTime (s) or EventTime (ms), else the receive time. */
+  /** RFC 3339 UTC, from MsgTime (s) or EventTime (ms) as the catalogue says, else the receive time. */
   time: string;
   datacontenttype: 'application/json';
   imsdkappid: string;
@@ -51,12 +54,12 @@ export interface EventData {
 }
 
 export interface Conversation {
-  kind: 'group' | 'c2c' | 'user' | 'app';
+  kind: 'group' | 'c2c' | 'user' | 'officialaccount' | 'app';
   groupId?: string;
   /** Current group-type name: Private→Work, ChatRoom→Meeting. */
   groupType?: string;
   topicId?: string;
-  /** For c2c: the two accounts, sorted. For user: the one account. */
+  /** For c2c: the two accounts, sorted. For user and officialaccount: the one account. */
   accounts?: string[];
 }
 

@@ -26,13 +26,15 @@ import {
   str,
 } from './common.js';
 
-/** Top-level keys of Group.CallbackAfterGroupInfoChanged that are not part of the change set. */
+/** Top-level keys of Group.CallbackAfterGroupInfoChanged / AfterTopicInfoChanged that are not part of the change set. */
 const INFO_CHANGED_ENVELOPE: ReadonlySet<string> = new Set([
   'CallbackCommand',
   'GroupId',
   'Type',
   'Operator_Account',
   'EventTime',
+  // Group.CallbackAfterTopicInfoChanged: the topic is the conversation, not a change.
+  'TopicId',
 ]);
 
 export function normalizeGroup(body: Body, draft: Draft): void {
@@ -86,7 +88,8 @@ export function normalizeGroup(body: Body, draft: Draft): void {
     case 'CallbackBeforeInviteJoinGroup':
       put(data, 'members', memberAccounts(body.DestinationMembers));
       break;
-    case 'CallbackAfterGroupInfoChanged': {
+    case 'CallbackAfterGroupInfoChanged':
+    case 'CallbackAfterTopicInfoChanged': {
       const changes: Record<string, unknown> = {};
       for (const k in body) {
         if (Object.prototype.hasOwnProperty.call(body, k) && !INFO_CHANGED_ENVELOPE.has(k)) {

@@ -6,9 +6,13 @@
  *   datacontenttype "application/json", extensions imsdkappid, imcommand, implatform (normalized),
  *   imclientip (the last two omitted when absent).
  * - command: meta.command, else body.CallbackCommand, else "Unknown".
- * - subject / conversation / family fields: per family (group.ts, c2c.ts, state.ts, sns.ts, push.ts,
- *   generic.ts); `app/<sdkAppId>` when nothing names a conversation.
- * - time: MsgTime (s) if present, else EventTime (ms; < 1e12 taken as s), else meta.receivedAtMs.
+ * - subject / conversation / family fields: per family (group.ts, c2c.ts, state.ts, sns.ts, push.ts);
+ *   the other families take the subject template of their catalogue entry (src/catalogue) and
+ *   generic.ts; `app/<sdkAppId>` when nothing names a conversation. Then every documented field the
+ *   family left out is mapped as the catalogue says (catalogue-fields.ts).
+ * - time: MsgTime (s) if present, else EventTime (ms; < 1e12 taken as s), else meta.receivedAtMs;
+ *   EventTime first for commands whose catalogue time rule is EventTime (edits: MsgTime is the
+ *   original message's).
  * - id (see ids.ts): from Tencent's unique key where the family defines one (MsgKey, MsgId,
  *   GroupId+TopicId+MsgSeq…), so that a redelivery gets the same id and sinks drop it; else from the
  *   canonical body when the body carries its own time (EventTime, MsgTime), since two distinct events
@@ -28,6 +32,8 @@ import { normalizeGeneric } from './generic.js';
 import { idFromBody, idFromKey, idFromReception } from './ids.js';
 import { eventTimeToMs, formatRfc3339, MAX_RFC3339_MS, secondsToMs } from './time.js';
 import { normalizePlatform } from './platform.js';
+import { catalogueEntry } from '../catalogue/index.js';
+import { applySubject, completeFields } from './catalogue-fields.js';
 
 export type { CallbackMeta, CanonicalEvent, EventData, MessageElement, Conversation } from './event.js';
 export { normalizePlatform } from './platform.js';
@@ -65,6 +71,7 @@ export function normalize(
   }
   const sdkAppId = meta.sdkAppId;
   const family = familyOf(command);
+  const entry = catalogueEntry(command);
 
   // receivedAtMs is set after the family fields, so that it comes last in the JSON.
   const data = { family, before: isBeforeCallback(command), conversation: { kind: 'app' } } as EventData;
@@ -97,22 +104,26 @@ export function normalize(
       break;
     default:
       normalizeGeneric(body, draft);
+      if (entry !== undefined) applySubject(entry, body, draft);
       break;
   }
+  if (entry !== undefined) completeFields(entry, body, data);
 
   const eventTimeMs = draft.eventTimeMs ?? eventTimeToMs(body.EventTime);
   if (eventTimeMs !== undefined) data.eventTimeMs = eventTimeMs;
   data.receivedAtMs = meta.receivedAtMs;
   if (options.includeRaw) data.raw = body;
 
-  const timeMs = secondsToMs(body.MsgTime) ?? eventTimeMs ?? meta.receivedAtMs;
+  const msgTimeMs = secondsToMs(body.MsgTime);
+  const timeMs =
+    entry?.time === 'EventTime' ? (eventTimeMs ?? msgTimeMs ?? meta.receivedAtMs) : (msgTimeMs ?? eventTimeMs ?? meta.receivedAtMs);
 
   const event = {
     specversion: '1.0',
     id:
       draft.idKey !== undefined
         ? idFromKey(sdkAppId, command, draft.idKey)
-        : eventTimeMs !== undefined || secondsToMs(body.MsgTime) !== undefined
+        : eventTimeMs !== undefined || msgTimeMs !== undefined
           ? idFromBody(sdkAppId, command, body)
           : idFromReception(sdkAppId, command, body, meta.receivedAtMs),
     type: 'com.tencent.im.' + command,

@@ -6,6 +6,7 @@
 /** 9999-12-31T23:59:59.999Z: the last instant RFC 3339 (four-digit years) can express. Later → unusable. */
 export const MAX_RFC3339_MS = 253402300799999;
 const SECONDS_THRESHOLD = 1e12;
+const DECIMAL = /^[0-9]{1,16}(\.[0-9]{1,7})?$/;
 
 /** EventTime (number or digit string, ms or s) → ms, or undefined when absent/unusable. */
 export function eventTimeToMs(value: unknown): number | undefined {
@@ -13,7 +14,8 @@ export function eventTimeToMs(value: unknown): number | undefined {
   if (typeof value === 'number') {
     n = value;
   } else if (typeof value === 'string') {
-    if (value.length === 0 || value.length > 16 || !isDigits(value)) return undefined;
+    // Digits, optionally with a fraction ("1670574414123.5"): the forms Tencent's pages show.
+    if (value.length === 0 || value.length > 24 || !DECIMAL.test(value)) return undefined;
     n = Number(value);
   } else {
     return undefined;
@@ -31,13 +33,6 @@ export function secondsToMs(value: unknown): number | undefined {
   return ms <= MAX_RFC3339_MS ? ms : undefined;
 }
 
-function isDigits(s: string): boolean {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 48 || c > 57) return false;
-  }
-  return true;
-}
 
 /**
  * RFC 3339 UTC: `2017-03-28T07:30:22Z` when the milliseconds are zero, `2026-01-01T00:00:00.431Z`

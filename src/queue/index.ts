@@ -58,8 +58,20 @@
  *   corrupt file never causes a crash loop. Every sink then resumes from its first pending row;
  *   events whose ack was lost are redelivered with their ids.
  *
+ *   Every byte on disk counts. Acknowledged events in the dead-letter store (a sink dead-lettered
+ *   them, or no route matched) have their own budget, `queue.dead_letter_max_bytes` /
+ *   `dead_letter_max_events`: when it is full, appends are refused (QUEUE_FULL_DEAD_LETTERS, 503) until
+ *   an operator replays or purges — they are never evicted. A sink may still dead-letter events
+ *   already queued (they were acknowledged; refusing would strand them), so the dead-letter store can
+ *   exceed its budget by at most what the queue itself holds. Readiness asks for headroom: one more
+ *   event of `headroom_bytes` (2 × listen.body_limit_bytes) must fit, so /readyz never says ready while
+ *   typical callbacks get 503.
+ *
  * RETENTION
- *   Events live until every routed sink has them. Dead letters live until `im-bridge dlq purge`.
+ *   Events live until every routed sink has them. Dead letters of kinds event and unmatched live
+ *   until `im-bridge dlq purge`. Quarantined requests (kind request: refused, never acknowledged) are
+ *   bounded by `queue.quarantine_max_bytes` and `quarantine_max_age_ms`: the oldest are evicted,
+ *   counted (im_bridge_requests_quarantine_evicted_total) and logged.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -71,7 +83,7 @@ import type { CanonicalEvent } from '../normalize/event.js';
 
 export type { AppendRecord, StoredEvent, StoreStats, DeadLetterRow, RecoveryReport } from './store.js';
 
-export type QueueRefusal = 'QUEUE_FULL_EVENTS' | 'QUEUE_FULL_BYTES' | 'QUEUE_DISK_FULL' | 'QUEUE_WRITE_FAILED' | 'QUEUE_CLOSED';
+export type QueueRefusal = 'QUEUE_FULL_EVENTS' | 'QUEUE_FULL_BYTES' | 'QUEUE_FULL_DEAD_LETTERS' | 'QUEUE_DISK_FULL' | 'QUEUE_WRITE_FAILED' | 'QUEUE_CLOSED';
 
 /** The queue cannot take the event. Ingest answers 503 with the reason; never 200. */
 export class QueueUnavailableError extends Error {
@@ -114,8 +126,12 @@ interface PendingAck {
  */
 const MAX_COMMITS_IN_FLIGHT = 2;
 
-export interface QueueOptions extends Pick<QueueConfig, 'dir' | 'max_bytes' | 'max_events' | 'max_wait_ms' | 'max_batch_events' | 'min_free_bytes'> {
+export interface QueueOptions
+  extends Pick<QueueConfig, 'dir' | 'max_bytes' | 'max_events' | 'max_wait_ms' | 'max_batch_events' | 'min_free_bytes'>,
+    Partial<Pick<QueueConfig, 'dead_letter_max_bytes' | 'dead_letter_max_events' | 'quarantine_max_bytes' | 'quarantine_max_age_ms'>> {
   checkIntegrity?: 'auto' | 'always' | 'never';
+  /** Readiness: the queue must be able to take one more event of this size (default 0). */
+  headroom_bytes?: number;
 }
 
 export interface QueueHealth {
@@ -145,6 +161,12 @@ export class DurableQueue {
   private readonly committedListeners: Array<(notice: CommitNotice) => void> = [];
   /** Appends committed since start, for metrics. */
   committedBatches = 0;
+  /** Acknowledged events in the dead-letter store and their bytes (refreshed from disk by refreshTotals). */
+  deadLetterEvents = 0;
+  deadLetterBytes = 0;
+  /** Quarantined requests evicted since start (by size or age). */
+  quarantineEvicted = 0;
+  private readonly sweepTimer: NodeJS.Timeout;
 
   private constructor(
     private readonly options: QueueOptions,
@@ -168,11 +190,16 @@ export class DurableQueue {
     this.checkDisk();
     this.diskTimer = setInterval(() => this.checkDisk(), 1000);
     this.diskTimer.unref();
+    this.sweepTimer = setInterval(() => {
+      if (!this.closed) this.call('sweepQuarantine').then((r) => (this.quarantineEvicted += (r as { evicted: number }).evicted), () => undefined);
+    }, 60_000);
+    this.sweepTimer.unref();
   }
 
   static async open(options: QueueOptions): Promise<DurableQueue> {
     fs.mkdirSync(options.dir, { recursive: true });
-    const worker = new Worker(workerUrl(), { workerData: { dir: options.dir, checkIntegrity: options.checkIntegrity } });
+    const quarantine = { maxBytes: options.quarantine_max_bytes ?? Number.POSITIVE_INFINITY, maxAgeMs: options.quarantine_max_age_ms ?? Number.POSITIVE_INFINITY };
+    const worker = new Worker(workerUrl(), { workerData: { dir: options.dir, checkIntegrity: options.checkIntegrity, quarantine } });
     const recovery = await new Promise<RecoveryReport>((resolve, reject) => {
       const onMessage = (message: { id: number; ok: boolean; result?: RecoveryReport; error?: { message: string } }) => {
         if (message.id !== 0) return;
@@ -192,7 +219,7 @@ export class DurableQueue {
   }
 
   health(): QueueHealth {
-    const refusal = this.refusal(1, 0);
+    const refusal = this.refusal(1, this.options.headroom_bytes ?? 0);
     if (refusal) return { writable: false, reason: refusal.message, code: refusal.code };
     if (this.lastWriteError) return { writable: false, reason: this.lastWriteError, code: 'QUEUE_WRITE_FAILED' };
     return { writable: true };
@@ -229,13 +256,17 @@ export class DurableQueue {
 
   async deadLetter(sink: string, items: readonly DeadLetterInput[]): Promise<void> {
     if (items.length === 0) return;
-    const reclaimed = (await this.call('deadLetter', sink, items)) as { events: number; bytes: number };
+    const reclaimed = (await this.call('deadLetter', sink, items)) as { events: number; bytes: number; deadEvents: number; deadBytes: number };
     this.events -= reclaimed.events;
     this.bytes -= reclaimed.bytes;
+    this.deadLetterEvents += reclaimed.deadEvents;
+    this.deadLetterBytes += reclaimed.deadBytes;
   }
 
-  quarantine(input: QuarantineInput): Promise<number> {
-    return this.call('quarantine', input) as Promise<number>;
+  async quarantine(input: QuarantineInput): Promise<number> {
+    const { id, evicted } = (await this.call('quarantine', input)) as { id: number; evicted: number };
+    this.quarantineEvicted += evicted;
+    return id;
   }
 
   /** Depth, bytes and oldest event per sink, from counters (no scan of the backlog). */
@@ -258,6 +289,8 @@ export class DurableQueue {
     const stats = await this.stats();
     this.events = stats.events;
     this.bytes = stats.bytes;
+    this.deadLetterEvents = stats.deadLetterEvents;
+    this.deadLetterBytes = stats.deadLetterBytes;
     return stats;
   }
 
@@ -266,6 +299,7 @@ export class DurableQueue {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.diskTimer);
+    clearInterval(this.sweepTimer);
     while (this.batch.length > 0 || this.acks.length > 0 || this.commitsInFlight > 0) {
       if (this.commitsInFlight < MAX_COMMITS_IN_FLIGHT) this.flush();
       await new Promise((r) => setTimeout(r, 1));
@@ -285,7 +319,16 @@ export class DurableQueue {
     if (this.bytes + extraBytes > this.options.max_bytes) {
       return new QueueUnavailableError('QUEUE_FULL_BYTES', `queue is full: ${this.bytes} bytes stored, limit queue.max_bytes=${this.options.max_bytes}`);
     }
-    if (this.diskFree < this.options.min_free_bytes) {
+    // Unmatched events go straight to the dead-letter store; every other event may end there.
+    const maxDeadEvents = this.options.dead_letter_max_events ?? Number.POSITIVE_INFINITY;
+    const maxDeadBytes = this.options.dead_letter_max_bytes ?? Number.POSITIVE_INFINITY;
+    if (this.deadLetterEvents >= maxDeadEvents || this.deadLetterBytes >= maxDeadBytes) {
+      return new QueueUnavailableError(
+        'QUEUE_FULL_DEAD_LETTERS',
+        `dead-letter store is full: ${this.deadLetterEvents} events, ${this.deadLetterBytes} bytes, limits queue.dead_letter_max_events=${maxDeadEvents}, dead_letter_max_bytes=${maxDeadBytes}; inspect with \`im-bridge dlq list\`, then replay or purge`,
+      );
+    }
+    if (this.diskFree - extraBytes < this.options.min_free_bytes) {
       return new QueueUnavailableError('QUEUE_DISK_FULL', `disk almost full: ${this.diskFree} bytes free in ${this.options.dir}, below queue.min_free_bytes=${this.options.min_free_bytes}`);
     }
     return undefined;
@@ -332,6 +375,9 @@ export class DurableQueue {
             this.bytes += bytes;
             if (seq > max) max = seq;
             committed.push({ seq, record, event });
+          } else {
+            this.deadLetterEvents++;
+            this.deadLetterBytes += bytes;
           }
           taken[i]!.resolve(seq);
         }

@@ -54,6 +54,8 @@ export interface DeadLetterRow {
   error: string;
   failedMs: number;
   body: string;
+  /** UTF-8 size of body. */
+  bytes?: number;
 }
 
 export interface SinkDepth {
@@ -66,14 +68,31 @@ export interface SinkDepth {
 export interface StoreStats {
   events: number;
   bytes: number;
+  /** Rows in the dead-letter store, all kinds. */
   deadLetters: number;
+  /** Acknowledged events in the dead-letter store (kinds event and unmatched): never evicted. */
+  deadLetterEvents: number;
+  deadLetterBytes: number;
+  /** Quarantined requests (kind request, never acknowledged): bounded by size and age, evicted oldest first. */
+  quarantined: number;
+  quarantinedBytes: number;
   sinks: SinkDepth[];
+}
+
+/** Bounds of the quarantine (kind request); see QueueStore.quarantine. */
+export interface QuarantineLimits {
+  maxBytes: number;
+  maxAgeMs: number;
 }
 
 interface LiveCounters {
   events: number;
   bytes: number;
   deadLetters: number;
+  deadLetterEvents: number;
+  deadLetterBytes: number;
+  quarantined: number;
+  quarantinedBytes: number;
   sinks: Map<string, { depth: number; bytes: number }>;
   /** PRAGMA data_version when counted: it changes when another connection commits. */
   dataVersion: number;
@@ -96,7 +115,10 @@ export class QueueStore {
   /** Totals kept up to date by this connection's own writes (see liveStats). */
   private live: LiveCounters | undefined;
 
-  constructor(dir: string, options: { readonly?: boolean; checkIntegrity?: 'auto' | 'always' | 'never' } = {}) {
+  private readonly quarantineLimits: QuarantineLimits | undefined;
+
+  constructor(dir: string, options: { readonly?: boolean; checkIntegrity?: 'auto' | 'always' | 'never'; quarantine?: QuarantineLimits } = {}) {
+    this.quarantineLimits = options.quarantine;
     fs.mkdirSync(dir, { recursive: true });
     this.file = path.join(dir, QUEUE_DB_FILE);
     const opened = openWithRecovery(this.file, options);
@@ -106,12 +128,14 @@ export class QueueStore {
       insertEvent: db.prepare('INSERT INTO events (id, subject, bytes, enqueued_ms, body) VALUES (?, ?, ?, ?, ?)'),
       insertPending: db.prepare('INSERT INTO pending (sink, seq) VALUES (?, ?)'),
       insertDead: db.prepare(
-        'INSERT INTO dead_letters (kind, sink, event_id, subject, attempts, error_code, error, failed_ms, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+        'INSERT INTO dead_letters (kind, sink, event_id, subject, attempts, error_code, error, failed_ms, body, bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
       ),
       read: db.prepare(
         'SELECT p.seq AS seq, e.id AS id, e.subject AS subject, e.body AS body, e.enqueued_ms AS enqueuedMs FROM pending p JOIN events e ON e.seq = p.seq WHERE p.sink = ? AND p.seq > ? ORDER BY p.seq LIMIT ?',
       ),
       deletePending: db.prepare('DELETE FROM pending WHERE sink = ? AND seq = ?'),
+      evictOld: db.prepare("DELETE FROM dead_letters WHERE kind = 'request' AND failed_ms < ? RETURNING bytes"),
+      evictOldest: db.prepare("DELETE FROM dead_letters WHERE dlq_id IN (SELECT dlq_id FROM dead_letters WHERE kind = 'request' ORDER BY failed_ms, dlq_id LIMIT 64) RETURNING bytes"),
       reclaim: db.prepare('DELETE FROM events WHERE seq = ? AND NOT EXISTS (SELECT 1 FROM pending WHERE seq = ?) RETURNING bytes'),
       eventBySeq: db.prepare('SELECT id, subject, body, bytes FROM events WHERE seq = ?'),
       bytesBySeq: db.prepare('SELECT bytes FROM events WHERE seq = ?'),
@@ -142,8 +166,9 @@ export class QueueStore {
       for (let i = 0; i < records.length; i++) {
         const r = records[i]!;
         if (r.sinks.length === 0) {
-          this.stmts.insertDead.run('unmatched', null, r.id, r.subject, 0, 'ROUTE_UNMATCHED', 'no route matched the event', nowMs, r.body);
-          if (live) live.deadLetters++;
+          const size = r.bytes ?? Buffer.byteLength(r.body);
+          this.stmts.insertDead.run('unmatched', null, r.id, r.subject, 0, 'ROUTE_UNMATCHED', 'no route matched the event', nowMs, r.body, size);
+          this.countDead('unmatched', 1, size);
           seqs[i] = 0;
           continue;
         }
@@ -206,16 +231,20 @@ export class QueueStore {
   }
 
   /** Moves events of one sink to the dead-letter store (body copied), then acks them for that sink. */
-  deadLetter(sink: string, items: readonly DeadLetterInput[], nowMs: number): { events: number; bytes: number } {
+  deadLetter(sink: string, items: readonly DeadLetterInput[], nowMs: number): { events: number; bytes: number; deadEvents: number; deadBytes: number } {
     let events = 0;
     let bytes = 0;
+    let deadEvents = 0;
+    let deadBytes = 0;
     const live = this.live;
     this.guarded(() => {
       for (const item of items) {
         const row = this.stmts.eventBySeq.get(item.seq) as { id: string; subject: string; body: string; bytes: number } | undefined;
         if (!row) continue;
-        this.stmts.insertDead.run('event', sink, row.id, row.subject, item.attempts, item.code, item.error, nowMs, row.body);
-        if (live) live.deadLetters++;
+        this.stmts.insertDead.run('event', sink, row.id, row.subject, item.attempts, item.code, item.error, nowMs, row.body, row.bytes);
+        this.countDead('event', 1, row.bytes);
+        deadEvents++;
+        deadBytes += row.bytes;
         if (this.stmts.deletePending.run(sink, item.seq).changes > 0) this.countPending(sink, -1, -row.bytes);
         const gone = this.stmts.reclaim.get(item.seq, item.seq) as { bytes: number } | undefined;
         if (gone) {
@@ -228,13 +257,73 @@ export class QueueStore {
         live.bytes -= bytes;
       }
     });
-    return { events, bytes };
+    return { events, bytes, deadEvents, deadBytes };
   }
 
-  quarantine(input: QuarantineInput, nowMs: number): number {
-    const info = this.stmts.insertDead.run('request', null, null, null, 0, input.code, input.reason, nowMs, JSON.stringify(input.request));
-    if (this.live) this.live.deadLetters++;
-    return Number(info.lastInsertRowid);
+  /**
+   * Keeps a request that was refused (never acknowledged) for inspection, then evicts quarantined
+   * requests beyond the limits, oldest first: over `maxBytes` in total or older than `maxAgeMs`.
+   * Only kind `request` is ever evicted; acknowledged events are deleted only by an operator.
+   * Returns the new row's id and how many rows were evicted (the caller counts and logs them).
+   */
+  quarantine(input: QuarantineInput, nowMs: number): { id: number; evicted: number } {
+    let id = 0;
+    let evicted = 0;
+    this.guarded(() => {
+      const text = JSON.stringify(input.request);
+      const size = Buffer.byteLength(text);
+      id = Number(this.stmts.insertDead.run('request', null, null, null, 0, input.code, input.reason, nowMs, text, size).lastInsertRowid);
+      this.countDead('request', 1, size);
+      evicted = this.evictQuarantine(nowMs);
+    });
+    return { id, evicted };
+  }
+
+  /** Age-based eviction when no new request arrives (called periodically). */
+  sweepQuarantine(nowMs: number): { evicted: number } {
+    let evicted = 0;
+    this.guarded(() => (evicted = this.evictQuarantine(nowMs)));
+    return { evicted };
+  }
+
+  private evictQuarantine(nowMs: number): number {
+    const limits = this.quarantineLimits;
+    if (!limits) return 0;
+    let evicted = 0;
+    for (const row of this.stmts.evictOld.all(nowMs - limits.maxAgeMs) as Array<{ bytes: number }>) {
+      this.countDead('request', -1, -row.bytes);
+      evicted++;
+    }
+    let total = this.quarantinedBytes();
+    while (total > limits.maxBytes) {
+      const rows = this.stmts.evictOldest.all() as Array<{ bytes: number }>;
+      if (rows.length === 0) break;
+      for (const row of rows) {
+        this.countDead('request', -1, -row.bytes);
+        total -= row.bytes;
+        evicted++;
+      }
+    }
+    return evicted;
+  }
+
+  private quarantinedBytes(): number {
+    if (this.live) return this.live.quarantinedBytes;
+    return (this.db.prepare("SELECT COALESCE(SUM(bytes), 0) AS b FROM dead_letters WHERE kind = 'request'").get() as { b: number }).b;
+  }
+
+  /** The one place that keeps the dead-letter counters (rows and bytes per class). */
+  private countDead(kind: string, rows: number, bytes: number): void {
+    const live = this.live;
+    if (!live) return;
+    live.deadLetters += rows;
+    if (kind === 'request') {
+      live.quarantined += rows;
+      live.quarantinedBytes += bytes;
+    } else {
+      live.deadLetterEvents += rows;
+      live.deadLetterBytes += bytes;
+    }
   }
 
   listDeadLetters(filter: { sink?: string; sinceMs?: number; kind?: string; limit?: number } = {}): DeadLetterRow[] {
@@ -243,7 +332,7 @@ export class QueueStore {
     if (filter.sink) (where.push('sink = ?'), args.push(filter.sink));
     if (filter.kind) (where.push('kind = ?'), args.push(filter.kind));
     if (filter.sinceMs !== undefined) (where.push('failed_ms >= ?'), args.push(filter.sinceMs));
-    const sql = `SELECT dlq_id AS dlqId, kind, sink, event_id AS eventId, subject, attempts, error_code AS errorCode, error, failed_ms AS failedMs, body FROM dead_letters ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY dlq_id LIMIT ?`;
+    const sql = `SELECT dlq_id AS dlqId, kind, sink, event_id AS eventId, subject, attempts, error_code AS errorCode, error, failed_ms AS failedMs, body, bytes FROM dead_letters ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY dlq_id LIMIT ?`;
     args.push(filter.limit ?? 1_000_000);
     return this.db.prepare(sql).all(...args) as DeadLetterRow[];
   }
@@ -283,10 +372,10 @@ export class QueueStore {
         const seq = Number(this.stmts.insertEvent.run(row.eventId, row.subject ?? '', size, nowMs, row.body).lastInsertRowid);
         this.stmts.insertPending.run(target, seq);
         this.db.prepare('DELETE FROM dead_letters WHERE dlq_id = ?').run(row.dlqId);
+        this.countDead(row.kind, -1, -(row.bytes ?? size));
         if (live) {
           live.events++;
           live.bytes += size;
-          live.deadLetters--;
           this.countPending(target, 1, size);
         }
         replayed++;
@@ -320,8 +409,8 @@ export class QueueStore {
             this.countPending(to.sink, 1, row.bytes);
           }
         } else {
-          this.stmts.insertDead.run('event', fromSink, row.id, row.subject, 0, 'SINK_REMOVED', `moved out of the queue of sink "${fromSink}" by an operator`, nowMs, row.body);
-          if (live) live.deadLetters++;
+          this.stmts.insertDead.run('event', fromSink, row.id, row.subject, 0, 'SINK_REMOVED', `moved out of the queue of sink "${fromSink}" by an operator`, nowMs, row.body, row.bytes);
+          this.countDead('event', 1, row.bytes);
         }
         const gone = this.stmts.reclaim.get(seq, seq) as { bytes: number } | undefined;
         if (live) {
@@ -344,20 +433,25 @@ export class QueueStore {
     if (filter.sink) (where.push('sink = ?'), args.push(filter.sink));
     if (filter.beforeMs !== undefined) (where.push('failed_ms < ?'), args.push(filter.beforeMs));
     if (filter.ids?.length) (where.push(`dlq_id IN (${filter.ids.map(() => '?').join(',')})`), args.push(...filter.ids));
-    const purged = this.db.prepare(`DELETE FROM dead_letters ${where.length ? 'WHERE ' + where.join(' AND ') : ''}`).run(...args).changes;
-    if (this.live) this.live.deadLetters -= purged;
-    return purged;
+    const rows = this.db.prepare(`DELETE FROM dead_letters ${where.length ? 'WHERE ' + where.join(' AND ') : ''} RETURNING kind, bytes`).all(...args) as Array<{ kind: string; bytes: number }>;
+    for (const row of rows) this.countDead(row.kind, -1, -row.bytes);
+    return rows.length;
   }
 
   stats(): StoreStats {
     const totals = this.db.prepare('SELECT COUNT(*) AS n, COALESCE(SUM(bytes), 0) AS b FROM events').get() as { n: number; b: number };
-    const dead = this.db.prepare('SELECT COUNT(*) AS n FROM dead_letters').get() as { n: number };
+    const dead = { deadLetters: 0, deadLetterEvents: 0, deadLetterBytes: 0, quarantined: 0, quarantinedBytes: 0 };
+    for (const row of this.db.prepare('SELECT kind, COUNT(*) AS n, COALESCE(SUM(bytes), 0) AS b FROM dead_letters GROUP BY kind').all() as Array<{ kind: string; n: number; b: number }>) {
+      dead.deadLetters += row.n;
+      if (row.kind === 'request') (dead.quarantined += row.n), (dead.quarantinedBytes += row.b);
+      else (dead.deadLetterEvents += row.n), (dead.deadLetterBytes += row.b);
+    }
     const sinks = this.db
       .prepare(
         'SELECT p.sink AS sink, COUNT(*) AS depth, COALESCE(SUM(e.bytes), 0) AS bytes, MIN(e.enqueued_ms) AS oldestMs FROM pending p JOIN events e ON e.seq = p.seq GROUP BY p.sink ORDER BY p.sink',
       )
       .all() as SinkDepth[];
-    return { events: totals.n, bytes: totals.b, deadLetters: dead.n, sinks };
+    return { events: totals.n, bytes: totals.b, ...dead, sinks };
   }
 
   /**
@@ -374,6 +468,10 @@ export class QueueStore {
         events: full.events,
         bytes: full.bytes,
         deadLetters: full.deadLetters,
+        deadLetterEvents: full.deadLetterEvents,
+        deadLetterBytes: full.deadLetterBytes,
+        quarantined: full.quarantined,
+        quarantinedBytes: full.quarantinedBytes,
         sinks: new Map(full.sinks.map((s) => [s.sink, { depth: s.depth, bytes: s.bytes }])),
         dataVersion: version,
       };
@@ -385,7 +483,8 @@ export class QueueStore {
       const oldest = this.stmts.oldestForSink.get(sink) as { ms: number } | undefined;
       sinks.push({ sink, depth: count.depth, bytes: count.bytes, oldestMs: oldest?.ms ?? null });
     }
-    return { events: this.live.events, bytes: this.live.bytes, deadLetters: this.live.deadLetters, sinks };
+    const { events, bytes, deadLetters, deadLetterEvents, deadLetterBytes, quarantined, quarantinedBytes } = this.live;
+    return { events, bytes, deadLetters, deadLetterEvents, deadLetterBytes, quarantined, quarantinedBytes, sinks };
   }
 
   private countPending(sink: string, depth: number, bytes: number): void {
@@ -439,6 +538,59 @@ function openWithRecovery(
   return { db, report: { cleanShutdown: clean, integrity: 'recovered-fresh', detail: `quick_check: ${result}; moved to ${aside}` } };
 }
 
+/**
+ * Dead letters carry their size (`bytes`) so that budgets and stats add up without reading bodies.
+ * Stores written before that column existed get it, filled from the bodies, once. The index covers
+ * the per-kind sums and the oldest-first eviction of quarantined requests.
+ */
+function migrateDeadLetterBytes(db: Database.Database): void {
+  const columns = db.prepare('PRAGMA table_info(dead_letters)').all() as Array<{ name: string }>;
+  if (!columns.some((c) => c.name === 'bytes')) {
+    db.exec('ALTER TABLE dead_letters ADD COLUMN bytes INTEGER NOT NULL DEFAULT 0');
+    db.exec('UPDATE dead_letters SET bytes = length(CAST(body AS BLOB))');
+  }
+  db.exec('CREATE INDEX IF NOT EXISTS dead_letters_by_kind ON dead_letters (kind, failed_ms, bytes)');
+}
+
+/** True when dead_letters is of a store written before its ids became AUTOINCREMENT. */
+function deadLetterIdsReusable(db: Database.Database): boolean {
+  const row = db.prepare("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'dead_letters'").get() as { sql: string } | undefined;
+  return row !== undefined && !/AUTOINCREMENT/i.test(row.sql);
+}
+
+/**
+ * Dead-letter ids are what operators note down and pass to `dlq purge --id`: without AUTOINCREMENT
+ * SQLite hands the highest id out again once it is deleted, so a noted id could later name another
+ * entry. Older stores get the table rebuilt once, keeping every id (sqlite_sequence then starts at the
+ * highest one kept).
+ */
+function migrateDeadLetterIds(db: Database.Database): void {
+  if (!deadLetterIdsReusable(db)) return;
+  db.transaction(() => {
+    db.exec(`
+      CREATE TABLE dead_letters_v2 (
+        dlq_id INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind TEXT NOT NULL,
+        sink TEXT,
+        event_id TEXT,
+        subject TEXT,
+        attempts INTEGER NOT NULL,
+        error_code TEXT NOT NULL,
+        error TEXT NOT NULL,
+        failed_ms INTEGER NOT NULL,
+        body TEXT NOT NULL,
+        bytes INTEGER NOT NULL DEFAULT 0
+      );
+      INSERT INTO dead_letters_v2 (dlq_id, kind, sink, event_id, subject, attempts, error_code, error, failed_ms, body, bytes)
+        SELECT dlq_id, kind, sink, event_id, subject, attempts, error_code, error, failed_ms, body, bytes FROM dead_letters;
+      DROP TABLE dead_letters;
+      ALTER TABLE dead_letters_v2 RENAME TO dead_letters;
+      CREATE INDEX IF NOT EXISTS dead_letters_by_sink ON dead_letters (sink, failed_ms);
+      CREATE INDEX IF NOT EXISTS dead_letters_by_kind ON dead_letters (kind, failed_ms, bytes);
+    `);
+  })();
+}
+
 function readMeta(db: Database.Database, key: string): string | undefined {
   try {
     return (db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined)?.value;
@@ -448,9 +600,18 @@ function readMeta(db: Database.Database, key: string): string | undefined {
 }
 
 function open(file: string, readonly: boolean): Database.Database {
+  if (readonly) {
+    const db = new Database(file, { readonly, fileMustExist: true });
+    db.pragma('busy_timeout = 5000');
+    const columns = db.prepare('PRAGMA table_info(dead_letters)').all() as Array<{ name: string }>;
+    if (columns.length === 0 || (columns.some((c) => c.name === 'bytes') && !deadLetterIdsReusable(db))) return db;
+    // A store of an older version that no daemon of this one has opened yet: migrate it first.
+    db.close();
+    open(file, false).close();
+    return open(file, true);
+  }
   const db = new Database(file, { readonly, fileMustExist: readonly });
   db.pragma('busy_timeout = 5000');
-  if (readonly) return db;
   // Must precede table creation to take effect on a new database; lets checkpoint() shrink the file.
   db.pragma('auto_vacuum = INCREMENTAL');
   db.pragma('journal_mode = WAL');
@@ -476,7 +637,7 @@ function open(file: string, readonly: boolean): Database.Database {
     ) WITHOUT ROWID;
     CREATE INDEX IF NOT EXISTS pending_by_seq ON pending (seq);
     CREATE TABLE IF NOT EXISTS dead_letters (
-      dlq_id INTEGER PRIMARY KEY,
+      dlq_id INTEGER PRIMARY KEY AUTOINCREMENT,
       kind TEXT NOT NULL,
       sink TEXT,
       event_id TEXT,
@@ -485,10 +646,13 @@ function open(file: string, readonly: boolean): Database.Database {
       error_code TEXT NOT NULL,
       error TEXT NOT NULL,
       failed_ms INTEGER NOT NULL,
-      body TEXT NOT NULL
+      body TEXT NOT NULL,
+      bytes INTEGER NOT NULL DEFAULT 0
     );
     CREATE INDEX IF NOT EXISTS dead_letters_by_sink ON dead_letters (sink, failed_ms);
   `);
+  migrateDeadLetterBytes(db);
+  migrateDeadLetterIds(db);
   db.prepare('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)').run('schema_version', String(SCHEMA_VERSION));
   return db;
 }

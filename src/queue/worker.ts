@@ -3,9 +3,9 @@
  * loop that answers HTTP requests. Protocol: `{ id, op, args }` in, `{ id, ok, result | error }` out.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { QueueStore } from './store.js';
+import { QueueStore, type QuarantineLimits } from './store.js';
 
-type Op = 'checkpoint' | 'commit' | 'append' | 'read' | 'ack' | 'deadLetter' | 'quarantine' | 'stats' | 'liveStats' | 'listDeadLetters' | 'replay' | 'purgeDeadLetters' | 'close';
+type Op = 'checkpoint' | 'commit' | 'append' | 'read' | 'ack' | 'deadLetter' | 'quarantine' | 'sweepQuarantine' | 'stats' | 'liveStats' | 'listDeadLetters' | 'replay' | 'purgeDeadLetters' | 'close';
 interface Request {
   id: number;
   op: Op;
@@ -13,18 +13,18 @@ interface Request {
 }
 
 const port = parentPort!;
-const { dir, checkIntegrity } = workerData as { dir: string; checkIntegrity?: 'auto' | 'always' | 'never' };
+const { dir, checkIntegrity, quarantine } = workerData as { dir: string; checkIntegrity?: 'auto' | 'always' | 'never'; quarantine?: QuarantineLimits };
 
 let store: QueueStore;
 try {
-  store = new QueueStore(dir, { checkIntegrity });
+  store = new QueueStore(dir, { checkIntegrity, quarantine });
   port.postMessage({ id: 0, ok: true, result: store.recovery });
 } catch (error) {
   port.postMessage({ id: 0, ok: false, error: serialize(error) });
   process.exit(1);
 }
 
-const NOW_OPS = new Set<Op>(['commit', 'append', 'deadLetter', 'quarantine', 'replay']);
+const NOW_OPS = new Set<Op>(['commit', 'append', 'deadLetter', 'quarantine', 'sweepQuarantine', 'replay']);
 
 port.on('message', (request: Request) => {
   try {

@@ -138,3 +138,57 @@ export function eventJson(event: CanonicalEvent): string {
 export function rememberEventJson(event: CanonicalEvent, json: string): void {
   serializedEvents.set(event, json);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Transform plugins (docs/transforms.md): a typed function from event to event, run by the host
+// at delivery for each sink that lists it under `transforms:`.
+
+/** What the host hands a transform plugin once, when its sink starts. */
+export interface TransformContext {
+  /** The sink whose `transforms:` list names this step. */
+  sink: string;
+  /** The step's label (its `name:`, else the plugin type). */
+  name: string;
+  /** A pino child logger bound to `{ sink, transform }`. */
+  logger: Logger;
+  /** Directory of the config file, to resolve relative paths the plugin is given. */
+  configDir: string;
+}
+
+/** What the host hands each call. */
+export interface TransformCallContext {
+  sink: string;
+  /** Aborted when the step's deadline (`timeout_ms`, default 1000) passes. */
+  signal: AbortSignal;
+}
+
+/**
+ * The event to deliver (the one given, changed or not, or a new object), or null to leave this
+ * event out for this sink (counted as filtered and acknowledged: it is not retried). The event is
+ * the host's private copy: changing it in place is allowed and affects no other sink. `id` and
+ * `subject` must stay as they are; an event whose id or subject changed is dead-lettered for the
+ * sink (TRANSFORM_IMMUTABLE_CHANGED).
+ */
+export type TransformResult = CanonicalEvent | null;
+
+export type TransformFunction = (event: CanonicalEvent, ctx: TransformCallContext) => TransformResult | Promise<TransformResult>;
+
+export interface TransformPlugin<S extends TSchema = TSchema> {
+  /** snake_case noun naming the transform (the default `transform` metric label). */
+  type: string;
+  /** Must be SINK_API_VERSION's major (one API version for sinks and transforms). */
+  apiVersion: string;
+  /** TypeBox schema of the step's `options:`; checked at load, with file:line. */
+  configSchema: S;
+  /**
+   * Called once per sink when the sink starts; returns the function applied to each event. It must
+   * be a pure function of the event and the config: the host applies it again on every retry,
+   * redelivery and replay and expects the same result.
+   */
+  create(config: Static<S>, ctx: TransformContext): TransformFunction | Promise<TransformFunction>;
+}
+
+/** Typed identity: gives `create` the static type of `configSchema`. */
+export function defineTransform<S extends TSchema>(plugin: TransformPlugin<S>): TransformPlugin<S> {
+  return plugin;
+}

@@ -7,7 +7,7 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { SINK_API_VERSION, type SinkPlugin } from './api.js';
+import { SINK_API_VERSION, type SinkPlugin, type TransformPlugin } from './api.js';
 import { BUILTIN_SINKS, builtinSinkUrl } from './registry.js';
 
 export type PluginLoadCode =
@@ -70,6 +70,24 @@ export async function resolvePlugin(type: string, module: string | undefined, co
   return plugin;
 }
 
+/**
+ * Resolves a transform step's `plugin:` (a path relative to bridge.yaml or an npm package) to a
+ * checked TransformPlugin (defineTransform), the same way as sink plugins and with the same codes.
+ */
+export async function resolveTransformPlugin(module: string, configDir: string): Promise<TransformPlugin> {
+  const url = locate(module, configDir);
+  let exports: Record<string, unknown>;
+  try {
+    exports = await timeout(import(url), LOAD_TIMEOUT_MS, module);
+  } catch (error) {
+    if (error instanceof PluginLoadError) throw error;
+    throw new PluginLoadError('PLUGIN_IMPORT_FAILED', `cannot load transform plugin ${module}: ${(error as Error).message}`, { cause: error });
+  }
+  const plugin = pickExport(exports) as unknown as TransformPlugin;
+  checkShape(plugin as unknown as SinkPlugin, module, 'defineTransform');
+  return plugin;
+}
+
 function locate(module: string, configDir: string): string {
   const isPath = module.startsWith('.') || path.isAbsolute(module);
   try {
@@ -96,10 +114,10 @@ export function pickExport(exports: Record<string, unknown>): SinkPlugin {
   return candidate as unknown as SinkPlugin;
 }
 
-function checkShape(plugin: SinkPlugin, module: string): void {
+function checkShape(plugin: SinkPlugin, module: string, define = 'defineSink'): void {
   const problems: string[] = [];
   if (!plugin || typeof plugin !== 'object') {
-    throw new PluginLoadError('PLUGIN_BAD_EXPORT', `plugin ${module} must export (default) the object returned by defineSink({...})`);
+    throw new PluginLoadError('PLUGIN_BAD_EXPORT', `plugin ${module} must export (default) the object returned by ${define}({...})`);
   }
   if (typeof plugin.type !== 'string' || !/^[a-z][a-z0-9_]*$/.test(plugin.type)) problems.push('"type" must be a snake_case string');
   if (typeof plugin.create !== 'function') problems.push('"create" must be a function');

@@ -14,6 +14,8 @@ import { FatalError, PartialBatchError, RetriableError, SinkError, type Canonica
 import type { SinkConfig } from '../config/schema.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { backoffDelay, sleep } from './backoff.js';
+import { resolveTransformPlugin } from './loader.js';
+import { TransformChain, type ShapedBatch } from '../transform/chain.js';
 
 export type WriteOutcome =
   | { kind: 'ok' }
@@ -29,6 +31,8 @@ export class SinkRunner {
   private instance: Sink | undefined;
   private readonly abort = new AbortController();
   private connecting: Promise<void> | undefined;
+  /** The sink's `transforms:` steps (src/transform), applied to every batch before writeBatch. */
+  readonly transforms: TransformChain;
 
   constructor(
     readonly name: string,
@@ -37,7 +41,9 @@ export class SinkRunner {
     private readonly logger: Logger,
     private readonly metrics: Metrics,
     private readonly configDir: string,
-  ) {}
+  ) {
+    this.transforms = new TransformChain(name, config.transforms, configDir, logger, metrics, resolveTransformPlugin);
+  }
 
   get signal(): AbortSignal {
     return this.abort.signal;
@@ -59,6 +65,8 @@ export class SinkRunner {
     while (!this.abort.signal.aborted) {
       attempt++;
       try {
+        // Transform plugins are created before the sink: no event is written untransformed.
+        if (this.transforms.active) await withTimeout(this.transforms.start(), this.config.connect_timeout_ms, 'transform create');
         if (!this.instance) {
           this.instance = await withTimeout(
             Promise.resolve(
@@ -95,7 +103,21 @@ export class SinkRunner {
     }
   }
 
+  /**
+   * Writes a batch: the sink's transforms shape it first (per event: the event to write, filtered —
+   * acknowledged and counted — or a fatal failure for that event alone), then the shaped events are
+   * written and the outcome is mapped back onto the batch the caller gave.
+   */
   async write(events: readonly CanonicalEvent[]): Promise<WriteOutcome> {
+    if (!this.transforms.active) return this.writeEvents(events);
+    if (!this.instance) return { kind: 'retry', code: 'SINK_NOT_CONNECTED', message: 'sink is not connected' };
+    const shaped = await this.transforms.apply(events);
+    if (shaped.events.length === events.length) return this.writeEvents(shaped.events);
+    const outcome: WriteOutcome = shaped.events.length > 0 ? await this.writeEvents(shaped.events) : { kind: 'ok' };
+    return mapShaped(outcome, shaped);
+  }
+
+  private async writeEvents(events: readonly CanonicalEvent[]): Promise<WriteOutcome> {
     const instance = this.instance;
     if (!instance) return { kind: 'retry', code: 'SINK_NOT_CONNECTED', message: 'sink is not connected' };
     const attempt = new AbortController();
@@ -192,6 +214,30 @@ export class SinkRunner {
 }
 
 const UNEXPECTED = 'SINK_UNEXPECTED_ERROR';
+
+/**
+ * The outcome of writing the shaped events, in terms of the caller's batch: transform failures are
+ * fatal items, filtered events are absent (delivered for this sink), and a whole-batch outcome
+ * applies to the written events only.
+ */
+function mapShaped(outcome: WriteOutcome, shaped: ShapedBatch): WriteOutcome {
+  const failures: ItemFailure[] = [...shaped.failures];
+  switch (outcome.kind) {
+    case 'ok':
+      break;
+    case 'partial':
+      for (const f of outcome.failures) failures.push({ ...f, index: shaped.index[f.index]! });
+      break;
+    case 'fatal':
+    case 'retry':
+      for (const index of shaped.index) {
+        failures.push({ index, retriable: outcome.kind === 'retry', code: outcome.code, message: outcome.message, retryAfterMs: outcome.kind === 'retry' ? outcome.retryAfterMs : undefined });
+      }
+      break;
+  }
+  failures.sort((a, b) => a.index - b.index);
+  return failures.length === 0 ? { kind: 'ok' } : { kind: 'partial', failures };
+}
 
 export function classify(error: unknown, batchSize: number): WriteOutcome {
   if (error instanceof PartialBatchError) {

@@ -110,6 +110,23 @@ export class Metrics {
     help: 'Bytes stored in the local queue (all sinks).',
     registers: [this.registry],
   });
+  readonly deadLetterStored = new Gauge({
+    name: 'im_bridge_dead_letters_stored',
+    help: 'Rows in the dead-letter store: kind="event" acknowledged events (dead-lettered or unmatched, never evicted), kind="request" quarantined requests.',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+  readonly deadLetterStoredBytes = new Gauge({
+    name: 'im_bridge_dead_letters_stored_bytes',
+    help: 'Bytes in the dead-letter store, by kind (see im_bridge_dead_letters_stored).',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+  readonly quarantineEvicted = new Counter({
+    name: 'im_bridge_requests_quarantine_evicted_total',
+    help: 'Quarantined requests evicted, oldest first, by queue.quarantine_max_bytes or quarantine_max_age_ms.',
+    registers: [this.registry],
+  });
   readonly quarantined = new Counter({
     name: 'im_bridge_requests_quarantined_total',
     help: 'Invalid requests kept in the dead-letter store for inspection.',
@@ -119,6 +136,12 @@ export class Metrics {
     name: 'im_bridge_sink_plugin_events_total',
     help: 'Plugin-specific counters (SinkContext.count).',
     labelNames: ['sink', 'name'] as const,
+    registers: [this.registry],
+  });
+  readonly transformEvents = new Counter({
+    name: 'im_bridge_transform_events_total',
+    help: 'Events through a transform step of a sink, by outcome: passed, filtered (left out for this sink, acknowledged) or failed (dead-lettered for this sink).',
+    labelNames: ['sink', 'transform', 'outcome'] as const,
     registers: [this.registry],
   });
   readonly configGeneration = new Gauge({

@@ -52,7 +52,30 @@ export const C2CAfterModifyMsg = CallbackObject({
   CloudCustomData: Opt(Type.String()),
 });
 
+export const C2CAfterMsgReadReceipt = CallbackObject({
+  Operator_Account: Account(),
+  Peer_Account: Account(),
+  C2CMsgInfo: Opt(Type.Array(Type.Object({ From_Account: Opt(Account()), To_Account: Opt(Account()), MsgKey: Opt(Type.String()), MsgId: Opt(Type.String()) }))),
+});
+
+export const C2CAfterMsgReadAll = CallbackObject({
+  Report_Account: Account(),
+  GroupReadInfo: Opt(Type.Array(Type.Object({ GroupId: Opt(Type.String()), MsgSeq: Opt(UInt()) }))),
+});
+
+export const C2CAfterMsgExtension = CallbackObject({
+  From_Account: Account(),
+  To_Account: Account(),
+  MsgKey: Opt(Type.String()),
+  OperateType: Opt(Int()),
+  ExtensionList: Opt(Type.Array(Type.Object({ Key: Opt(Type.String()), Value: Opt(Type.String()), Seq: Opt(UInt()) }))),
+  Seq: Opt(UInt()),
+});
+
 export const C2C_SCHEMAS: Readonly<Record<string, TSchema>> = {
+  'C2C.CallbackAfterMsgReadReceipt': C2CAfterMsgReadReceipt,
+  'C2C.CallbackAfterMsgReadAll': C2CAfterMsgReadAll,
+  'C2C.CallbackAfterC2CMsgExtension': C2CAfterMsgExtension,
   'C2C.CallbackAfterSendMsg': C2CAfterSendMsg,
   'C2C.CallbackBeforeSendMsg': C2CBeforeSendMsg,
   'C2C.CallbackAfterMsgWithDraw': C2CAfterMsgWithDraw,

@@ -32,11 +32,14 @@ export const Account = () => Type.String();
 
 /**
  * EventTime: milliseconds (seconds for Push.*), sent as a JSON number in some callbacks and as a
- * digit string in others ("1670574414123"). Both are accepted; anything else is rejected.
+ * digit string in others ("1670574414123"). Tencent's pages also show `""`, `null` and fractional
+ * values; an after-callback refused with 400 is lost, so every number, `null` and any string of
+ * digits (with an optional fraction) or the empty string pass. An object, array, boolean or a
+ * string that is not a number cannot be a callback's EventTime.
  */
 export const EventTime = () =>
-  Type.Union([UInt(), Type.String({ pattern: '^[0-9]{1,16}$' })], {
-    'x-expect': 'an integer or a string of digits',
+  Type.Union([Type.Number(), Type.Null(), Type.String({ pattern: '^([0-9]{1,16}(\\.[0-9]{1,7})?)?$' })], {
+    'x-expect': 'a number, a string of digits, "" or null',
   });
 
 /** `{ Member_Account }` item used in member lists. */

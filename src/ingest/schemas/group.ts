@@ -144,7 +144,77 @@ export const GroupOnMemberStateChange = CallbackObject({
   MemberList: MemberList(),
 });
 
+/** Fields every callback about an existing group carries. */
+const InGroup = {
+  GroupId: NonEmptyString(),
+  Type: Opt(Type.String()),
+  Operator_Account: Opt(Account()),
+};
+
+export const GroupAfterGroupFull = CallbackObject(InGroup);
+
+/** Before a topic exists there is no TopicId; the sample has no GroupId either. */
+export const GroupBeforeCreateTopic = CallbackObject({
+  GroupId: Opt(Type.String()),
+  Type: Opt(Type.String()),
+  Operator_Account: Opt(Account()),
+  Name: Opt(Type.String()),
+});
+
+export const GroupAfterCreateTopic = CallbackObject({
+  ...InGroup,
+  TopicId: Opt(Type.String()),
+  Owner_Account: Opt(Account()),
+  Name: Opt(Type.String()),
+  UserDefinedDataList: Opt(UserDefinedData),
+});
+
+export const GroupAfterTopicDestroyed = CallbackObject({ ...InGroup, TopicIdList: Type.Array(Type.String()) });
+
+/** Like GroupInfoChanged: only the changed fields are sent. */
+export const GroupAfterTopicInfoChanged = CallbackObject({ ...InGroup, TopicId: Opt(Type.String()) });
+
+export const GroupAfterGroupAttrChanged = CallbackObject({
+  ...InGroup,
+  OptionType: Opt(Type.String()),
+  GroupAttr: Opt(Type.Array(Type.Object({ key: Opt(Type.String()), value: Opt(Type.String()) }))),
+});
+
+export const GroupAfterReadReceipt = CallbackObject({
+  ...InGroup,
+  GroupMsgReceiptList: Type.Array(
+    Type.Object({ MsgSeq: Opt(UInt()), ReadNum: Opt(Int()), UnreadNum: Opt(Int()), ReadReceiptMembers: Opt(MemberList()) }),
+  ),
+});
+
+export const GroupAfterChangeGroupOwner = CallbackObject({
+  ...InGroup,
+  OldOwner_Account: Opt(Account()),
+  NewOwner_Account: Account(),
+});
+
+export const GroupOnDailyGroupQuotaAlarm = CallbackObject({ QuotaUsed: Opt(Int()), Quota: Opt(Int()) });
+
+export const GroupAfterGroupMsgExtension = CallbackObject({
+  ...InGroup,
+  MsgSeq: Opt(UInt()),
+  TopicId: Opt(Type.String()),
+  OperateType: Opt(Int()),
+  ExtensionList: Opt(Type.Array(Type.Object({ Key: Opt(Type.String()), Value: Opt(Type.String()), Seq: Opt(UInt()) }))),
+  Seq: Opt(UInt()),
+});
+
 export const GROUP_SCHEMAS: Readonly<Record<string, TSchema>> = {
+  'Group.CallbackAfterGroupFull': GroupAfterGroupFull,
+  'Group.CallbackBeforeCreateTopic': GroupBeforeCreateTopic,
+  'Group.CallbackAfterCreateTopic': GroupAfterCreateTopic,
+  'Group.CallbackAfterTopicDestroyed': GroupAfterTopicDestroyed,
+  'Group.CallbackAfterTopicInfoChanged': GroupAfterTopicInfoChanged,
+  'Group.CallbackAfterGroupAttrChanged': GroupAfterGroupAttrChanged,
+  'Group.CallbackAfterReadReceipt': GroupAfterReadReceipt,
+  'Group.CallbackAfterChangeGroupOwner': GroupAfterChangeGroupOwner,
+  'Group.CallbackOnDailyGroupQuotaAlarm': GroupOnDailyGroupQuotaAlarm,
+  'Group.CallbackAfterGroupMsgExtension': GroupAfterGroupMsgExtension,
   'Group.CallbackAfterSendMsg': GroupAfterSendMsg,
   'Group.CallbackBeforeSendMsg': GroupBeforeSendMsg,
   'Group.CallbackSendMsgException': GroupSendMsgException,

@@ -3,8 +3,9 @@
  * compiled once at start)").
  *
  * - Every body must be a JSON object (not an array, not null).
- * - Commands with a schema are checked against it; `Push.*` commands share one family schema;
- *   any other command is accepted as long as the body is an object.
+ * - Commands with a schema (every command of src/catalogue; a test checks) are checked against it;
+ *   `Push.*` commands share one family schema; any other command is accepted as long as the body is
+ *   an object (unknown future commands pass through).
  * - Schemas are open: unknown fields pass.
  * - Errors are one short line naming the JSON pointer: "/MsgSeq must be integer".
  */
@@ -15,6 +16,7 @@ import { GROUP_SCHEMAS } from './group.js';
 import { C2C_SCHEMAS } from './c2c.js';
 import { STATE_SCHEMAS } from './state.js';
 import { SNS_SCHEMAS } from './sns.js';
+import { OTHER_SCHEMAS } from './others.js';
 import { PushCallback, PUSH_FAMILY_PREFIX } from './push.js';
 
 export type ValidationResult = { ok: true } | { ok: false; error: string };
@@ -29,6 +31,7 @@ export const CALLBACK_SCHEMAS: Readonly<Record<string, TSchema>> = {
   ...C2C_SCHEMAS,
   ...STATE_SCHEMAS,
   ...SNS_SCHEMAS,
+  ...OTHER_SCHEMAS,
 };
 
 /** Commands whose body is checked by a schema (exact ones; every `Push.*` is checked too). */

@@ -1,7 +1,8 @@
 /**
- * Push.* (push-result) callbacks (reference §7.4): a different body shape, `{"Events":[...]}` with
- * 1–100 items, each carrying its own CallbackCommand/EventType/EventTime (seconds in the sample).
- * Applies to every `Push.*` command, known or not.
+ * Push.* (push-result) callbacks (reference §7.4): a different body shape, `{"Events":[...]}`, each
+ * item carrying its own CallbackCommand/EventType/EventTime (seconds in the sample). The pages say
+ * 1–100 items, but a batch Tencent sends outside that range is still a callback and a 400 would lose
+ * it: any number of items passes (the body size limit bounds it). Applies to every `Push.*` command.
  */
 import { Type } from '@sinclair/typebox';
 import { CallbackObject, EventTime } from './common.js';
@@ -16,7 +17,7 @@ export const PushEvent = Type.Object({
 });
 
 export const PushCallback = CallbackObject({
-  Events: Type.Array(PushEvent, { minItems: 1, maxItems: 100 }),
+  Events: Type.Array(PushEvent),
 });
 
 /** Family-wide schemas: applied to any command with this prefix that has no exact schema. */

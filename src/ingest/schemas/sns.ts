@@ -42,7 +42,21 @@ export const SnsPrevFriendAdd = CallbackObject({
   ForceAddFlags: Opt(Int()),
 });
 
+export const SnsPrevFriendResponse = CallbackObject({
+  Requester_Account: Opt(Account()),
+  From_Account: Account(),
+  ResponseFriendItem: Type.Array(
+    Type.Object({
+      To_Account: Account(),
+      Remark: Opt(Type.String()),
+      TagName: Opt(Type.String()),
+      ResponseAction: Opt(Type.String()),
+    }),
+  ),
+});
+
 export const SNS_SCHEMAS: Readonly<Record<string, TSchema>> = {
+  'Sns.CallbackPrevFriendResponse': SnsPrevFriendResponse,
   'Sns.CallbackFriendAdd': SnsFriendAdd,
   'Sns.CallbackFriendDelete': SnsFriendDelete,
   'Sns.CallbackBlackListAdd': SnsBlackList,
