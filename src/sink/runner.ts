@@ -7,7 +7,8 @@
  * did not classify (a TypeError, a URIError while it rendered one event…), the runner writes the
  * events again one at a time, in order, in the same attempt. The event that fails alone keeps its
  * failure; the others are delivered (or fail for their own reason) and no retry is counted for them.
- * Events after a failed one of the same subject are held back (notAttempted) to keep the order.
+ * Events after a failed one of the same subject are held back (notAttempted) to keep the order. Two
+ * single writes in a row failing the same unclassified way end the pass: that is not one poison event.
  */
 import type { Logger } from 'pino';
 import { FatalError, PartialBatchError, RetriableError, SinkError, type CanonicalEvent, type ItemFailure, type Sink, type SinkPlugin } from './api.js';
@@ -168,14 +169,22 @@ export class SinkRunner {
   private async writeOneByOne(instance: Sink, events: readonly CanonicalEvent[], attempt: AbortController): Promise<WriteOutcome> {
     const failures: ItemFailure[] = [];
     const blocked = new Set<string>();
+    // Two single writes in a row failing unclassified or timing out: the cause is not one event (a
+    // broken connection, a plugin bug on every event). Stop here rather than pay one failed write per
+    // event; the rest is retried without an attempt counted.
+    let systemic = 0;
     for (let index = 0; index < events.length; index++) {
       const event = events[index]!;
-      if (blocked.has(event.subject) || attempt.signal.aborted) {
-        failures.push({ index, retriable: true, code: 'SINK_HELD_BACK', message: 'held back behind an earlier event of its subject', notAttempted: true });
+      if (systemic >= 2 || blocked.has(event.subject) || attempt.signal.aborted) {
+        failures.push({ index, retriable: true, code: 'SINK_HELD_BACK', message: systemic >= 2 ? 'not tried: single writes kept failing' : 'held back behind an earlier event of its subject', notAttempted: true });
         continue;
       }
       const one = await this.writeOnce(instance, [event], attempt);
-      if (one.kind === 'ok') continue;
+      if (one.kind === 'ok') {
+        systemic = 0;
+        continue;
+      }
+      systemic = one.kind === 'retry' && (one.code === UNEXPECTED || one.code === 'SINK_TIMEOUT') ? systemic + 1 : 0;
       blocked.add(event.subject);
       if (one.kind === 'partial') {
         const failure = one.failures[0];
