@@ -22,7 +22,8 @@ import { Type, type Static } from '@sinclair/typebox';
 import { Client, errors, type ClientOptions } from '@elastic/elasticsearch';
 import { defineSink, FatalError, PartialBatchError, RetriableError, isAbortError, type CanonicalEvent, type ItemFailure, type SinkContext } from '../../src/sink/api.js';
 import { bulkBody, describeError, errorCode, readBulkItems, type BulkError, type BulkResponseBody } from './bulk.js';
-import { IndexBudget, RefusalLog } from './index-budget.js';
+import { IndexBudget } from './index-budget.js';
+import { RefusalLog } from '../../src/sink/refusal-log.js';
 import { compileIndexName, IndexNameError } from './index-name.js';
 import { indexTemplateBody } from './mapping.js';
 

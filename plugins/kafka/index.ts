@@ -39,7 +39,8 @@ import { KafkaConfigError, kafkaSaslOptions, kafkaTlsOptions } from '../../src/c
 import { describeKafkaError, type KafkaErrorInfo } from './errors.js';
 import { encodeRecord, isLegalTopic } from './records.js';
 import { configSchema, type KafkaSinkConfig } from './schema.js';
-import { defaultCreatePattern, RefusalLog, TopicCreationPolicy } from './topic-policy.js';
+import { defaultCreatePattern, TopicCreationPolicy } from './topic-policy.js';
+import { RefusalLog } from '../../src/sink/refusal-log.js';
 
 export { configSchema, type KafkaSinkConfig } from './schema.js';
 

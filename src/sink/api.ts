@@ -192,3 +192,5 @@ export interface TransformPlugin<S extends TSchema = TSchema> {
 export function defineTransform<S extends TSchema>(plugin: TransformPlugin<S>): TransformPlugin<S> {
   return plugin;
 }
+
+export { RefusalLog } from './refusal-log.js';
