@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { CLI, groupMessage, postCallback, postMany, startDaemon, tempDir, waitFor } from '../helpers/daemon.js';
+import { metric } from '../helpers/observe.js';
 
 const MiB = 1024 * 1024;
 
@@ -36,13 +37,6 @@ function duBytes(dir: string): number {
 async function readyz(url: string): Promise<{ status: number; body: any }> {
   const res = await fetch(`${url}/readyz`);
   return { status: res.status, body: await res.json() };
-}
-
-async function metric(baseUrl: string, pattern: RegExp): Promise<number> {
-  const text = await (await fetch(`${baseUrl}/metrics`)).text();
-  let sum = 0;
-  for (const line of text.split('\n')) if (pattern.test(line)) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
-  return sum;
 }
 
 t.test('10,000 quarantinable requests and 10,000 unmatched events: disk within budgets, truthful 503, /readyz agrees, purge recovers', async (t) => {
@@ -90,10 +84,10 @@ routes:
   t.ok(dead <= 4 * MiB + 64 * 4096, `dead-letter bytes ${dead} within the 4 MiB budget (+ one batch)`);
   t.ok(quarantinedBytes <= 1 * MiB, `quarantined bytes ${quarantinedBytes} within the 1 MiB bound`);
   t.equal(Number(/dead letters: (\d+)/.exec(stats.stdout)?.[1]), accepted, 'every acknowledged unmatched event is kept (none evicted)');
-  const evicted = await waitFor(() => metric(daemon.url, /^im_bridge_requests_quarantine_evicted_total/), (n) => n > 0, 30_000, 500);
+  const evicted = await waitFor(() => metric(daemon.url, 'im_bridge_requests_quarantine_evicted_total'), (n) => n > 0, 30_000, 500);
   t.ok(evicted > 0, `${evicted} quarantined requests evicted, counted`);
   t.ok(daemon.logs.some((l) => l.code === 'QUARANTINE_EVICTED'), 'and logged');
-  t.equal(await metric(daemon.url, /^im_bridge_dead_letters_stored\{kind="event"\}/), accepted, 'the gauge shows the kept dead letters');
+  t.equal(await metric(daemon.url, 'im_bridge_dead_letters_stored', { kind: 'event' }), accepted, 'the gauge shows the kept dead letters');
   const used = duBytes(path.join(disk.dir, 'queue'));
   t.ok(used <= (8 + 4 + 1) * MiB + 24 * MiB, `queue directory ${(used / MiB).toFixed(1)} MiB ≤ budgets (13 MiB) + WAL slack (24 MiB)`);
   t.notOk(daemon.logs.some((l) => String(l.reason ?? '').includes('QUEUE_DISK_FULL')), 'the budgets hit before the disk did');

@@ -8,10 +8,9 @@
  * Needs dist/ (npm run build).
  */
 import t from 'tap';
-import path from 'node:path';
-import Database from 'better-sqlite3';
 import { groupMessage, postMany, startDaemon, waitFor, type Daemon } from '../../helpers/daemon.js';
 import { elasticsearchUrl, requireService, uniqueName } from '../../helpers/services.js';
+import { deadLetters, metric } from '../../helpers/observe.js';
 
 const ES = elasticsearchUrl();
 
@@ -34,27 +33,6 @@ ${sinkKeys}    retry: { initial_backoff_ms: 100, max_backoff_ms: 1000, max_attem
 routes:
   - { name: all, match: { command: "*" }, to: [search] }
 `;
-}
-
-/** Sum of a counter's series whose labels include every `label="value"` given. */
-async function metric(url: string, name: string, labels: Record<string, string> = {}): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  const wanted = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
-    if (wanted.every((w) => line.includes(w))) sum += Number(line.split(' ').at(-1));
-  }
-  return sum;
-}
-
-function deadLetters(daemon: Daemon): Array<{ code: string; subject: string; attempts: number }> {
-  const db = new Database(path.join(daemon.dir, 'queue', 'queue.db'), { readonly: true, fileMustExist: true });
-  try {
-    return db.prepare(`SELECT error_code AS code, subject, attempts FROM dead_letters WHERE kind = 'event'`).all() as Array<{ code: string; subject: string; attempts: number }>;
-  } finally {
-    db.close();
-  }
 }
 
 async function indicesOf(prefix: string): Promise<string[]> {
@@ -85,8 +63,8 @@ t.test('elasticsearch sink through the daemon: a poison fails alone, destination
     const statuses = await postMany(daemon.url, [...good.slice(0, 50), poison, ...good.slice(50)], 32);
     t.same([...new Set(statuses)], [200], 'all 101 acknowledged');
     const d = daemon;
-    await waitFor(async () => (await metric(d.url, 'im_bridge_events_delivered_total', { sink: 'search' })) + deadLetters(d).length, (n) => n >= 101, 60_000, 100);
-    t.same(deadLetters(daemon).map((r) => [r.code, r.subject, r.attempts]), [['ES_INDEX_INVALID', 'group/@TGS#p0', 1]], 'the poison alone, dead-lettered at its first attempt');
+    await waitFor(async () => (await metric(d.url, 'im_bridge_events_delivered_total', { sink: 'search' })) + deadLetters(d.dir, { kind: 'event' }).length, (n) => n >= 101, 60_000, 100);
+    t.same(deadLetters(daemon.dir, { kind: 'event' }).map((r) => [r.error_code, r.subject, r.attempts]), [['ES_INDEX_INVALID', 'group/@TGS#p0', 1]], 'the poison alone, dead-lettered at its first attempt');
     t.equal(await metric(daemon.url, 'im_bridge_events_retried_total', { sink: 'search' }), 0, 'no event was retried');
     t.equal(await metric(daemon.url, 'im_bridge_events_delivered_total', { sink: 'search' }), 100);
     await es('POST', `/${prefix}-*/_refresh`);

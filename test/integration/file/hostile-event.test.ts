@@ -7,25 +7,9 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
 import t from 'tap';
 import { groupMessage, postCallback, readEvents, startDaemon, waitFor } from '../../helpers/daemon.js';
-
-function sample(metrics: string, name: string, labels: string): number {
-  const line = metrics.split('\n').find((l) => l.startsWith(`${name}{`) && labels.split(',').every((kv) => l.includes(kv)));
-  return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
-}
-
-/** Posts each conversation's callbacks one after another (its ingest order is its seq order), conversations in parallel. */
-async function postInOrder(url: string, items: Array<{ command: string; body: Record<string, unknown> }>): Promise<number[]> {
-  const byGroup = new Map<unknown, typeof items>();
-  for (const item of items) byGroup.set(item.body.GroupId, [...(byGroup.get(item.body.GroupId) ?? []), item]);
-  const statuses: number[] = [];
-  await Promise.all([...byGroup.values()].map(async (list) => {
-    for (const item of list) statuses.push((await postCallback(url, item.command, item.body)).status);
-  }));
-  return statuses;
-}
+import { deadLetters, metricSum, postInOrder } from '../../helpers/observe.js';
 
 t.test('file sink through the daemon: a hostile event among 100 good ones is written once, on one line; nothing fails', async (t) => {
   const daemon = await startDaemon({
@@ -64,7 +48,7 @@ routes:
   const events = await waitFor(() => readEvents(file), (e) => e.length >= 102, 60_000, 100);
   const metrics = await waitFor(
     async () => (await fetch(`${daemon.url}/metrics`)).text(),
-    (m) => sample(m, 'im_bridge_events_delivered_total', 'sink="out"') >= 102,
+    (m) => metricSum(m, 'im_bridge_events_delivered_total', { sink: 'out' }) >= 102,
     30_000,
     100,
   );
@@ -77,10 +61,8 @@ routes:
   t.equal(events.find((e) => e.data.sender === `mallory${hostile}`)?.subject, 'group/@TGS#shared', 'the hostile sender shares its conversation with 50 good events');
   t.same(fs.readdirSync(path.join(daemon.dir, 'out')), ['events.ndjson'], 'no other file created');
 
-  t.equal(sample(metrics, 'im_bridge_events_retried_total', 'sink="out"'), 0, 'zero retries counted');
-  t.equal(sample(metrics, 'im_bridge_events_dead_lettered_total', 'sink="out"'), 0, 'nothing dead-lettered');
-  const db = new Database(path.join(daemon.dir, 'queue', 'queue.db'), { readonly: true, fileMustExist: true });
-  t.teardown(() => db.close());
-  t.equal((db.prepare('SELECT count(*) AS n FROM dead_letters').get() as { n: number }).n, 0, 'the dead_letters table is empty');
+  t.equal(metricSum(metrics, 'im_bridge_events_retried_total', { sink: 'out' }), 0, 'zero retries counted');
+  t.equal(metricSum(metrics, 'im_bridge_events_dead_lettered_total', { sink: 'out' }), 0, 'nothing dead-lettered');
+  t.equal(deadLetters(daemon.dir).length, 0, 'the dead_letters table is empty');
   t.notOk(daemon.logs.some((l) => l.code === 'SINK_WRITE_RETRY' || l.code === 'EVENT_DEAD_LETTERED'), 'no retry or dead letter logged');
 });

@@ -7,21 +7,11 @@
  * are stored exactly once, the two are dead-lettered at their first attempt with their codes, no
  * retry is counted and the connection never drops.
  */
-import path from 'node:path';
-import Database from 'better-sqlite3';
 import t from 'tap';
 import { connect, type JsMsg, type NatsConnection } from 'nats';
 import { groupMessage, postCallback, startDaemon, waitFor } from '../../helpers/daemon.js';
+import { deadLetters, metricSum, postInOrder } from '../../helpers/observe.js';
 import { natsUrl, requireService, uniqueName } from '../../helpers/services.js';
-
-function deadLetters(dir: string): Array<{ event_id: string; subject: string; error_code: string; error: string; attempts: number }> {
-  const db = new Database(path.join(dir, 'queue', 'queue.db'), { readonly: true, fileMustExist: true });
-  try {
-    return db.prepare("SELECT event_id, subject, error_code, error, attempts FROM dead_letters WHERE sink = 'out' ORDER BY dlq_id").all() as never;
-  } finally {
-    db.close();
-  }
-}
 
 async function readStream(nc: NatsConnection, stream: string): Promise<JsMsg[]> {
   const total = (await (await nc.jetstreamManager()).streams.info(stream)).state.messages;
@@ -32,23 +22,6 @@ async function readStream(nc: NatsConnection, stream: string): Promise<JsMsg[]> 
     for await (const m of batch) out.push(m);
   }
   return out;
-}
-
-/** One Prometheus sample of /metrics (0 when the series does not exist). */
-function sample(metrics: string, name: string, labels: string): number {
-  const line = metrics.split('\n').find((l) => l.startsWith(`${name}{`) && labels.split(',').every((kv) => l.includes(kv)));
-  return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
-}
-
-/** Posts each conversation's callbacks one after another (its ingest order is its seq order), conversations in parallel. */
-async function postInOrder(url: string, items: Array<{ command: string; body: Record<string, unknown> }>): Promise<number[]> {
-  const byGroup = new Map<unknown, typeof items>();
-  for (const item of items) byGroup.set(item.body.GroupId, [...(byGroup.get(item.body.GroupId) ?? []), item]);
-  const statuses: number[] = [];
-  await Promise.all([...byGroup.values()].map(async (list) => {
-    for (const item of list) statuses.push((await postCallback(url, item.command, item.body)).status);
-  }));
-  return statuses;
 }
 
 t.test('nats through the daemon: a subject over the caps and a message over max_payload fail alone; the 100 good ones are stored once', async (t) => {
@@ -102,9 +75,9 @@ routes:
   t.same([...first, ...rest].filter((s) => s !== 200), [], 'the 100 good callbacks acked');
   t.same(poisons.map((p) => p.status), [200, 200], 'the two poison callbacks acked (they are valid callbacks)');
 
-  const rows = await waitFor(() => deadLetters(daemon.dir), (r) => r.length >= 2, 60_000, 200);
+  const rows = await waitFor(() => deadLetters(daemon.dir, { sink: 'out' }), (r) => r.length >= 2, 60_000, 200);
   const delivered = await waitFor(
-    async () => sample(await (await fetch(`${daemon.url}/metrics`)).text(), 'im_bridge_events_delivered_total', 'sink="out"'),
+    async () => metricSum(await (await fetch(`${daemon.url}/metrics`)).text(), 'im_bridge_events_delivered_total', { sink: 'out' }),
     (n) => n >= 100,
     60_000,
     200,
@@ -120,15 +93,15 @@ routes:
   t.equal(msgs.length, 100, 'exactly 100 messages in the stream');
   const ids = new Set(msgs.map((m) => m.headers!.get('Nats-Msg-Id')));
   t.equal(ids.size, 100, 'each good event once');
-  t.notOk(rows.some((r) => ids.has(r.event_id)), 'no poison in the stream');
+  t.notOk(rows.some((r) => ids.has(r.event_id!)), 'no poison in the stream');
   const shared = msgs.filter((m) => m.subject === `${prefix}.group.@TGS#shared`).map((m) => (m.json() as { seq: number }).seq);
   t.same(shared, Array.from({ length: 50 }, (_, i) => i + 1), 'the shared conversation complete and in order');
 
   const metrics = await (await fetch(`${daemon.url}/metrics`)).text();
-  t.equal(sample(metrics, 'im_bridge_events_retried_total', 'sink="out"'), 0, 'zero retries counted');
-  t.equal(sample(metrics, 'im_bridge_sink_plugin_events_total', 'sink="out",name="jetstream_duplicates"'), 0, 'nothing was published twice');
-  t.equal(sample(metrics, 'im_bridge_events_dead_lettered_total', 'sink="out",code="NATS_SUBJECT_TOO_LONG"'), 1);
-  t.equal(sample(metrics, 'im_bridge_events_dead_lettered_total', 'sink="out",code="NATS_MESSAGE_TOO_LARGE"'), 1);
+  t.equal(metricSum(metrics, 'im_bridge_events_retried_total', { sink: 'out' }), 0, 'zero retries counted');
+  t.equal(metricSum(metrics, 'im_bridge_sink_plugin_events_total', { sink: 'out', name: 'jetstream_duplicates' }), 0, 'nothing was published twice');
+  t.equal(metricSum(metrics, 'im_bridge_events_dead_lettered_total', { sink: 'out', code: 'NATS_SUBJECT_TOO_LONG' }), 1);
+  t.equal(metricSum(metrics, 'im_bridge_events_dead_lettered_total', { sink: 'out', code: 'NATS_MESSAGE_TOO_LARGE' }), 1);
   const codes = new Set(daemon.logs.map((l) => l.code));
   for (const code of ['NATS_DISCONNECTED', 'NATS_CONNECTION_CLOSED', 'SINK_WRITE_RETRY']) t.notOk(codes.has(code), `no ${code} logged`);
   t.ok(daemon.logs.filter((l) => l.code === 'EVENT_DEAD_LETTERED').length >= 2, 'the dead letters are logged');

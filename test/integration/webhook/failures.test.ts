@@ -7,10 +7,9 @@
 import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import path from 'node:path';
-import Database from 'better-sqlite3';
 import t from 'tap';
 import { groupMessage, postMany, startDaemon, waitFor } from '../../helpers/daemon.js';
+import { deadLetters, metric } from '../../helpers/observe.js';
 
 type Handler = (id: string, req: http.IncomingMessage, res: http.ServerResponse) => void;
 
@@ -91,17 +90,6 @@ routes:
 `;
 }
 
-function deadLetters(dir: string): Array<{ event_id: string; error_code: string; error: string; attempts: number }> {
-  const file = path.join(dir, 'queue', 'queue.db');
-  if (!fs.existsSync(file)) return [];
-  const db = new Database(file, { readonly: true, fileMustExist: true });
-  try {
-    return db.prepare("SELECT event_id, error_code, error, attempts FROM dead_letters WHERE sink = 'out'").all() as never;
-  } finally {
-    db.close();
-  }
-}
-
 function rssMb(pid: number): number {
   const kb = Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
   return Math.round(kb / 1024);
@@ -114,7 +102,7 @@ t.test('a receiver answering 410: every event dead-lettered with WEBHOOK_HTTP_41
   t.teardown(() => daemon.stop());
   const statuses = await postMany(daemon.url, Array.from({ length: 50 }, (_, i) => ({ command: 'Group.CallbackAfterSendMsg', body: groupMessage(`gone-${i % 5}`, Math.floor(i / 5) + 1) })), 8);
   t.equal(statuses.filter((s) => s === 200).length, 50);
-  const rows = await waitFor(() => deadLetters(daemon.dir), (r) => r.length >= 50, 60_000, 200);
+  const rows = await waitFor(() => deadLetters(daemon.dir, { sink: 'out' }), (r) => r.length >= 50, 60_000, 200);
   t.equal(rows.length, 50, 'all 50 events dead-lettered');
   t.ok(rows.every((r) => r.error_code === 'WEBHOOK_HTTP_410'), 'code WEBHOOK_HTTP_410');
   t.ok(rows.every((r) => r.error.startsWith('HTTP 410 from http://127.0.0.1:') && r.error.includes('endpoint removed')), 'message has the status and a body excerpt');
@@ -144,7 +132,7 @@ t.test('a receiver answering 429 with Retry-After: 2: the sink waits at least 2 
   }
   const retry = daemon.logs.find((l) => l.code === 'SINK_WRITE_RETRY' && l.errorCode === 'WEBHOOK_HTTP_429');
   t.ok(retry && (retry.retryInMs as number) >= 2000, `host scheduled the retry in ${retry?.retryInMs} ms`);
-  t.equal(deadLetters(daemon.dir).length, 0);
+  t.equal(deadLetters(daemon.dir, { sink: 'out' }).length, 0);
 });
 
 t.test('a receiver that never answers: timeouts and retries, bounded sockets and RSS; all delivered once it answers', async (t) => {
@@ -183,17 +171,11 @@ t.test('a receiver that never answers: timeouts and retries, bounded sockets and
   const warm = samples.filter((x) => x.s >= 6).map((x) => x.rssMb);
   t.ok(Math.max(...warm) <= warm[0]! + 40, `no RSS growth after warm-up (${warm.join(', ')} MB)`);
   t.ok(Math.max(...warm) < 250, 'RSS bounded');
-  t.equal(deadLetters(daemon.dir).length, 0, 'nothing dead-lettered');
+  t.equal(deadLetters(daemon.dir, { sink: 'out' }).length, 0, 'nothing dead-lettered');
 
   // The receiver comes back: every event arrives.
   rx.setHandler((_id, _req, res) => res.writeHead(204).end());
   for (const res of held.splice(0)) if (!res.destroyed) res.destroy();
-  await waitFor(() => deliveredCount(daemon.url), (n) => n >= total, 120_000, 500);
+  await waitFor(() => metric(daemon.url, 'im_bridge_events_delivered_total', { sink: 'out' }), (n) => n >= total, 120_000, 500);
   t.equal(new Set(rx.requests.map((r) => r.id)).size, total, `all ${total} events reached the receiver`);
 });
-
-/** Events the host counted as delivered to the sink (Prometheus /metrics). */
-async function deliveredCount(baseUrl: string): Promise<number> {
-  const text = await (await fetch(`${baseUrl}/metrics`)).text();
-  return Number(/im_bridge_events_delivered_total\{sink="out"\} (\d+)/.exec(text)?.[1] ?? 0);
-}

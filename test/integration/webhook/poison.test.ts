@@ -7,15 +7,13 @@
  *   WEBHOOK_URL_TEMPLATE; each good event reaches the receiver exactly once; no retry is counted.
  * - The conformance kit with that poison, in every encoding.
  */
-import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import path from 'node:path';
-import Database from 'better-sqlite3';
 import t from 'tap';
 import plugin from '../../../plugins/webhook/index.js';
 import { formatConformanceReport, runSinkConformance } from '../../../src/sink/conformance.js';
 import { groupMessage, postCallback, startDaemon, waitFor } from '../../helpers/daemon.js';
+import { deadLetters, metricSum, postInOrder } from '../../helpers/observe.js';
 
 async function receiver() {
   const requests: Array<{ id: string; url: string; body: string }> = [];
@@ -37,33 +35,6 @@ async function receiver() {
     },
     close: () => new Promise<void>((resolve) => (server.closeAllConnections(), server.close(() => resolve()))),
   };
-}
-
-function deadLetters(dir: string): Array<{ event_id: string; subject: string; error_code: string; error: string; attempts: number }> {
-  const file = path.join(dir, 'queue', 'queue.db');
-  if (!fs.existsSync(file)) return [];
-  const db = new Database(file, { readonly: true, fileMustExist: true });
-  try {
-    return db.prepare("SELECT event_id, subject, error_code, error, attempts FROM dead_letters WHERE sink = 'out' ORDER BY dlq_id").all() as never;
-  } finally {
-    db.close();
-  }
-}
-
-function sample(metrics: string, name: string, labels: string): number {
-  const line = metrics.split('\n').find((l) => l.startsWith(`${name}{`) && labels.split(',').every((kv) => l.includes(kv)));
-  return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
-}
-
-/** Posts each conversation's callbacks one after another (its ingest order is its seq order), conversations in parallel. */
-async function postInOrder(url: string, items: Array<{ command: string; body: Record<string, unknown> }>): Promise<number[]> {
-  const byGroup = new Map<unknown, typeof items>();
-  for (const item of items) byGroup.set(item.body.GroupId, [...(byGroup.get(item.body.GroupId) ?? []), item]);
-  const statuses: number[] = [];
-  await Promise.all([...byGroup.values()].map(async (list) => {
-    for (const item of list) statuses.push((await postCallback(url, item.command, item.body)).status);
-  }));
-  return statuses;
 }
 
 t.test('webhook through the daemon: lone surrogates in templated fields fail their events alone; the 100 good ones arrive once', async (t) => {
@@ -104,10 +75,10 @@ routes:
   t.same([...first, ...rest].filter((s) => s !== 200), [], 'the 100 good callbacks acked');
   t.same(poisons.map((p) => p.status), [200, 200], 'the poison callbacks acked');
 
-  const rows = await waitFor(() => deadLetters(daemon.dir), (r) => r.length >= 2, 60_000, 200);
+  const rows = await waitFor(() => deadLetters(daemon.dir, { sink: 'out' }), (r) => r.length >= 2, 60_000, 200);
   await waitFor(() => rx.requests.length, (n) => n >= 100, 60_000, 100);
   const delivered = await waitFor(
-    async () => sample(await (await fetch(`${daemon.url}/metrics`)).text(), 'im_bridge_events_delivered_total', 'sink="out"'),
+    async () => metricSum(await (await fetch(`${daemon.url}/metrics`)).text(), 'im_bridge_events_delivered_total', { sink: 'out' }),
     (n) => n >= 100,
     60_000,
     200,
@@ -124,8 +95,8 @@ routes:
   t.same(shared, Array.from({ length: 50 }, (_, i) => i + 1), 'the shared conversation complete and in order');
 
   const metrics = await (await fetch(`${daemon.url}/metrics`)).text();
-  t.equal(sample(metrics, 'im_bridge_events_retried_total', 'sink="out"'), 0, 'zero retries counted');
-  t.equal(sample(metrics, 'im_bridge_events_dead_lettered_total', 'sink="out",code="WEBHOOK_URL_TEMPLATE"'), 2);
+  t.equal(metricSum(metrics, 'im_bridge_events_retried_total', { sink: 'out' }), 0, 'zero retries counted');
+  t.equal(metricSum(metrics, 'im_bridge_events_dead_lettered_total', { sink: 'out', code: 'WEBHOOK_URL_TEMPLATE' }), 2);
   const codes = new Set(daemon.logs.map((l) => l.code));
   t.notOk(codes.has('SINK_WRITE_RETRY'), 'no SINK_WRITE_RETRY logged');
   t.notOk(daemon.logs.some((l) => String(l.errorCode ?? '').includes('SINK_UNEXPECTED_ERROR')), 'no SINK_UNEXPECTED_ERROR');
