@@ -8,10 +8,12 @@
 //   4h im-bridge     case 4 again, open loop at HALF of case 4's max rate → p99
 //   5 im-bridge      the real daemon → kafka sink → real Kafka; rate until the last record is in the topic
 //   5t im-bridge     case 5 with the sink's host key `thread: true` (kafkajs in a worker thread); info only
-// plus the queue-store micro-benchmark (bench/lib/queue-store.js). The load generator runs in its own
+// plus the queue-store micro-benchmark (bench/lib/queue-store.js) and the transform micro-benchmark
+// (bench/lib/transform.js: µs/event of three declarative steps at delivery). The load generator runs in its own
 // process (bench/lib/loadgen.js). See bench/README.md.
 //
 // Flags:  --cases=1,2,3,4,4h,5,5t  run a subset        --no-store    skip the queue-store benchmark
+//         --cases=transform      only the transform micro-benchmark (seconds)   --no-transform  skip it
 //         --profile              also run case 4 (and 5 if available) under `node --cpu-prof`, summarize
 //         --sinks                also run bench/{kafka,nats,elasticsearch,webhook}.mjs if present
 //         --scaling (= --cases=scale)    case 4 vs case 1 by connections (1/16/64/256) and body size
@@ -56,6 +58,8 @@ const PROFILE = flag('profile');
 const SINKS = flag('sinks');
 // The queue-store micro-benchmark goes with the numbered cases, not with a --scaling/--backlog-only run.
 const STORE = !flag('no-store') && ANY_CLASSIC;
+// The transform micro-benchmark is quick: it goes with the numbered cases, or alone as --cases=transform.
+const TRANSFORM = !flag('no-transform') && (ANY_CLASSIC || CASES.has('transform'));
 const BROKERS = kafkaBrokers();
 const QUIET_CORES = Number(process.env.BENCH_QUIET_CORES ?? 0.3);
 const QUIET_WAIT_S = Number(process.env.BENCH_QUIET_WAIT ?? 60);
@@ -382,6 +386,15 @@ async function storeBench() {
   const line = out.trim().split('\n').pop();
   if (code !== 0) throw new Error(`queue-store failed (${code}): ${child.tail().slice(-2000)}`);
   return JSON.parse(line);
+}
+
+async function transformBench() {
+  const child = track(spawnNode([path.join(ROOT, 'bench/lib/transform.js')]));
+  let out = '';
+  child.stdout.on('data', (c) => (out += c));
+  const code = await child.exited;
+  if (code !== 0) throw new Error(`transform bench failed (${code}): ${child.tail().slice(-2000)}`);
+  return JSON.parse(out.trim().split('\n').pop());
 }
 
 async function sinkScripts() {
@@ -813,6 +826,14 @@ async function main() {
       result.queue_store = { failed: true, reason: e.message };
     }
   }
+  if (TRANSFORM) {
+    log('transform: three declarative steps per event (redact, hash, drop) at delivery');
+    try {
+      result.transform = await transformBench();
+    } catch (e) {
+      result.transform = { failed: true, reason: e.message };
+    }
+  }
   await run('1', case1);
   await run('2', case2);
   await run('4', case4);
@@ -866,6 +887,10 @@ async function main() {
     for (const b of batches) console.log([String(b).padStart(6), ...stores.map((s) => fmt(rows.find((r) => r.batch === b && r.store === s)?.records_per_s).padStart(22))].join('  '));
     console.log(`lmdb: ${result.queue_store.lmdb}`);
   }
+  if (result.transform?.apply_us !== undefined) {
+    const tr = result.transform;
+    console.log(`\nTransforms (${tr.steps.join(' + ')}, batches of ${tr.batch_events}, events ~${tr.avg_event_bytes} B): ${fmt(tr.apply_us, 2)} µs/event; with the re-serialization a transformed event needs, ${fmt(tr.apply_json_us, 2)} µs/event (untransformed: stored JSON, ${fmt(tr.baseline_json_us, 2)} µs)`);
+  } else if (result.transform) console.log(`\nTransforms: failed — ${result.transform.reason}`);
   if (result.profile) {
     for (const [name, pr] of Object.entries(result.profile)) {
       console.log(`\nProfile ${name} (${fmt(pr.requests_per_s_under_profiler)} req/s under --cpu-prof; ${pr.dir}):`);

@@ -15,6 +15,7 @@ import { createCallbackValidator } from './ingest/schemas/index.js';
 import { IngestServer, type ReadinessReport } from './ingest/server.js';
 import { RateLimiter } from './ingest/ratelimit.js';
 import { DurableQueue, type StoreStats } from './queue/index.js';
+import { GapMonitor, gapsConfig } from './gaps/index.js';
 import { acquireQueueLock, type QueueLock } from './queue/lock.js';
 import { SinkDispatcher } from './route/dispatcher.js';
 // --- queue.type: kafka (docs/scale-out.md) ---
@@ -56,6 +57,8 @@ export class Bridge {
   private statsTimer: NodeJS.Timeout | undefined;
   /** Held for the life of the daemon (src/queue/lock.ts): a second daemon on the same queue.dir is refused. */
   private lock: QueueLock | undefined;
+  /** Group MsgSeq gap detection (src/gaps); undefined when off (gaps.enabled: false, queue.type: kafka). */
+  private gaps: GapMonitor | undefined;
   private closing: Promise<void> | undefined;
   private stopping: Promise<void> | undefined;
   private reloading = false;
@@ -85,6 +88,8 @@ export class Bridge {
       if (!config.queue.kafka) throw Object.assign(new Error('queue.type: kafka needs a queue.kafka block (brokers, topic, ...)'), { code: 'CONFIG_INVALID' });
       this.kafkaQueue = await KafkaQueue.open(config.queue.kafka, this.logger, config.dir);
       this.logger.info({ code: 'QUEUE_OPENED', type: 'kafka', topic: config.queue.kafka.topic, brokers: config.queue.kafka.brokers }, `queue: kafka topic ${config.queue.kafka.topic}`);
+      // Each instance sees only a share of the callbacks: every other message would look missing.
+      if (gapsConfig(config.gaps).enabled) this.logger.info({ code: 'GAPS_OFF_SHARED_QUEUE' }, 'gap detection is off with queue.type: kafka (each instance sees only part of the callbacks)');
       this.handler = this.createHandler(config, this.kafkaQueue);
       for (const [name, sinkConfig] of Object.entries(config.sinks)) this.startSink(sinkConfig, plugins.get(name)!);
       await this.startServer(config);
@@ -106,6 +111,12 @@ export class Bridge {
       this.logger.error({ code: 'QUEUE_CORRUPT_RECOVERED', detail: recovery.detail }, 'queue database was corrupt; moved aside and started fresh');
     }
 
+    if (gapsConfig(config.gaps).enabled) {
+      this.gaps = GapMonitor.open({ dir: queueDir, config: gapsConfig(config.gaps), metrics: this.metrics, logger: this.logger });
+      this.gaps.start();
+      const report = this.gaps.report();
+      this.logger.info({ code: 'GAPS_OPENED', conversations: report.stored, openGaps: report.openGaps, missing: report.missing }, `gap detection on: ${report.stored} conversation(s), ${report.openGaps} open gap(s)`);
+    }
     this.handler = this.createHandler(config, this.queue);
 
     for (const [name, sinkConfig] of Object.entries(config.sinks)) this.startSink(sinkConfig, plugins.get(name)!);
@@ -128,6 +139,7 @@ export class Bridge {
       includeRaw: config.event.include_raw,
       unmatched: config.unmatched,
       logRequests: config.log.requests,
+      gaps: this.gaps,
     });
   }
 
@@ -253,6 +265,7 @@ export class Bridge {
       }
       // --- end queue.type: kafka ---
       const stats = await this.queue.stats().catch(() => undefined);
+      this.gaps?.close();
       await this.queue.close();
       this.lock?.release();
       this.logger.info({ code: 'BRIDGE_STOPPED', forced, pending: stats?.sinks }, 'stopped; undelivered events stay queued for the next start');
@@ -271,6 +284,7 @@ export class Bridge {
         generation: this.config.generation,
         queue: { writable: health.writable, reason: health.reason, code: health.code, events: 0, bytes: 0 },
         sinks,
+        gaps: { enabled: false },
       };
     }
     // --- end queue.type: kafka ---
@@ -294,6 +308,8 @@ export class Bridge {
         deadLetters: { events: this.queue.deadLetterEvents, bytes: this.queue.deadLetterBytes, quarantined: this.lastStats?.quarantined ?? 0, quarantinedBytes: this.lastStats?.quarantinedBytes ?? 0 },
       },
       sinks,
+      // Detail only: a gap is lost callbacks upstream, not a reason to stop taking new ones.
+      gaps: this.gaps?.report() ?? { enabled: false },
       // Events queued for sinks that are not configured (removed, or a replay target): no dispatcher reads them.
       ...(Object.keys(orphaned).length ? { orphaned } : {}),
     };

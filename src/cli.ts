@@ -38,6 +38,7 @@ import {
   type Parsed,
 } from './cli/spec.js';
 import { startSummary } from './cli/summary.js';
+import { gapsList } from './cli/gaps.js';
 
 type Values = Parsed['values'];
 
@@ -77,6 +78,7 @@ async function main(argv: string[]): Promise<number> {
   }
   if (first === 'help') {
     const words = argv.slice(1);
+    if (words[0] === '--help' || words[0] === '-h') words.splice(0, 1, 'help');
     if (words.length === 0) {
       console.log(globalHelp());
       return EXIT_OK;
@@ -137,6 +139,8 @@ async function dispatch(parsed: Parsed): Promise<number> {
       return queueStats(await loadQueueSide(configFile), values.json === true);
     case 'queue move':
       return queueMove(await loadQueueSide(configFile), values);
+    case 'gaps list':
+      return gapsList(await loadQueueSide(configFile), values);
     case 'reload':
       return reload(configFile);
     case 'version':

@@ -133,6 +133,18 @@ export const COMMANDS: CommandSpec[] = [
     },
   },
   {
+    name: 'gaps list',
+    summary: 'group messages whose callback never arrived: the MsgSeq ranges missing per group and topic (gaps.db)',
+    details: 'Read-only, safe while the daemon runs; its state is written every gaps.flush_interval_ms. See README "When callbacks are lost".',
+    options: {
+      config: CONFIG,
+      group: { type: 'string', value: 'GROUP', help: 'only this GroupId' },
+      since: { type: 'string', value: 'TIME', help: `only ranges opened since then: ${TIME_HELP}` },
+      pending: { type: 'boolean', help: 'also ranges still within gaps.grace_ms (their callbacks may yet arrive)' },
+      json: JSON_OUT,
+    },
+  },
+  {
     name: 'reload',
     summary: 'ask the running daemon of this queue directory to reload its configuration (SIGHUP)',
     details: 'The file is validated first (exit 2 when invalid); only a live im-bridge holding the queue lock is signalled.',
@@ -210,7 +222,7 @@ export function parseCommand(spec: CommandSpec, args: string[]): Parsed {
     const option = /'([^']+)'/.exec(text)?.[1];
     const code = (error as { code?: string }).code;
     if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') throw new UsageError(`unknown option ${option ?? ''} for \`${spec.name}\``, spec.name);
-    if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') throw new UsageError(`option ${option?.split(' ')[0] ?? ''} ${/argument missing/.test(text) ? 'needs a value' : 'takes no value'}`, spec.name);
+    if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') throw new UsageError(`option ${option?.split(' ')[0] ?? ''} ${/argument missing|ambiguous/.test(text) ? 'needs a value' : 'takes no value'}`, spec.name);
     throw new UsageError(text.split('.')[0]!, spec.name);
   }
   const values = parsed.values as Parsed['values'];

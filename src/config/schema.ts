@@ -226,6 +226,22 @@ export const LogSchema = Type.Object(
   { additionalProperties: false, default: {} },
 );
 
+/** Group MsgSeq gap detection (src/gaps, README "When callbacks are lost"). */
+export const GapsSchema = Type.Object(
+  {
+    enabled: Type.Boolean({
+      default: true,
+      description: 'Track the MsgSeq of group messages and report the seqs no callback arrived for. Needs one instance to see all callbacks of an app: with queue.type: kafka it stays off.',
+    }),
+    grace_ms: Type.Integer({ minimum: 0, default: 60_000, description: 'A missing seq becomes a reported gap when its callback has not arrived for this long (callbacks arrive out of order).' }),
+    max_groups: Type.Integer({ minimum: 1, default: 100_000, description: 'Conversations (group or topic) kept in memory, least recently seen evicted first (about 200 bytes each plus 64 per open range); evicted ones stay in gaps.db and are read back when they reappear.' }),
+    max_ranges_per_group: Type.Integer({ minimum: 2, default: 100, description: 'Open missing ranges per conversation; beyond it the two closest are merged (no missing seq is forgotten).' }),
+    max_jump: Type.Integer({ minimum: 1, default: 100_000, description: 'A seq more than this far from the last one is not a gap but a new sequence (a re-created group).' }),
+    flush_interval_ms: Type.Integer({ minimum: 100, default: 1000, description: 'How often changed state is written to <queue.dir>/gaps.db, in one transaction.' }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
 export const BridgeConfigSchema = Type.Object(
   {
     listen: ListenSchema,
@@ -241,6 +257,8 @@ export const BridgeConfigSchema = Type.Object(
     }),
     log: LogSchema,
     shutdown_timeout_ms: Type.Integer({ minimum: 100, default: 15_000 }),
+    // Optional in the type (the default is applied at load) so that embedders and tests can omit it.
+    gaps: Type.Optional(GapsSchema),
   },
   { additionalProperties: false },
 );
@@ -248,6 +266,7 @@ export const BridgeConfigSchema = Type.Object(
 export type ListenConfig = Static<typeof ListenSchema>;
 export type AppConfig = Static<typeof AppSchema>;
 export type QueueConfig = Static<typeof QueueSchema>;
+export type GapsConfig = Static<typeof GapsSchema>;
 export type BatchConfig = Static<typeof BatchSchema>;
 export type RetryConfig = Static<typeof RetrySchema>;
 export type RouteConfig = Static<typeof RouteSchema>;

@@ -52,6 +52,8 @@ export interface HandlerDeps {
   includeRaw: boolean;
   unmatched: 'dead_letter' | 'drop';
   logRequests: 'off' | 'errors' | 'all';
+  /** Gap detection (src/gaps): sees every accepted after-callback, once. */
+  gaps?: { observe(event: CanonicalEvent): void };
 }
 
 const UTF8_BOM = 0xfeff;
@@ -207,6 +209,8 @@ export class CallbackHandler {
     if (sinks.length === 0 && d.unmatched === 'drop') {
       d.metrics.eventsUnmatched.inc({ policy: 'drop' });
       d.logger.warn({ code: 'EVENT_UNMATCHED_DROPPED', command, eventId: event.id }, 'no route matched; dropped (unmatched: drop)');
+      // The callback did arrive: its seq is no gap, even though policy dropped the event.
+      d.gaps?.observe(event);
       this.accepted(label, request);
       return OK_ANSWER;
     }
@@ -219,6 +223,8 @@ export class CallbackHandler {
       d.logger.error({ code: 'INGEST_INTERNAL_ERROR', err: (error as Error).message, command }, 'unexpected error while queueing');
       return this.rejected(request, reject('INTERNAL_ERROR', 'the event could not be queued'), params, false, command);
     }
+    // Only after the durable append: a refused callback will be sent again or is lost, a gap either way.
+    d.gaps?.observe(event);
     this.accepted(label, request);
     return OK_ANSWER;
   }

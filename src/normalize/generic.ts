@@ -1,9 +1,11 @@
 /**
- * Unknown commands and families (Bot.*, Alert.*, OfficialAccount.*, Profile.*, Follow.*...).
- * Conversation: `group/<GroupId>` when a GroupId is present; `c2c/<a>/<b>` when both From_Account
- * and To_Account are; else `app/<sdkAppId>`. Common message fields (sender, operator, seq, elements,
- * text...) are filled when present. Id: hash of the canonical body. Everything else stays under
- * data.raw.
+ * Families without a dedicated normalizer (Bot.*, Chatbot.*, Alert.*, ContentCallback.*,
+ * OfficialAccount.*, Profile.*, Follow.*, and unknown commands). Conversation: `group/<GroupId>` when
+ * a GroupId is present; `c2c/<a>/<b>` when both From_Account and To_Account are; else
+ * `app/<sdkAppId>`. Common message fields (sender, operator, seq, elements, text...) are filled when
+ * present. For a catalogued command, index.ts then applies the entry's subject template and maps its
+ * other documented fields (catalogue-fields.ts); an unknown command keeps the rest under data.raw.
+ * Id: no key (the body with its own time, else body + reception: index.ts).
  */
 import {
   type Body,

@@ -9,7 +9,8 @@
  * redelivered batch keeps its id). Per-item routing is still possible: `data.conversations` lists the
  * distinct conversations of the items (`c2c/<a>/<b>` for one-to-one pushes, `group/<GroupID>`,
  * `user/<To_Account>` for all-member pushes) in item order. Subject `app/<sdkAppId>`: a batch mixes
- * conversations. Id: hash of the canonical body (the items carry their own EventTime).
+ * conversations. Id: the canonical body (the items carry their own EventTime; an empty batch, which
+ * has none, is identified by its reception).
  */
 import { type Body, type Draft, camelKey, isObject, nonEmpty, safeSet } from './common.js';
 import { eventTimeToMs } from './time.js';

@@ -3,7 +3,7 @@
  * Subject `user/<account>`: the first pair's From_Account, else From_Account, else Requester_Account.
  * data.pairs [{from, to, initiator}], clientCmd, admin, forceFlag; for Sns.CallbackPrevFriendAdd
  * requester, sender, friendItems [{to, remark, groupName, addSource, addWording}], addType,
- * forceAddFlags. Id: hash of the canonical body.
+ * forceAddFlags. Id: no key — the body when it has an EventTime, else body + reception (index.ts).
  */
 import { type Body, type Draft, camelObject, isObject, nonEmpty, num, put, setUserConversation, str } from './common.js';
 

@@ -150,6 +150,46 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  // --- group MsgSeq gaps (src/gaps, README "When callbacks are lost") ---
+  readonly groupSeqGaps = new Counter({
+    name: 'im_bridge_group_seq_gaps_total',
+    help: 'Gaps found in group MsgSeq: ranges of seqs whose callback did not arrive within gaps.grace_ms.',
+    registers: [this.registry],
+  });
+  readonly groupSeqGapsClosed = new Counter({
+    name: 'im_bridge_group_seq_gaps_closed_seqs_total',
+    help: 'Missing seqs of reported gaps that were closed, by how: late_callback, backfill, place_msg (deleted or expired at Tencent), restart (the group was re-created), destroyed (the group was dismissed).',
+    labelNames: ['how'] as const,
+    registers: [this.registry],
+  });
+  readonly groupSeqMissing = new Gauge({
+    name: 'im_bridge_group_seq_missing_messages',
+    help: 'Group messages currently missing: seqs in reported, still open gaps.',
+    registers: [this.registry],
+  });
+  readonly groupSeqOpenGaps = new Gauge({
+    name: 'im_bridge_group_seq_open_gaps',
+    help: 'Reported gaps still open.',
+    registers: [this.registry],
+  });
+  readonly groupSeqTracked = new Gauge({
+    name: 'im_bridge_group_seq_tracked_conversations',
+    help: 'Conversations (group or topic) whose MsgSeq is tracked in memory (bounded by gaps.max_groups).',
+    registers: [this.registry],
+  });
+  readonly groupSeqUncomparable = new Counter({
+    name: 'im_bridge_group_seq_uncomparable_total',
+    help: 'Group messages whose seq was not compared, by reason: avchatroom, first_seen, restart, jump.',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  readonly groupSeqDuplicates = new Counter({
+    name: 'im_bridge_group_seq_duplicates_total',
+    help: 'Group message callbacks whose seq had been seen already (redeliveries).',
+    registers: [this.registry],
+  });
+  // --- end group MsgSeq gaps ---
+
   constructor(options: { processMetrics?: boolean } = {}) {
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'im_bridge_' });
   }

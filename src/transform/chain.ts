@@ -10,9 +10,10 @@
  * dead-lettered for this sink, like a fatal PartialBatchError item; the others go on in order.
  */
 import type { Logger } from 'pino';
-import { eventJson, type CanonicalEvent, type ItemFailure, type TransformFunction, type TransformPlugin } from '../sink/api.js';
+import { eventJson, rememberEventJson, type CanonicalEvent, type ItemFailure, type TransformFunction, type TransformPlugin } from '../sink/api.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { compileStep, IMMUTABLE, type CompiledStep, type EventFn } from './steps.js';
+import { markBigIntegers, unmarkJson } from './exact.js';
 import type { TransformStepConfig } from './schema.js';
 
 export const DEFAULT_TRANSFORM_TIMEOUT_MS = 1000;
@@ -102,7 +103,7 @@ export class TransformChain {
     const results: Array<One | Promise<One>> = new Array(events.length);
     let async = false;
     for (let i = 0; i < events.length; i++) {
-      const one = this.run(events[i]!, events[i] as unknown as Record<string, unknown>, 0);
+      const one = this.begin(events[i]!);
       if (one instanceof Promise) async = true;
       results[i] = one;
     }
@@ -110,8 +111,29 @@ export class TransformChain {
     return this.collect(events, results as One[]);
   }
 
-  /** Runs the steps from `from` on; continues synchronously for as long as no step is async. */
-  private run(original: CanonicalEvent, event: Record<string, unknown>, from: number): One | Promise<One> {
+  /** Runs the chain on one stored event; with integers beyond 2^53, on the exact parse (exact.ts). */
+  private begin(original: CanonicalEvent): One | Promise<One> {
+    if (this.steps[0]!.apply) {
+      const stored = eventJson(original);
+      const marked = markBigIntegers(stored);
+      if (marked !== stored) {
+        let exact: Record<string, unknown>;
+        try {
+          exact = JSON.parse(marked) as Record<string, unknown>;
+        } catch (error) {
+          return { failed: 0, code: 'TRANSFORM_FAILED', message: `exact parse of the stored event: ${describe(error)}` };
+        }
+        return this.run(original, exact, 0, exact);
+      }
+    }
+    return this.run(original, original as unknown as Record<string, unknown>, 0);
+  }
+
+  /**
+   * Runs the steps from `from` on; continues synchronously for as long as no step is async.
+   * `exact`: the marked parse the run started from, while the event still holds markers.
+   */
+  private run(original: CanonicalEvent, event: Record<string, unknown>, from: number, exact?: Record<string, unknown>): One | Promise<One> {
     let current = event;
     // Objects copied while shaping this event (path.ts own()): later steps change them in place.
     let owned: Set<object> | undefined;
@@ -125,6 +147,11 @@ export class TransformChain {
         }
         continue;
       }
+      if (exact) {
+        // A plugin sees plain JSON numbers (as any JSON.parse gives them), not markers.
+        current = JSON.parse(unmarkJson(JSON.stringify(current))) as Record<string, unknown>;
+        exact = undefined;
+      }
       const outcome = this.callPlugin(step, s, original, current);
       if (outcome instanceof Promise) {
         return outcome.then((r) => (r === FILTERED ? { filtered: s } : 'failed' in r ? r : this.run(original, r.event, s + 1)));
@@ -132,6 +159,13 @@ export class TransformChain {
       if (outcome === FILTERED) return { filtered: s };
       if ('failed' in outcome) return outcome;
       current = outcome.event;
+    }
+    if (exact) {
+      if (current === exact) return { event: original as unknown as Record<string, unknown> };
+      const json = unmarkJson(JSON.stringify(current));
+      const shaped = JSON.parse(json) as Record<string, unknown>;
+      rememberEventJson(shaped as unknown as CanonicalEvent, json);
+      return { event: shaped };
     }
     return { event: current };
   }

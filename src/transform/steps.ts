@@ -10,6 +10,7 @@
  */
 import { createHmac } from 'node:crypto';
 import { compileTemplate, TemplateError } from '../sink/template.js';
+import { markedDigits, unmarkText } from './exact.js';
 import { edit, get, hasWildcard, isMissing, keepTree, parsePath, PathError, project, REMOVE, SAME, type Segment } from './path.js';
 import type { TransformStepConfig } from './schema.js';
 
@@ -149,7 +150,7 @@ export function compileStep(step: TransformStepConfig, index: number): CompiledS
         if (typeof value === 'string' && value.includes('{{')) {
           try {
             const template = compileTemplate(value);
-            return { target, value: (event: object) => template(event) };
+            return { target, value: (event: object) => unmarkText(template(event)) };
           } catch (error) {
             if (error instanceof TemplateError) throw new TransformConfigError(`set ${path}: ${error.message}`, ['set', path]);
             throw error;
@@ -167,9 +168,12 @@ export function compileStep(step: TransformStepConfig, index: number): CompiledS
   }
 }
 
-/** Keyed HMAC-SHA256, lowercase hex. Strings are hashed as they are, other values as their JSON. */
+/**
+ * Keyed HMAC-SHA256, lowercase hex. Strings are hashed as they are, other values as their JSON text
+ * (an integer beyond 2^53 as its exact digits, exact.ts).
+ */
 export function hmac(key: string, value: unknown): string {
-  const text = typeof value === 'string' ? value : JSON.stringify(value);
+  const text = typeof value === 'string' ? (markedDigits(value) ?? value) : JSON.stringify(value);
   return createHmac('sha256', key).update(text, 'utf8').digest('hex');
 }
 

@@ -55,13 +55,14 @@ t.test('version and help: exit 0; no command, unknown command or option: exit 2 
 t.test('every command has its own --help (and `help COMMAND`): usage line, options, defaults; exit 0', async (t) => {
   for (const c of COMMANDS) {
     const words = c.name.split(' ');
-    for (const args of [[...words, '--help'], [...words, '-h'], ['help', ...words]]) {
+    for (const args of [[...words, '--help'], ['help', ...words]]) {
       const r = cli(args);
       t.equal(r.code, 0, args.join(' '));
       t.match(r.stdout, new RegExp(`^Usage: im-bridge ${c.name}`), `${args.join(' ')}: its own usage line`);
       for (const option of Object.keys(c.options)) t.match(r.stdout, `--${option}`, `${c.name} --help lists --${option}`);
     }
   }
+  t.equal(cli(['dlq', 'purge', '-h']).code, 0, '-h too');
   t.match(cli(['dlq', 'list', '--help']).stdout, /default 1000/, 'defaults are stated');
   t.match(cli(['send-sample', '--help']).stdout, /rounds of the 12 samples to send \(default 1\)/);
   t.match(cli(['run', '--help']).stdout, /default: \.\/bridge\.yaml/);
@@ -73,7 +74,9 @@ t.test('every argument is validated (exit 2), runtime failures exit 1, good argu
     env: { CLI_TEST_TOKEN: TOKEN },
     config: `
 listen: { host: 127.0.0.1, port: \${PORT}, path: /im/callback }
-apps: [ { sdk_app_id: 1400000000, token: \${CLI_TEST_TOKEN} } ]
+apps:
+  - sdk_app_id: 1400000000
+    token: \${CLI_TEST_TOKEN}
 queue: { dir: ./queue }
 unmatched: dead_letter
 sinks:
@@ -240,7 +243,7 @@ routes: [ { name: everything, match: { command: "*" }, to: [tinyy] } ]
   const w = cli(['check', '--config', file]);
   t.equal(w.code, 0, 'warnings do not fail the check');
   for (const code of ['AUTH_DISABLED', 'CONFIG_NO_ROUTES', 'CONFIG_SINK_UNROUTED', 'CONFIG_QUEUE_SMALLER_THAN_BODY']) t.match(w.stdout, `warning: ${code}: `);
-  t.match(w.stdout, /ok: .*, 1 app\(s\), 1 sink\(s\), 0 route\(s\), \d warning\(s\)/);
+  t.match(w.stdout, /ok: .*: 1 app\(s\), 1 sink\(s\), 0 route\(s\), \d warning\(s\)/);
 });
 
 t.test('a port that is taken: check warns, run says so in words and exits 1', async (t) => {

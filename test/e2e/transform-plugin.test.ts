@@ -59,6 +59,18 @@ t.test('a custom transform plugin built outside the repository loads, runs, and 
   for (const dep of ['pino']) fs.symlinkSync(path.join(REPO_ROOT, 'node_modules', dep), path.join(pkg, 'node_modules', dep));
   const build = spawnSync(process.execPath, [TSC, '-p', path.join(pkg, 'tsconfig.json')], { encoding: 'utf8' });
   t.equal(build.status, 0, `the plugin compiles against im-bridge/sink\n${build.stdout}${build.stderr}`);
+  // The SDK is typed: options follow configSchema, and the function must return an event or null.
+  const wrong = path.join(home, 'wrong');
+  fs.mkdirSync(path.join(wrong, 'src'), { recursive: true });
+  fs.symlinkSync(path.join(pkg, 'node_modules'), path.join(wrong, 'node_modules'));
+  fs.writeFileSync(path.join(wrong, 'tsconfig.json'), JSON.stringify({ ...TSCONFIG, compilerOptions: { ...TSCONFIG.compilerOptions, noEmit: true } }));
+  fs.writeFileSync(
+    path.join(wrong, 'src/index.ts'),
+    `import { Type } from '@sinclair/typebox';\nimport { defineTransform } from 'im-bridge/sink';\nexport default defineTransform({ type: 'w', apiVersion: '1', configSchema: Type.Object({ n: Type.Integer() }), create: (config) => { const s: string = config.n; return () => 42; } });\n`,
+  );
+  const refused = spawnSync(process.execPath, [TSC, '-p', path.join(wrong, 'tsconfig.json')], { encoding: 'utf8' });
+  t.not(refused.status, 0, 'a wrong option type and a non-event result do not compile');
+  t.match(refused.stdout, /TS2322/, refused.stdout);
 
   const config = `
 listen: { host: 127.0.0.1, port: \${PORT}, path: /im/callback }

@@ -58,6 +58,7 @@ sinks:
     type: kafka
     brokers: [${kafkaBrokers().join(', ')}]
     topic: ${topic}
+    thread: true               # the shaped JSON crosses to the sink's worker thread
     batch: { max_events: 50, max_wait_ms: 10 }
     transforms:
       - drop: data.raw

@@ -146,7 +146,9 @@ function checkMessage(t: { pass(msg: string): unknown }, command: string, arb: f
       const a = normalize(body, meta(command, r1, extra), { includeRaw: true });
       const b = normalize(clone(body), meta(command, r2, extra), { includeRaw: true });
       // A message without its key and its own time is identified by its reception (ids.ts).
-      const ownTime = a.data.eventTimeMs !== undefined || typeof body.MsgTime === 'number' || typeof body.MsgKey === 'string';
+      // An empty MsgKey/MsgId is no key (fast-check counterexample {"MsgKey":""}, seed 1863916499).
+      const key = (v: unknown) => typeof v === 'string' && v !== '';
+      const ownTime = a.data.eventTimeMs !== undefined || typeof body.MsgTime === 'number' || key(body.MsgKey) || key(body.MsgId);
       if (ownTime && a.id !== b.id) throw new Error('id not stable');
       if (!/^[0-9a-f]{32}$/.test(a.id)) throw new Error('bad id ' + a.id);
       if (!RFC3339.test(a.time)) throw new Error('bad time ' + a.time);

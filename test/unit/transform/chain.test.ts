@@ -113,3 +113,26 @@ t.test('declarative-only chains are synchronous and keep unchanged events as the
   t.notOk(shaped instanceof Promise);
   t.equal((shaped as { events: CanonicalEvent[] }).events[0], input[0], 'same object: its stored JSON is reused');
 });
+
+t.test('several declarative steps on one event copy once and still never change the stored event', async (t) => {
+  const c = chain([
+    { redact: ['data.text'] },
+    { hash: 'data.sender', key: 'k' },
+    { rename: { 'data.seq': 'data.position' } },
+    { set: { 'data.meta.tenant': 'acme', 'data.meta.app': '{{imsdkappid}}' } },
+    { drop: ['data.raw', 'data.conversation.groupId'] },
+  ]);
+  const input = events(20);
+  const before = input.map((e) => JSON.stringify(e));
+  const first = (c.apply(input) as { events: CanonicalEvent[] }).events.map((e) => eventJson(e));
+  const second = (c.apply(input) as { events: CanonicalEvent[] }).events.map((e) => eventJson(e));
+  t.same(second, first, 'same output twice');
+  t.same(input.map((e) => JSON.stringify(e)), before, 'inputs unchanged');
+  const one = JSON.parse(first[3]!);
+  t.equal(one.data.text, '[REDACTED]');
+  t.equal(one.data.position, 3);
+  t.notOk('seq' in one.data);
+  t.same(one.data.meta, { tenant: 'acme', app: '1' });
+  t.same(one.data.conversation, { kind: 'group' });
+  t.same(input[3]!.data.conversation, { kind: 'group', groupId: 'g0' }, 'nested objects of the stored event untouched');
+});

@@ -61,3 +61,27 @@ t.test('mistakes are reported at file:line with the key', async (t) => {
   await expectError(t, `      - plugin: ./tenant.mjs\n        options: { tenant: 3 }`, 'CONFIG_INVALID_VALUE', 8, 28, 'sinks.out.transforms[0].options.tenant', /string/);
   await expectError(t, `      - plugin: ./tenant.mjs\n        options: { other: x }`, 'CONFIG_UNKNOWN_KEY', 8, 20, 'sinks.out.transforms[0].options.other', /unknown key/);
 });
+
+t.test('every transforms: recipe in docs/transforms.md and the README loads', async (t) => {
+  const fs = await import('node:fs');
+  let recipes = 0;
+  for (const doc of ['docs/transforms.md', 'README.md']) {
+    const text = fs.readFileSync(path.join(REPO_ROOT, doc), 'utf8');
+    for (const block of text.match(/```yaml\n[\s\S]*?```/g) ?? []) {
+      const lines = block.split('\n').slice(1, -1);
+      const start = lines.findIndex((l) => /^ {4}transforms:$/.test(l));
+      if (start < 0) continue;
+      // Each sink block's transforms, on a file sink (the sink type does not matter to the steps).
+      for (let i = start; i < lines.length; i++) {
+        if (!/^ {4}transforms:$/.test(lines[i]!)) continue;
+        const steps: string[] = [];
+        for (let j = i + 1; j < lines.length && /^ {6}/.test(lines[j]!); j++) steps.push(lines[j]!.replace(/\s+#.*$/, ''));
+        const plugin = steps.some((l) => l.includes('plugin:'));
+        if (plugin) continue; // the plugin example is built and run by test/e2e/transform-plugin.test.ts
+        await loadConfigText(yaml(steps.join('\n')), `${doc}`, DIR, { resolvePlugin, env: { IM_BRIDGE_HASH_KEY: 'k' } });
+        recipes++;
+      }
+    }
+  }
+  t.ok(recipes >= 8, `${recipes} recipes load`);
+});
