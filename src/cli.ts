@@ -38,7 +38,7 @@ import {
   type Parsed,
 } from './cli/spec.js';
 import { startSummary } from './cli/summary.js';
-import { gapsList } from './cli/gaps.js';
+import { gapsBackfill, gapsList } from './cli/gaps.js';
 
 type Values = Parsed['values'];
 
@@ -141,6 +141,8 @@ async function dispatch(parsed: Parsed): Promise<number> {
       return queueMove(await loadQueueSide(configFile), values);
     case 'gaps list':
       return gapsList(await loadQueueSide(configFile), values);
+    case 'gaps backfill':
+      return gapsBackfill(configFile, values);
     case 'reload':
       return reload(configFile);
     case 'version':

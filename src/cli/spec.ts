@@ -145,6 +145,17 @@ export const COMMANDS: CommandSpec[] = [
     },
   },
   {
+    name: 'gaps backfill',
+    summary: 'fetch the messages of open gaps from Tencent\'s history API (apps[].backfill) and queue them as their callbacks\' events',
+    details: 'Runs while the daemon is stopped (it needs the queue; a running daemon backfills reported gaps by itself). Ranges still within gaps.grace_ms are fetched too. Exit 1 when a range stays open.',
+    options: {
+      config: CONFIG,
+      group: { type: 'string', value: 'GROUP', help: 'only this GroupId' },
+      since: { type: 'string', value: 'TIME', help: `only ranges opened since then: ${TIME_HELP}` },
+      json: JSON_OUT,
+    },
+  },
+  {
     name: 'reload',
     summary: 'ask the running daemon of this queue directory to reload its configuration (SIGHUP)',
     details: 'The file is validated first (exit 2 when invalid); only a live im-bridge holding the queue lock is signalled.',

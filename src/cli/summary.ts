@@ -61,9 +61,13 @@ export function startSummary(config: BridgeConfig, port: number, cli: string): S
   const apps = config.apps.map((a) => ({ sdkAppId: String(a.sdk_app_id), signatureCheck: Boolean(a.token) }));
   const sinks = Object.values(config.sinks).map((s) => ({ name: s.name, type: s.type, target: sinkTarget(s, config.dir), routed: routed.has(s.name) }));
   const queue = config.queue.type === 'kafka' ? `kafka topic ${config.queue.kafka?.topic ?? ''}` : path.resolve(config.dir, config.queue.dir);
-  const configArg = config.file.startsWith('<') ? '' : ` --config ${path.relative(process.cwd(), config.file) || config.file}`;
+  // No --config when the CLI would find the same file by itself (./bridge.yaml, or the embedded default).
+  const implicit = config.file.startsWith('<') || config.file === path.resolve('bridge.yaml');
+  const configArg = implicit ? '' : ` --config ${path.relative(process.cwd(), config.file) || config.file}`;
   const next = `${cli} send-sample${configArg}   (in another terminal: posts 12 sample callbacks)`;
   const summary = [
+    // A run outside the clone uses the embedded default and writes ./data where it was started: say so.
+    `config     ${config.file.startsWith('<') ? `${config.file} (no ./bridge.yaml in ${process.cwd()})` : config.file}`,
     `listening  ${url}`,
     ...apps.map((a) => `app        ${a.sdkAppId}: signature checking ${a.signatureCheck ? 'on' : 'OFF (no token: any request naming this SdkAppid is accepted)'}`),
     ...sinks.map((s) => `sink       ${s.name} (${s.type}) → ${s.target}${s.routed ? '' : '  (no route sends to it)'}`),

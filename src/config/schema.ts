@@ -63,6 +63,24 @@ export const ListenSchema = Type.Object(
   { additionalProperties: false, default: {} },
 );
 
+/** Repair of group gaps from Tencent's history API, per app (src/backfill, README "When callbacks are lost"). */
+export const BackfillSchema = Type.Object(
+  {
+    identifier: Type.String({ minLength: 1, maxLength: 32, description: 'An app admin account (REST API identifier).' }),
+    secret_key: Type.String({ minLength: 1, description: 'The app\'s SDK secret key, which signs the admin UserSig. Write it as ${VAR}.' }),
+    api_host: Type.String({
+      minLength: 1,
+      description: 'REST API host of the app\'s region: console.tim.qq.com (China), adminapisgp.im.qcloud.com (Singapore), adminapikr.im.qcloud.com (Seoul), adminapiger.im.qcloud.com (Frankfurt), adminapiusa.im.qcloud.com (Silicon Valley), adminapiidn.im.qcloud.com (Jakarta)... An http(s):// URL is taken as it is.',
+    }),
+    rate_per_second: Type.Number({ exclusiveMinimum: 0, maximum: 200, default: 20, description: 'History requests per second for this app (Tencent allows 200).' }),
+    interval_ms: Type.Integer({ minimum: 100, default: 10_000, description: 'How often reported gaps (older than gaps.grace_ms) are fetched.' }),
+    max_attempts: Type.Integer({ minimum: 1, default: 10, description: 'Failed attempts (retriable errors, seqs the API did not return) before a range is given up until the next start.' }),
+    timeout_ms: Type.Integer({ minimum: 100, default: 10_000, description: 'Timeout of one REST request.' }),
+    usersig_ttl_s: Type.Integer({ minimum: 60, default: 86_400, description: 'Lifetime of the admin UserSig; a new one is made when a fifth of it is left.' }),
+  },
+  { additionalProperties: false },
+);
+
 export const AppSchema = Type.Object(
   {
     sdk_app_id: Type.Union([Type.String({ pattern: '^[0-9]+$' }), Type.Integer({ minimum: 1 })], { description: 'SDKAppID of the IM app.' }),
@@ -77,6 +95,7 @@ export const AppSchema = Type.Object(
         description: 'Accept unsigned callbacks (no token) although listen.host is not a loopback address. Without it such a config is refused: anyone who can reach the port could forge callbacks.',
       }),
     ),
+    backfill: Type.Optional(BackfillSchema),
   },
   { additionalProperties: false },
 );
@@ -267,6 +286,7 @@ export type ListenConfig = Static<typeof ListenSchema>;
 export type AppConfig = Static<typeof AppSchema>;
 export type QueueConfig = Static<typeof QueueSchema>;
 export type GapsConfig = Static<typeof GapsSchema>;
+export type BackfillConfig = Static<typeof BackfillSchema>;
 export type BatchConfig = Static<typeof BatchSchema>;
 export type RetryConfig = Static<typeof RetrySchema>;
 export type RouteConfig = Static<typeof RouteSchema>;
