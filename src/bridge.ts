@@ -16,6 +16,7 @@ import { IngestServer, type ReadinessReport } from './ingest/server.js';
 import { RateLimiter } from './ingest/ratelimit.js';
 import { DurableQueue, type StoreStats } from './queue/index.js';
 import { GapMonitor, gapsConfig } from './gaps/index.js';
+import { Backfiller, backfillApps } from './backfill/index.js';
 import { acquireQueueLock, type QueueLock } from './queue/lock.js';
 import { SinkDispatcher } from './route/dispatcher.js';
 // --- queue.type: kafka (docs/scale-out.md) ---
@@ -59,6 +60,8 @@ export class Bridge {
   private lock: QueueLock | undefined;
   /** Group MsgSeq gap detection (src/gaps); undefined when off (gaps.enabled: false, queue.type: kafka). */
   private gaps: GapMonitor | undefined;
+  /** Repair of reported gaps for apps with apps[].backfill (src/backfill). */
+  private backfill: Backfiller | undefined;
   private closing: Promise<void> | undefined;
   private stopping: Promise<void> | undefined;
   private reloading = false;
@@ -118,6 +121,15 @@ export class Bridge {
       this.logger.info({ code: 'GAPS_OPENED', conversations: report.stored, openGaps: report.openGaps, missing: report.missing }, `gap detection on: ${report.stored} conversation(s), ${report.openGaps} open gap(s)`);
     }
     this.handler = this.createHandler(config, this.queue);
+    const backfill = backfillApps(config.apps);
+    if (backfill.length > 0 && !this.gaps) {
+      this.logger.warn({ code: 'BACKFILL_NEEDS_GAPS', apps: backfill.map((a) => a.sdkAppId) }, 'apps[].backfill is set but gap detection is off (gaps.enabled: false): nothing to backfill');
+    } else if (backfill.length > 0) {
+      const handler = this.handler;
+      this.backfill = new Backfiller({ monitor: this.gaps!, apps: backfill, enqueue: (event) => handler.enqueueEvent(event), includeRaw: config.event.include_raw, metrics: this.metrics, logger: this.logger.child({ component: 'backfill' }) });
+      this.backfill.start();
+      this.logger.info({ code: 'BACKFILL_ON', apps: backfill.map((a) => a.sdkAppId) }, `backfill of reported gaps on for app(s) ${backfill.map((a) => a.sdkAppId).join(', ')}`);
+    }
 
     for (const [name, sinkConfig] of Object.entries(config.sinks)) this.startSink(sinkConfig, plugins.get(name)!);
     this.queue.onCommitted((notice) => {
@@ -235,6 +247,7 @@ export class Bridge {
       this.handler.stopAccepting();
       this.server.markDraining();
       await this.server.stop(Math.min(deadline, Date.now() + 2000));
+      await this.backfill?.stop();
       await Promise.all([...this.sinks.values()].map((unit) => unit.dispatcher.stop(deadline)));
       await this.closeQueue(false);
     })();
@@ -265,6 +278,7 @@ export class Bridge {
       }
       // --- end queue.type: kafka ---
       const stats = await this.queue.stats().catch(() => undefined);
+      void this.backfill?.stop(); // a forced stop does not wait for a request in flight
       this.gaps?.close();
       await this.queue.close();
       this.lock?.release();
@@ -309,7 +323,7 @@ export class Bridge {
       },
       sinks,
       // Detail only: a gap is lost callbacks upstream, not a reason to stop taking new ones.
-      gaps: this.gaps?.report() ?? { enabled: false },
+      gaps: this.gaps ? { ...this.gaps.report(), ...(this.backfill ? { backfill: this.backfill.report() } : {}) } : { enabled: false },
       // Events queued for sinks that are not configured (removed, or a replay target): no dispatcher reads them.
       ...(Object.keys(orphaned).length ? { orphaned } : {}),
     };

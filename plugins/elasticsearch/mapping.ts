@@ -36,6 +36,7 @@ export const EVENT_MAPPINGS = {
     imcommand: keyword,
     implatform: keyword,
     imclientip: keyword,
+    imorigin: keyword, // "backfill" for events pulled from Tencent's history API (README "When callbacks are lost")
     data: {
       properties: {
         family: keyword,

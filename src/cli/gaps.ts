@@ -2,12 +2,28 @@
  * `im-bridge gaps list`: the group MsgSeq gaps recorded in <queue.dir>/gaps.db (src/gaps). Read-only:
  * safe while the daemon runs (WAL; the daemon writes its state every gaps.flush_interval_ms, so the
  * listing may be that much behind).
+ *
+ * `im-bridge gaps backfill`: one backfill run by hand (src/backfill) over the open gaps, pending ones
+ * too and without backoff, into the queue, which the daemon then delivers. It needs the queue, so
+ * it runs while the daemon is stopped; a running daemon backfills reported gaps by itself.
  */
 import path from 'node:path';
-import { GapStore, GAPS_DB_FILE, type SeqState } from '../gaps/index.js';
+import pino from 'pino';
+import { Backfiller, backfillApps } from '../backfill/index.js';
+import { loadConfigFile } from '../config/load.js';
+import { GapMonitor, GapStore, GAPS_DB_FILE, gapsConfig, type SeqState } from '../gaps/index.js';
+import { Authenticator } from '../ingest/auth.js';
+import { CallbackHandler } from '../ingest/handler.js';
+import { Quarantine } from '../ingest/quarantine.js';
+import { createCallbackValidator } from '../ingest/schemas/index.js';
+import { DurableQueue } from '../queue/index.js';
+import { acquireQueueLock, locateDaemon } from '../queue/lock.js';
+import { RouteTable } from '../route/table.js';
+import { resolvePlugin } from '../sink/loader.js';
+import { Metrics } from '../telemetry/metrics.js';
 import { escapeControl } from '../telemetry/pretty.js';
 import type { QueueSideConfig } from './queue-config.js';
-import { EXIT_OK, timeArg, type Parsed } from './spec.js';
+import { CliError, EXIT_OK, timeArg, type Parsed } from './spec.js';
 
 interface GapRow {
   sdkAppId: string;
@@ -82,4 +98,51 @@ export function gapsList(config: QueueSideConfig, values: Parsed['values']): num
   }
   console.error(`${list.length} range(s), ${total} missing message(s)`);
   return EXIT_OK;
+}
+
+export async function gapsBackfill(configFile: string | undefined, values: Parsed['values']): Promise<number> {
+  const sinceMs = timeArg('--since', values.since as string | undefined);
+  const groupId = values.group as string | undefined;
+  const { config } = await loadConfigFile(configFile, { resolvePlugin });
+  const apps = backfillApps(config.apps);
+  if (apps.length === 0) throw new CliError('no app has apps[].backfill (identifier, secret_key, api_host): nothing can be fetched');
+  if (config.queue.type === 'kafka') throw new CliError('gap detection is off with queue.type: kafka, so there are no gaps to backfill');
+  const queueDir = path.resolve(config.dir, config.queue.dir);
+  const daemon = locateDaemon(queueDir);
+  if ('pid' in daemon) {
+    throw new CliError(`im-bridge (pid ${daemon.pid}) holds ${queueDir}; it backfills reported gaps every apps[].backfill.interval_ms by itself (see /readyz gaps.backfill). Stop it to run a backfill by hand.`);
+  }
+  const lock = acquireQueueLock(queueDir);
+  const logger = pino({ level: config.log.level === 'silent' ? 'silent' : 'warn' }, pino.destination(2));
+  const metrics = new Metrics({ processMetrics: false });
+  const queue = await DurableQueue.open({ ...config.queue, dir: queueDir });
+  const monitor = GapMonitor.open({ dir: queueDir, config: gapsConfig(config.gaps), metrics, logger });
+  try {
+    // The ingest path itself: routes, unmatched policy and the durable append of a callback.
+    const handler = new CallbackHandler({
+      auth: new Authenticator(config.apps, config.auth.time_window_ms),
+      validator: createCallbackValidator(),
+      routes: new RouteTable(config.routes),
+      queue,
+      metrics,
+      logger,
+      quarantine: new Quarantine(queue, metrics, logger),
+      includeRaw: config.event.include_raw,
+      unmatched: config.unmatched,
+      logRequests: 'off',
+    });
+    const backfiller = new Backfiller({ monitor, apps, enqueue: (event) => handler.enqueueEvent(event), includeRaw: config.event.include_raw, metrics, logger });
+    const result = await backfiller.run({ groupId, sinceMs, force: true });
+    const left = monitor.report();
+    if (values.json === true) console.log(JSON.stringify({ ...result, stillMissing: left.missing + left.pending }, null, 2));
+    else {
+      console.log(`${result.ranges} range(s): ${result.backfilled} message(s) queued (imorigin=backfill), ${result.placeholders} closed as deleted/expired at Tencent, ${result.failed} range(s) left open`);
+      console.log(`still missing: ${left.missing + left.pending} message(s) (im-bridge gaps list); the queued events are delivered when the daemon starts`);
+    }
+    return result.failed > 0 ? 1 : EXIT_OK;
+  } finally {
+    monitor.close();
+    await queue.close();
+    lock.release();
+  }
 }

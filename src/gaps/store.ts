@@ -17,6 +17,7 @@ interface Row {
   sdk_app_id: string;
   group_id: string;
   topic_id: string;
+  group_type: string;
   base: number;
   high: number;
   max: number;
@@ -39,9 +40,9 @@ export class GapStore {
   private constructor(db: Database.Database, readonly file: string) {
     this.db = db;
     this.upsert = db.prepare(
-      `INSERT INTO group_seq (key, sdk_app_id, group_id, topic_id, base, high, max, ranges, gaps, missing, updated_ms)
-       VALUES (@key, @sdkAppId, @groupId, @topicId, @base, @high, @max, @ranges, @gaps, @missing, @updatedMs)
-       ON CONFLICT(key) DO UPDATE SET base=excluded.base, high=excluded.high, max=excluded.max, ranges=excluded.ranges,
+      `INSERT INTO group_seq (key, sdk_app_id, group_id, topic_id, group_type, base, high, max, ranges, gaps, missing, updated_ms)
+       VALUES (@key, @sdkAppId, @groupId, @topicId, @groupType, @base, @high, @max, @ranges, @gaps, @missing, @updatedMs)
+       ON CONFLICT(key) DO UPDATE SET group_type=excluded.group_type, base=excluded.base, high=excluded.high, max=excluded.max, ranges=excluded.ranges,
          gaps=excluded.gaps, missing=excluded.missing, updated_ms=excluded.updated_ms`,
     );
     this.remove = db.prepare('DELETE FROM group_seq WHERE key = ?');
@@ -56,7 +57,7 @@ export class GapStore {
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     db.exec(`CREATE TABLE IF NOT EXISTS group_seq (
-      key TEXT PRIMARY KEY, sdk_app_id TEXT NOT NULL, group_id TEXT NOT NULL, topic_id TEXT NOT NULL,
+      key TEXT PRIMARY KEY, sdk_app_id TEXT NOT NULL, group_id TEXT NOT NULL, topic_id TEXT NOT NULL, group_type TEXT NOT NULL,
       base INTEGER NOT NULL, high INTEGER NOT NULL, max INTEGER NOT NULL,
       ranges TEXT NOT NULL, gaps INTEGER NOT NULL, missing INTEGER NOT NULL, updated_ms INTEGER NOT NULL)`);
     db.exec('CREATE INDEX IF NOT EXISTS group_seq_updated ON group_seq (updated_ms)');
@@ -81,7 +82,7 @@ export class GapStore {
           gaps++;
           missing += r.to - r.from + 1;
         }
-        this.upsert.run({ key: s.key, sdkAppId: s.sdkAppId, groupId: s.groupId, topicId: s.topicId, base: s.base, high: s.high, max: s.max, ranges: JSON.stringify(s.ranges), gaps, missing, updatedMs: s.updatedMs });
+        this.upsert.run({ key: s.key, sdkAppId: s.sdkAppId, groupId: s.groupId, topicId: s.topicId, groupType: s.groupType, base: s.base, high: s.high, max: s.max, ranges: JSON.stringify(s.ranges), gaps, missing, updatedMs: s.updatedMs });
       }
       for (const key of forgotten) this.remove.run(key);
     })();
@@ -132,6 +133,7 @@ function toState(row: Row): SeqState {
     sdkAppId: row.sdk_app_id,
     groupId: row.group_id,
     topicId: row.topic_id,
+    groupType: row.group_type,
     base: row.base,
     high: row.high,
     max: row.max,

@@ -32,6 +32,8 @@ export interface SeqState {
   groupId: string;
   /** '' for a group's own sequence. */
   topicId: string;
+  /** The group's type as the callbacks named it ('' when they did not): a backfilled event carries it too. */
+  groupType: string;
   base: number;
   high: number;
   max: number;
@@ -60,8 +62,8 @@ export function stateKey(sdkAppId: string, groupId: string, topicId: string): st
   return sdkAppId + '\u0000' + groupId + '\u0000' + topicId;
 }
 
-export function newState(sdkAppId: string, groupId: string, topicId: string, seq: number, nowMs: number): SeqState {
-  return { key: stateKey(sdkAppId, groupId, topicId), sdkAppId, groupId, topicId, base: seq, high: seq, max: seq, ranges: [], updatedMs: nowMs };
+export function newState(sdkAppId: string, groupId: string, topicId: string, seq: number, nowMs: number, groupType = ''): SeqState {
+  return { key: stateKey(sdkAppId, groupId, topicId), sdkAppId, groupId, topicId, groupType, base: seq, high: seq, max: seq, ranges: [], updatedMs: nowMs };
 }
 
 export function rangeSize(range: MissingRange): number {

@@ -229,6 +229,21 @@ export class CallbackHandler {
     return OK_ANSWER;
   }
 
+  /**
+   * An event made here instead of received (src/backfill): routed, queued and counted exactly like
+   * a callback's, unmatched policy included. Throws what the queue throws (QueueUnavailableError).
+   */
+  async enqueueEvent(event: CanonicalEvent): Promise<void> {
+    const d = this.deps;
+    const sinks = d.routes.match(event).sinks;
+    if (sinks.length === 0 && d.unmatched === 'drop') {
+      d.metrics.eventsUnmatched.inc({ policy: 'drop' });
+      d.logger.warn({ code: 'EVENT_UNMATCHED_DROPPED', command: event.imcommand, eventId: event.id }, 'no route matched; dropped (unmatched: drop)');
+      return;
+    }
+    await this.enqueue(event, sinks, this.commandLabel(event.imcommand), event.data.raw === undefined ? '' : JSON.stringify(event.data.raw));
+  }
+
   private async enqueue(event: CanonicalEvent, sinks: string[], label: string, bodyText: string): Promise<void> {
     const d = this.deps;
     await d.queue.append({ id: event.id, subject: event.subject, body: serializeEvent(event, bodyText), sinks }, event);

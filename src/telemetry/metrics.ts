@@ -188,6 +188,18 @@ export class Metrics {
     help: 'Group message callbacks whose seq had been seen already (redeliveries).',
     registers: [this.registry],
   });
+  readonly backfillEvents = new Counter({
+    name: 'im_bridge_backfill_events_total',
+    help: 'Seqs of reported gaps resolved from Tencent\'s history API, by outcome: backfilled (queued as an event marked imorigin=backfill) or place_msg (deleted, expired, recalled or a system message: closed, nothing queued).',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly backfillRequests = new Counter({
+    name: 'im_bridge_backfill_requests_total',
+    help: 'History API requests by result: ok, retriable, group_gone, fatal.',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
   // --- end group MsgSeq gaps ---
 
   constructor(options: { processMetrics?: boolean } = {}) {

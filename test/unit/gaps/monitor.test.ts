@@ -2,7 +2,7 @@
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import t from 'tap';
-import { GapMonitor, GapStore } from '../../../src/gaps/index.js';
+import { GapMonitor, GapStore, gapsConfig } from '../../../src/gaps/index.js';
 import { normalize } from '../../../src/normalize/index.js';
 import { Metrics } from '../../../src/telemetry/metrics.js';
 import { groupMessage, tempDir } from '../../helpers/daemon.js';
@@ -195,5 +195,13 @@ t.test('the LRU bound: evicted conversations stay in gaps.db and are read back',
   monitor.observe(event(groupMessage('a', 5)));
   t.same(monitor.openRanges().map((s) => [s.groupId, s.ranges.map((r) => [r.from, r.to])]), [['a', [[3, 3]]]], 'state read back from gaps.db');
   t.equal(monitor.report().missing, 1);
+  monitor.close();
+});
+
+t.test('without a gaps: section (embedders) the schema defaults apply', async (t) => {
+  t.same(gapsConfig(undefined), { enabled: true, grace_ms: 60_000, max_groups: 100_000, max_ranges_per_group: 100, max_jump: 100_000, flush_interval_ms: 1000 });
+  const monitor = GapMonitor.open({ dir: tempDir(), metrics: new Metrics({ processMetrics: false }), logger: capture().logger });
+  monitor.observe(event(groupMessage('g', 1)));
+  t.equal(monitor.report().conversations, 1);
   monitor.close();
 });
