@@ -553,6 +553,21 @@ function migrateDeadLetterBytes(db: Database.Database): void {
 }
 
 /** True when dead_letters is of a store written before its ids became AUTOINCREMENT. */
+/** The dead_letters table, for new stores and for the migration of old ones (one copy). */
+const DEAD_LETTER_COLUMNS = `
+  dlq_id INTEGER PRIMARY KEY AUTOINCREMENT,
+  kind TEXT NOT NULL,
+  sink TEXT,
+  event_id TEXT,
+  subject TEXT,
+  attempts INTEGER NOT NULL,
+  error_code TEXT NOT NULL,
+  error TEXT NOT NULL,
+  failed_ms INTEGER NOT NULL,
+  body TEXT NOT NULL,
+  bytes INTEGER NOT NULL DEFAULT 0
+`;
+
 function deadLetterIdsReusable(db: Database.Database): boolean {
   const row = db.prepare("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'dead_letters'").get() as { sql: string } | undefined;
   return row !== undefined && !/AUTOINCREMENT/i.test(row.sql);
@@ -568,19 +583,7 @@ function migrateDeadLetterIds(db: Database.Database): void {
   if (!deadLetterIdsReusable(db)) return;
   db.transaction(() => {
     db.exec(`
-      CREATE TABLE dead_letters_v2 (
-        dlq_id INTEGER PRIMARY KEY AUTOINCREMENT,
-        kind TEXT NOT NULL,
-        sink TEXT,
-        event_id TEXT,
-        subject TEXT,
-        attempts INTEGER NOT NULL,
-        error_code TEXT NOT NULL,
-        error TEXT NOT NULL,
-        failed_ms INTEGER NOT NULL,
-        body TEXT NOT NULL,
-        bytes INTEGER NOT NULL DEFAULT 0
-      );
+      CREATE TABLE dead_letters_v2 (${DEAD_LETTER_COLUMNS});
       INSERT INTO dead_letters_v2 (dlq_id, kind, sink, event_id, subject, attempts, error_code, error, failed_ms, body, bytes)
         SELECT dlq_id, kind, sink, event_id, subject, attempts, error_code, error, failed_ms, body, bytes FROM dead_letters;
       DROP TABLE dead_letters;
@@ -636,19 +639,7 @@ function open(file: string, readonly: boolean): Database.Database {
       PRIMARY KEY (sink, seq)
     ) WITHOUT ROWID;
     CREATE INDEX IF NOT EXISTS pending_by_seq ON pending (seq);
-    CREATE TABLE IF NOT EXISTS dead_letters (
-      dlq_id INTEGER PRIMARY KEY AUTOINCREMENT,
-      kind TEXT NOT NULL,
-      sink TEXT,
-      event_id TEXT,
-      subject TEXT,
-      attempts INTEGER NOT NULL,
-      error_code TEXT NOT NULL,
-      error TEXT NOT NULL,
-      failed_ms INTEGER NOT NULL,
-      body TEXT NOT NULL,
-      bytes INTEGER NOT NULL DEFAULT 0
-    );
+    CREATE TABLE IF NOT EXISTS dead_letters (${DEAD_LETTER_COLUMNS});
     CREATE INDEX IF NOT EXISTS dead_letters_by_sink ON dead_letters (sink, failed_ms);
   `);
   migrateDeadLetterBytes(db);
