@@ -60,8 +60,8 @@ export function nestedDeeperThan(bytes: Uint8Array, limit: number): boolean {
 
 const WHITESPACE = /[ \t\r\n]+/y;
 
-/** End index of the string whose opening quote is at `start` in `text`, or -1 if unterminated. */
-function textStringEnd(text: string, start: number): number {
+/** End index of the string whose opening quote is at `start` in `text`, or -1 if unterminated (also used by src/transform/exact.ts). */
+export function textStringEnd(text: string, start: number): number {
   let end = start;
   for (;;) {
     end = text.indexOf('"', end + 1);

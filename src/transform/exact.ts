@@ -8,6 +8,7 @@
  * process, so a sender cannot forge a marker.
  */
 import { randomBytes } from 'node:crypto';
+import { textStringEnd } from '../ingest/json-text.js';
 
 const NONCE = randomBytes(8).toString('hex');
 /** The marker prefix as a JavaScript string (starts with U+0000). */
@@ -31,7 +32,7 @@ export function markBigIntegers(text: string): string {
   while (i < text.length) {
     const c = text.charCodeAt(i);
     if (c === 0x22) {
-      i = stringEnd(text, i) + 1;
+      i = textStringEnd(text, i) + 1;
       if (i === 0) break;
     } else if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
       NUMBER.lastIndex = i;
@@ -83,13 +84,3 @@ function mayHoldBigInteger(text: string): boolean {
   return false;
 }
 
-function stringEnd(text: string, start: number): number {
-  let end = start;
-  for (;;) {
-    end = text.indexOf('"', end + 1);
-    if (end === -1) return -1;
-    let backslashes = 0;
-    while (text.charCodeAt(end - 1 - backslashes) === 0x5c) backslashes++;
-    if ((backslashes & 1) === 0) return end;
-  }
-}
