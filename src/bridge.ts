@@ -18,6 +18,7 @@ import { DurableQueue, type StoreStats } from './queue/index.js';
 import { GapMonitor, gapsConfig } from './gaps/index.js';
 import { Backfiller, backfillApps } from './backfill/index.js';
 import { acquireQueueLock, type QueueLock } from './queue/lock.js';
+import { writeReloadStatus, type ReloadStatus } from './queue/reload-status.js';
 import { SinkDispatcher } from './route/dispatcher.js';
 // --- queue.type: kafka (docs/scale-out.md) ---
 import { KafkaQueue, type IngestQueue } from './queue/kafka/index.js';
@@ -65,6 +66,8 @@ export class Bridge {
   private closing: Promise<void> | undefined;
   private stopping: Promise<void> | undefined;
   private reloading = false;
+  /** Reloads run by this process, for the status file `im-bridge reload` waits on (src/queue/reload-status.ts). */
+  private reloadAttempts = 0;
   private readonly warnedOrphans = new Set<string>();
   /** quarantineEvicted already counted in the metric. */
   private evictedReported = 0;
@@ -136,6 +139,21 @@ export class Bridge {
       for (const unit of this.sinks.values()) unit.dispatcher.onCommitted(notice);
     });
     await this.startServer(config);
+    this.recordReload({ generation: config.generation, ok: true });
+  }
+
+  /**
+   * The outcome of the latest reload (attempt 0: the start), for `im-bridge reload` to wait on
+   * (src/queue/reload-status.ts). Only with a local queue: the CLI finds the daemon through its
+   * directory. A failed write is logged and changes nothing else: the reload itself took effect.
+   */
+  private recordReload(outcome: Pick<ReloadStatus, 'generation' | 'ok' | 'error'>): void {
+    if (!this.lock) return;
+    try {
+      writeReloadStatus(this.lock.dir, { pid: process.pid, attempt: this.reloadAttempts, at: new Date().toISOString(), ...outcome });
+    } catch (error) {
+      this.logger.warn({ code: 'RELOAD_STATUS_WRITE_FAILED', dir: this.lock.dir, err: (error as Error).message }, 'cannot write the reload status file; `im-bridge reload` will time out, the log has the outcome');
+    }
   }
 
   /** The ingest handler over either queue (local or kafka): same checks, same answers. */
@@ -187,6 +205,7 @@ export class Bridge {
   async reload(): Promise<{ ok: boolean; error?: string; generation: number }> {
     if (this.reloading || this.stopping) return { ok: false, error: 'busy', generation: this.config.generation };
     this.reloading = true;
+    this.reloadAttempts++;
     try {
       let loaded;
       try {
@@ -194,6 +213,7 @@ export class Bridge {
       } catch (error) {
         const e = error as Error & { code?: string; line?: number; file?: string; key?: string };
         this.logger.error({ code: 'CONFIG_RELOAD_REJECTED', errorCode: e.code, file: e.file, line: e.line, key: e.key, err: e.message }, `reload refused, keeping generation ${this.config.generation}: ${e.message}`);
+        this.recordReload({ generation: this.config.generation, ok: false, error: { code: e.code, message: e.message, file: e.file, line: e.line, key: e.key } });
         return { ok: false, error: e.message, generation: this.config.generation };
       }
       const next = loaded.config;
@@ -232,6 +252,7 @@ export class Bridge {
       this.config = { ...next, listen: this.config.listen, queue: this.config.queue };
       this.metrics.configGeneration.set(next.generation);
       this.logger.info({ code: 'CONFIG_RELOADED', generation: next.generation, sinks: Object.keys(next.sinks) }, `configuration generation ${next.generation} in force`);
+      this.recordReload({ generation: next.generation, ok: true });
       return { ok: true, generation: next.generation };
     } finally {
       this.reloading = false;

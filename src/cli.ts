@@ -13,7 +13,6 @@ import { loadConfigFile } from './config/load.js';
 import type { BridgeConfig } from './config/schema.js';
 import { signature } from './ingest/auth.js';
 import { SAMPLE_CALLBACKS } from './ingest/samples.js';
-import { locateDaemon } from './queue/lock.js';
 import { QueueStore, type DeadLetterRow } from './queue/store.js';
 import { resolvePlugin } from './sink/loader.js';
 import { createLogger } from './telemetry/logger.js';
@@ -24,6 +23,7 @@ import {
   CliError,
   COMMANDS,
   commandHelp,
+  DEFAULT_RELOAD_TIMEOUT_MS,
   EXIT_OK,
   EXIT_RUNTIME,
   EXIT_USAGE,
@@ -38,7 +38,8 @@ import {
   type Parsed,
 } from './cli/spec.js';
 import { startSummary } from './cli/summary.js';
-import { gapsBackfill, gapsList } from './cli/gaps.js';
+import { gapsBackfill, gapsBackfillC2C, gapsList } from './cli/gaps.js';
+import { reload } from './cli/reload.js';
 
 type Values = Parsed['values'];
 
@@ -143,8 +144,10 @@ async function dispatch(parsed: Parsed): Promise<number> {
       return gapsList(await loadQueueSide(configFile), values);
     case 'gaps backfill':
       return gapsBackfill(configFile, values);
+    case 'gaps backfill-c2c':
+      return gapsBackfillC2C(configFile, values);
     case 'reload':
-      return reload(configFile);
+      return reload(configFile, intArg('--timeout-ms', values['timeout-ms'] as string | undefined, DEFAULT_RELOAD_TIMEOUT_MS));
     case 'version':
       console.log(version());
       return EXIT_OK;
@@ -175,20 +178,6 @@ async function check(configFile: string | undefined): Promise<number> {
   if (bind) warnings.push(bind);
   for (const w of warnings) console.log(`warning: ${w.code}: ${w.message}`);
   console.log(`ok: ${config.file}: ${config.apps.length} app(s), ${Object.keys(config.sinks).length} sink(s), ${config.routes.length} route(s)${warnings.length ? `, ${warnings.length} warning(s)` : ''}`);
-  return EXIT_OK;
-}
-
-async function reload(configFile: string | undefined): Promise<number> {
-  const config = await load(configFile);
-  if (config.queue.type === 'kafka') {
-    throw new CliError('reload: with queue.type: kafka the daemon keeps no lock or pid file here; send it SIGHUP yourself (systemctl reload im-bridge, kill -HUP PID)');
-  }
-  // Only a live `im-bridge run` that holds this queue's lock is signalled, never whatever process
-  // owns a stale pid (src/queue/lock.ts).
-  const daemon = locateDaemon(path.resolve(config.dir, config.queue.dir));
-  if ('refused' in daemon) throw new CliError(`reload: ${daemon.refused}`);
-  process.kill(daemon.pid, 'SIGHUP');
-  console.log(`sent SIGHUP to im-bridge (pid ${daemon.pid}); the daemon's log says whether the new configuration was applied (CONFIG_RELOADED or CONFIG_RELOAD_REJECTED), /readyz shows its generation`);
   return EXIT_OK;
 }
 

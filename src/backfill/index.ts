@@ -19,7 +19,8 @@ import { UserSigSource } from './usersig.js';
 
 export { RestError, TencentRestClient, classify } from './rest.js';
 export { UserSigSource } from './usersig.js';
-export { backfilledEvent, callbackBody } from './mapping.js';
+export { backfilledEvent, callbackBody, c2cBackfilledEvent, c2cCallbackBody } from './mapping.js';
+export { backfillC2C, C2CPagingError, type C2CBackfillResult, type C2CWindow } from './c2c.js';
 
 /** group_msg_get_simple returns at most this many messages per request. */
 export const PAGE_SIZE = 20;

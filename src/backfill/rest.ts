@@ -1,6 +1,8 @@
 /**
  * Tencent Chat REST API client for what backfill needs: v4/group_open_http_svc/group_msg_get_simple
- * (a group's stored messages by seq, newest first, at most 20 per request). Requests are signed
+ * (a group's stored messages by seq, newest first, at most 20 per request) and
+ * v4/openim/admin_getroammsg (a one-to-one conversation's roaming messages in a time window, paged
+ * with LastMsgTime/LastMsgKey until Complete is 1; 200 requests/s per app too). Requests are signed
  * with the admin UserSig (usersig.ts) and spaced to the configured rate (Tencent allows this API
  * 200 requests/s per app). Every failure becomes a RestError with a stable code and a verdict:
  * retriable (later, with backoff), group gone (no history left to fetch), or fatal (configuration:
@@ -32,6 +34,47 @@ export interface GroupMsgGetSimpleResponse {
   /** 1 when there are no older messages. */
   IsFinished?: number;
   RspMsgList?: RestMessage[];
+}
+
+/** One message of admin_getroammsg's MsgList. */
+export interface RoamMessage {
+  From_Account?: string;
+  To_Account?: string;
+  MsgSeq?: number;
+  MsgRandom?: number;
+  MsgTimeStamp?: number;
+  /** Bit flags; recalled messages are listed too (with an empty MsgBody). */
+  MsgFlagBits?: number;
+  MsgKey?: string;
+  /** Newer accounts only: the id C2C callbacks carry as MsgId. */
+  MsgId?: string;
+  MsgBody?: unknown[];
+  CloudCustomData?: string;
+  [key: string]: unknown;
+}
+
+export interface AdminGetRoamMsgRequest {
+  /** The side whose roaming history is read (the other side's deletions do not matter then). */
+  Operator_Account: string;
+  Peer_Account: string;
+  MaxCnt: number;
+  /** Unix seconds, inclusive. */
+  MinTime: number;
+  MaxTime: number;
+  /** With MaxTime = the previous page's LastMsgTime: continue below that message. */
+  LastMsgKey?: string;
+}
+
+export interface AdminGetRoamMsgResponse {
+  ActionStatus: string;
+  ErrorCode: number;
+  ErrorInfo?: string;
+  /** 1 when every message of the window was returned; 0: pull again from LastMsgTime/LastMsgKey. */
+  Complete?: number;
+  MsgCnt?: number;
+  LastMsgTime?: number;
+  LastMsgKey?: string;
+  MsgList?: RoamMessage[];
 }
 
 export type RestVerdict = 'retriable' | 'group_gone' | 'fatal';
@@ -94,6 +137,10 @@ export class TencentRestClient {
 
   async groupMsgGetSimple(request: { GroupId: string; ReqMsgSeq?: number; ReqMsgNumber: number; TopicId?: string }): Promise<GroupMsgGetSimpleResponse> {
     return (await this.call('v4/group_open_http_svc/group_msg_get_simple', request)) as GroupMsgGetSimpleResponse;
+  }
+
+  async adminGetRoamMsg(request: AdminGetRoamMsgRequest): Promise<AdminGetRoamMsgResponse> {
+    return (await this.call('v4/openim/admin_getroammsg', request)) as AdminGetRoamMsgResponse;
   }
 
   private async call(api: string, body: unknown): Promise<{ ActionStatus: string; ErrorCode: number; ErrorInfo?: string }> {

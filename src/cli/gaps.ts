@@ -6,16 +6,20 @@
  * `im-bridge gaps backfill`: one backfill run by hand (src/backfill) over the open gaps, pending ones
  * too and without backoff, into the queue, which the daemon then delivers. It needs the queue, so
  * it runs while the daemon is stopped; a running daemon backfills reported gaps by itself.
+ *
+ * `im-bridge gaps backfill-c2c`: one C2C conversation's messages in a time window, the same way.
  */
 import path from 'node:path';
 import pino from 'pino';
-import { Backfiller, backfillApps } from '../backfill/index.js';
+import { Backfiller, backfillApps, backfillC2C, C2CPagingError, RestError, type C2CBackfillResult } from '../backfill/index.js';
 import { loadConfigFile } from '../config/load.js';
+import type { BridgeConfig } from '../config/schema.js';
 import { GapMonitor, GapStore, GAPS_DB_FILE, gapsConfig, type SeqState } from '../gaps/index.js';
 import { Authenticator } from '../ingest/auth.js';
 import { CallbackHandler } from '../ingest/handler.js';
 import { Quarantine } from '../ingest/quarantine.js';
 import { createCallbackValidator } from '../ingest/schemas/index.js';
+import type { CanonicalEvent } from '../normalize/event.js';
 import { DurableQueue } from '../queue/index.js';
 import { acquireQueueLock, locateDaemon } from '../queue/lock.js';
 import { RouteTable } from '../route/table.js';
@@ -23,7 +27,7 @@ import { resolvePlugin } from '../sink/loader.js';
 import { Metrics } from '../telemetry/metrics.js';
 import { escapeControl } from '../telemetry/pretty.js';
 import type { QueueSideConfig } from './queue-config.js';
-import { CliError, EXIT_OK, timeArg, type Parsed } from './spec.js';
+import { CliError, EXIT_OK, UsageError, timeArg, type Parsed } from './spec.js';
 
 interface GapRow {
   sdkAppId: string;
@@ -107,42 +111,109 @@ export async function gapsBackfill(configFile: string | undefined, values: Parse
   const apps = backfillApps(config.apps);
   if (apps.length === 0) throw new CliError('no app has apps[].backfill (identifier, secret_key, api_host): nothing can be fetched');
   if (config.queue.type === 'kafka') throw new CliError('gap detection is off with queue.type: kafka, so there are no gaps to backfill');
+  const refusal = 'it backfills reported gaps every apps[].backfill.interval_ms by itself (see /readyz gaps.backfill). Stop it to run a backfill by hand.';
+  return withStoppedQueue(config, refusal, async ({ queueDir, enqueue, metrics, logger }) => {
+    const monitor = GapMonitor.open({ dir: queueDir, config: gapsConfig(config.gaps), metrics, logger });
+    try {
+      const backfiller = new Backfiller({ monitor, apps, enqueue, includeRaw: config.event.include_raw, metrics, logger });
+      const result = await backfiller.run({ groupId, sinceMs, force: true });
+      const left = monitor.report();
+      if (values.json === true) console.log(JSON.stringify({ ...result, stillMissing: left.missing + left.pending }, null, 2));
+      else {
+        console.log(`${result.ranges} range(s): ${result.backfilled} message(s) queued (imorigin=backfill), ${result.placeholders} closed as deleted/expired at Tencent, ${result.failed} range(s) left open`);
+        console.log(`still missing: ${left.missing + left.pending} message(s) (im-bridge gaps list); the queued events are delivered when the daemon starts`);
+      }
+      return result.failed > 0 ? 1 : EXIT_OK;
+    } finally {
+      monitor.close();
+    }
+  });
+}
+
+/**
+ * `im-bridge gaps backfill-c2c`: the messages of one C2C conversation in a time window, from
+ * Tencent's roaming history (src/backfill/c2c.ts), queued as their callbacks' events. By hand only:
+ * C2C has no seq, so no gap is ever detected to fetch by itself.
+ */
+export async function gapsBackfillC2C(configFile: string | undefined, values: Parsed['values']): Promise<number> {
+  const required = (name: string): string => {
+    const v = values[name];
+    if (typeof v !== 'string' || v === '') throw new UsageError(`--${name} is required`);
+    return v;
+  };
+  const sdkAppId = required('app');
+  const account = required('account');
+  const peer = required('peer');
+  const nowMs = Date.now();
+  const sinceMs = timeArg('--since', required('since'), nowMs)!;
+  const untilMs = timeArg('--until', values.until as string | undefined, nowMs) ?? nowMs;
+  if (untilMs <= sinceMs) throw new UsageError(`--until (${new Date(untilMs).toISOString()}) must be after --since (${new Date(sinceMs).toISOString()})`);
+  const { config } = await loadConfigFile(configFile, { resolvePlugin });
+  const app = backfillApps(config.apps).find((a) => a.sdkAppId === sdkAppId);
+  if (!app) throw new CliError(`app ${sdkAppId} has no apps[].backfill (identifier, secret_key, api_host) in ${config.file}: nothing can be fetched`);
+  if (config.queue.type === 'kafka') throw new CliError('backfill-c2c queues into the local queue directory; with queue.type: kafka there is none here');
+  const refusal = 'backfill-c2c needs its queue. Stop it, run the backfill, start it again (the events are delivered then).';
+  return withStoppedQueue(config, refusal, async ({ enqueue }) => {
+    const window = { sdkAppId, account, peer, sinceMs, untilMs };
+    let result: C2CBackfillResult;
+    try {
+      result = await backfillC2C(app.client, window, enqueue, { includeRaw: config.event.include_raw });
+    } catch (error) {
+      if (error instanceof RestError || error instanceof C2CPagingError) {
+        throw new CliError(`backfill-c2c ${error.code}: ${error.message} (messages queued before the failure stay queued; running it again queues nothing twice at the sinks: same ids)`);
+      }
+      throw error;
+    }
+    const span = `${new Date(sinceMs).toISOString()}..${new Date(untilMs).toISOString()}`;
+    if (values.json === true) console.log(JSON.stringify({ sdkAppId, account, peer, since: new Date(sinceMs).toISOString(), until: new Date(untilMs).toISOString(), ...result }, null, 2));
+    else {
+      console.log(`${escapeControl(account)} <-> ${escapeControl(peer)} ${span}: ${result.listed} message(s) in Tencent's history, ${result.backfilled} queued (imorigin=backfill), ${result.skipped} without a body (recalled), ${result.withoutId} without MsgKey/MsgId; ${result.requests} request(s)`);
+      console.log('the queued events are delivered when the daemon starts; sinks drop those whose callback arrived (same id)');
+    }
+    return EXIT_OK;
+  });
+}
+
+interface StoppedQueue {
+  queueDir: string;
+  /** The ingest path itself: routes, unmatched policy and the durable append of a callback. */
+  enqueue: (event: CanonicalEvent) => Promise<void>;
+  metrics: Metrics;
+  logger: pino.Logger;
+}
+
+/**
+ * The queue of a stopped daemon, locked for the run, with the callback handler's enqueue: what the
+ * backfill commands write is delivered at the next start like any accepted callback. Refused (exit 1,
+ * `refusal` says why) while an im-bridge holds the queue.
+ */
+async function withStoppedQueue(config: BridgeConfig, refusal: string, use: (q: StoppedQueue) => Promise<number>): Promise<number> {
   const queueDir = path.resolve(config.dir, config.queue.dir);
   const daemon = locateDaemon(queueDir);
-  if ('pid' in daemon) {
-    throw new CliError(`im-bridge (pid ${daemon.pid}) holds ${queueDir}; it backfills reported gaps every apps[].backfill.interval_ms by itself (see /readyz gaps.backfill). Stop it to run a backfill by hand.`);
-  }
+  if ('pid' in daemon) throw new CliError(`im-bridge (pid ${daemon.pid}) holds ${queueDir}; ${refusal}`);
   const lock = acquireQueueLock(queueDir);
   const logger = pino({ level: config.log.level === 'silent' ? 'silent' : 'warn' }, pino.destination(2));
   const metrics = new Metrics({ processMetrics: false });
-  const queue = await DurableQueue.open({ ...config.queue, dir: queueDir });
-  const monitor = GapMonitor.open({ dir: queueDir, config: gapsConfig(config.gaps), metrics, logger });
   try {
-    // The ingest path itself: routes, unmatched policy and the durable append of a callback.
-    const handler = new CallbackHandler({
-      auth: new Authenticator(config.apps, config.auth.time_window_ms),
-      validator: createCallbackValidator(),
-      routes: new RouteTable(config.routes),
-      queue,
-      metrics,
-      logger,
-      quarantine: new Quarantine(queue, metrics, logger),
-      includeRaw: config.event.include_raw,
-      unmatched: config.unmatched,
-      logRequests: 'off',
-    });
-    const backfiller = new Backfiller({ monitor, apps, enqueue: (event) => handler.enqueueEvent(event), includeRaw: config.event.include_raw, metrics, logger });
-    const result = await backfiller.run({ groupId, sinceMs, force: true });
-    const left = monitor.report();
-    if (values.json === true) console.log(JSON.stringify({ ...result, stillMissing: left.missing + left.pending }, null, 2));
-    else {
-      console.log(`${result.ranges} range(s): ${result.backfilled} message(s) queued (imorigin=backfill), ${result.placeholders} closed as deleted/expired at Tencent, ${result.failed} range(s) left open`);
-      console.log(`still missing: ${left.missing + left.pending} message(s) (im-bridge gaps list); the queued events are delivered when the daemon starts`);
+    const queue = await DurableQueue.open({ ...config.queue, dir: queueDir });
+    try {
+      const handler = new CallbackHandler({
+        auth: new Authenticator(config.apps, config.auth.time_window_ms),
+        validator: createCallbackValidator(),
+        routes: new RouteTable(config.routes),
+        queue,
+        metrics,
+        logger,
+        quarantine: new Quarantine(queue, metrics, logger),
+        includeRaw: config.event.include_raw,
+        unmatched: config.unmatched,
+        logRequests: 'off',
+      });
+      return await use({ queueDir, enqueue: (event) => handler.enqueueEvent(event), metrics, logger });
+    } finally {
+      await queue.close();
     }
-    return result.failed > 0 ? 1 : EXIT_OK;
   } finally {
-    monitor.close();
-    await queue.close();
     lock.release();
   }
 }

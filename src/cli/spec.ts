@@ -9,6 +9,8 @@ import { parseArgs } from 'node:util';
 export const EXIT_OK = 0;
 export const EXIT_RUNTIME = 1;
 export const EXIT_USAGE = 2;
+/** `im-bridge reload` waits this long for the daemon's answer unless --timeout-ms says otherwise. */
+export const DEFAULT_RELOAD_TIMEOUT_MS = 30_000;
 
 /** A wrong command line: printed with a pointer to the command's help, exit 2. */
 export class UsageError extends Error {
@@ -156,10 +158,28 @@ export const COMMANDS: CommandSpec[] = [
     },
   },
   {
+    name: 'gaps backfill-c2c',
+    summary: 'fetch one C2C conversation\'s messages in a time window from Tencent\'s roaming history (apps[].backfill) and queue them as their callbacks\' events',
+    details:
+      'C2C messages have no seq, so lost one-to-one callbacks are never detected: name the conversation and the window of an outage. Each message gets its callback\'s id (MsgId, else MsgKey), so sinks drop those whose callback arrived. Runs while the daemon is stopped (it needs the queue); the events are delivered at the next start. Only what Tencent still stores (roaming retention, 7 days by default) is found.',
+    options: {
+      config: CONFIG,
+      app: { type: 'string', value: 'SDKAPPID', help: 'the app (with apps[].backfill) the conversation belongs to (required)' },
+      account: { type: 'string', value: 'USER', help: 'one side of the conversation, whose history is read (Operator_Account; required)' },
+      peer: { type: 'string', value: 'USER', help: 'the other side (Peer_Account; required)' },
+      since: { type: 'string', value: 'TIME', help: `start of the window (required): ${TIME_HELP}` },
+      until: { type: 'string', value: 'TIME', help: `end of the window (default: now): ${TIME_HELP}` },
+      json: JSON_OUT,
+    },
+  },
+  {
     name: 'reload',
-    summary: 'ask the running daemon of this queue directory to reload its configuration (SIGHUP)',
-    details: 'The file is validated first (exit 2 when invalid); only a live im-bridge holding the queue lock is signalled.',
-    options: { config: CONFIG },
+    summary: 'ask the running daemon of this queue directory to reload its configuration (SIGHUP) and wait for the outcome',
+    details: 'Only a live im-bridge holding the queue lock is signalled. The daemon judges the new file in its own environment and answers through im-bridge.reload.json in queue.dir.\nExit 0 "configuration generation N in force"; exit 2 the daemon rejected the file (its reason, with file:line) and keeps the generation in force; exit 1 no daemon, or no answer in time.',
+    options: {
+      config: CONFIG,
+      'timeout-ms': { type: 'string', value: 'N', help: `how long to wait for the daemon's answer (default ${DEFAULT_RELOAD_TIMEOUT_MS})` },
+    },
   },
   { name: 'version', summary: 'print the version', options: {} },
   { name: 'help', args: '[COMMAND]', summary: 'print this help, or one command\'s', options: {}, positionals: 2 },

@@ -143,8 +143,10 @@ export async function loadConfigText(text: string, file: string, dir: string, op
     } catch (error) {
       const code = (error as { code?: string }).code === 'CONFIG_UNKNOWN_SINK_TYPE' ? 'CONFIG_UNKNOWN_SINK_TYPE' : 'CONFIG_PLUGIN_LOAD';
       const at = common.module !== undefined ? 'module' : 'type';
-      // The resolver's message may end in its own [CODE]: one code per line is enough.
-      report(code, (error as Error).message.replace(/\s*\[[A-Z][A-Z0-9_]*\]\s*$/, ''), nodeAt(doc, ['sinks', name, at]), `sinks.${name}.${at}`);
+      // The resolver's message may end in its own [CODE]: keep it when it says more than ours
+      // (PLUGIN_IMPORT_FAILED, PLUGIN_NOT_FOUND… under CONFIG_PLUGIN_LOAD), drop it when it repeats ours.
+      const message = (error as Error).message.replace(new RegExp(`\\s*\\[${code}\\]\\s*$`), '');
+      report(code, message, nodeAt(doc, ['sinks', name, at]), `sinks.${name}.${at}`);
       continue;
     }
     const validatePlugin = pluginValidator(plugin.configSchema);

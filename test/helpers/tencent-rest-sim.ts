@@ -6,6 +6,12 @@
  * ReqMsgNumber ≤ 20, ReqMsgSeq, TopicId), the answer (newest first, IsFinished, IsPlaceMsg: 1 for a
  * deleted/expired seq with an empty MsgBody) and the error codes (10004, 10010, 60010, 70001, 70003,
  * 70009, 70013, 70014, 10002/10006 on demand). AVChatRoom groups keep no history (10007 here).
+ * Second endpoint, v4/openim/admin_getroammsg (a C2C conversation's roaming messages from the
+ * side of Operator_Account, MinTime..MaxTime in seconds, newest first, at most MaxCnt and at most
+ * `c2cPageLimit` per answer — Tencent's answer size limit; Complete 0 with LastMsgTime/LastMsgKey
+ * of the oldest message returned, continued below it when asked again with MaxTime = LastMsgTime
+ * and that LastMsgKey), with its errors: 90009 not an admin, 90010 missing or invalid fields,
+ * 70107 an account that does not exist.
  * In-process HTTP server on 127.0.0.1; started and stopped by the tests.
  */
 import http from 'node:http';
@@ -30,6 +36,19 @@ export interface SimMessage {
   IsSystemMsg?: number;
 }
 
+export interface SimRoamMessage {
+  From_Account: string;
+  To_Account: string;
+  MsgSeq: number;
+  MsgRandom: number;
+  MsgTimeStamp: number;
+  MsgKey: string;
+  MsgId?: string;
+  MsgFlagBits?: number;
+  MsgBody: unknown[];
+  CloudCustomData?: string;
+}
+
 export interface SimRequest {
   api: string;
   query: Record<string, string>;
@@ -43,6 +62,10 @@ export class TencentRestSim {
   private readonly history = new Map<string, Map<number, SimMessage>>();
   private readonly types = new Map<string, string>();
   private readonly failures: number[] = [];
+  private readonly c2c: SimRoamMessage[] = [];
+  private readonly accounts = new Set<string>();
+  /** Messages per admin_getroammsg answer at most (Tencent cuts an answer at about 13 KB). */
+  c2cPageLimit = 20;
   readonly requests: SimRequest[] = [];
   url = '';
 
@@ -71,6 +94,13 @@ export class TencentRestSim {
     let list = this.history.get(key);
     if (!list) this.history.set(key, (list = new Map()));
     list.set(message.MsgSeq, message);
+  }
+
+  /** Stores a one-to-one message in both sides' roaming history; both accounts exist from then on. */
+  storeC2C(message: SimRoamMessage): void {
+    this.accounts.add(message.From_Account);
+    this.accounts.add(message.To_Account);
+    this.c2c.push(message);
   }
 
   /** The seq stays, its content goes: answered as IsPlaceMsg 1 (deleted or expired). */
@@ -112,11 +142,13 @@ export class TencentRestSim {
     if (!/^\d+$/.test(query.random ?? '') || random > 4294967295) return fail(60002, 'random must be a 32-bit unsigned integer');
     const sigError = this.verifyUserSig(query.usersig ?? '', query.identifier ?? '');
     if (sigError) return sigError;
-    if (!this.options.admins.includes(query.identifier!)) return fail(60010, 'the request needs an App admin');
+    const openim = api.startsWith('v4/openim/');
+    if (!this.options.admins.includes(query.identifier!)) return openim ? fail(90009, 'the request needs an App admin') : fail(60010, 'the request needs an App admin');
     const injected = this.failures.shift();
     if (injected !== undefined) return fail(injected, 'injected failure');
-    if (api !== 'v4/group_open_http_svc/group_msg_get_simple') return fail(60009, 'request resource error');
-    return this.groupMsgGetSimple(body);
+    if (api === 'v4/group_open_http_svc/group_msg_get_simple') return this.groupMsgGetSimple(body);
+    if (api === 'v4/openim/admin_getroammsg') return this.adminGetRoamMsg(body);
+    return fail(60009, 'request resource error');
   }
 
   /** What Tencent checks of a UserSig, with the library that made it. */
@@ -165,6 +197,57 @@ export class TencentRestSim {
       }),
     };
   }
+
+  private adminGetRoamMsg(body: Record<string, unknown>): Record<string, unknown> {
+    const operator = body.Operator_Account;
+    const peer = body.Peer_Account;
+    const { MaxCnt: max, MinTime: min, MaxTime: maxTime, LastMsgKey: lastKey } = body;
+    if (typeof operator !== 'string' || operator === '' || typeof peer !== 'string' || peer === '') return fail(90010, 'Operator_Account and Peer_Account are required');
+    if (typeof max !== 'number' || !Number.isInteger(max) || max < 1) return fail(90010, 'MaxCnt must be a positive integer');
+    if (typeof min !== 'number' || typeof maxTime !== 'number' || !Number.isInteger(min) || !Number.isInteger(maxTime) || min > maxTime) return fail(90010, 'MinTime and MaxTime must be integers, MinTime <= MaxTime');
+    if (lastKey !== undefined && typeof lastKey !== 'string') return fail(90010, 'LastMsgKey must be a string');
+    if (!this.accounts.has(operator)) return fail(70107, `account ${operator} does not exist`);
+    if (!this.accounts.has(peer)) return fail(70107, `account ${peer} does not exist`);
+    const all = this.c2c
+      .filter((m) => ((m.From_Account === operator && m.To_Account === peer) || (m.From_Account === peer && m.To_Account === operator)) && m.MsgTimeStamp >= min && m.MsgTimeStamp <= maxTime)
+      .sort(roamOrder);
+    let start = 0;
+    if (typeof lastKey === 'string' && lastKey !== '') {
+      // Continue below the named message (its second is MaxTime): skip it and the ones above it.
+      const at = all.findIndex((m) => m.MsgKey === lastKey);
+      start = at === -1 ? 0 : at + 1;
+    }
+    const page = all.slice(start, start + Math.min(max, this.c2cPageLimit));
+    const oldest = page.at(-1);
+    return {
+      ActionStatus: 'OK',
+      ErrorInfo: '',
+      ErrorCode: 0,
+      Complete: start + page.length >= all.length ? 1 : 0,
+      MsgCnt: page.length,
+      LastMsgTime: oldest?.MsgTimeStamp ?? 0,
+      LastMsgKey: oldest?.MsgKey ?? '',
+      // Listed oldest first within the answer, as in the documentation's sample.
+      MsgList: [...page].reverse().map((m) => ({
+        From_Account: m.From_Account,
+        To_Account: m.To_Account,
+        MsgSeq: m.MsgSeq,
+        MsgRandom: m.MsgRandom,
+        MsgTimeStamp: m.MsgTimeStamp,
+        MsgFlagBits: m.MsgFlagBits ?? 0,
+        IsPeerRead: 0,
+        MsgKey: m.MsgKey,
+        ...(m.MsgId !== undefined ? { MsgId: m.MsgId } : {}),
+        MsgBody: m.MsgBody,
+        CloudCustomData: m.CloudCustomData ?? '',
+      })),
+    };
+  }
+}
+
+/** Newest first; within one second by MsgKey, descending, so LastMsgKey marks a position. */
+function roamOrder(a: SimRoamMessage, b: SimRoamMessage): number {
+  return b.MsgTimeStamp - a.MsgTimeStamp || (a.MsgKey < b.MsgKey ? 1 : a.MsgKey > b.MsgKey ? -1 : 0);
 }
 
 function fail(code: number, info: string): Record<string, unknown> {
@@ -178,6 +261,21 @@ export function restMessageFor(body: Record<string, unknown>): SimMessage {
     MsgSeq: Number(body.MsgSeq),
     MsgRandom: Number(body.Random),
     MsgTimeStamp: Number(body.MsgTime),
+    MsgBody: body.MsgBody as unknown[],
+    ...(typeof body.CloudCustomData === 'string' ? { CloudCustomData: body.CloudCustomData } : {}),
+  };
+}
+
+/** The roaming message that corresponds to a C2C.CallbackAfterSendMsg body (test/integration/backfill/c2c.test.ts). */
+export function roamMessageFor(body: Record<string, unknown>): SimRoamMessage {
+  return {
+    From_Account: String(body.From_Account),
+    To_Account: String(body.To_Account),
+    MsgSeq: Number(body.MsgSeq),
+    MsgRandom: Number(body.MsgRandom),
+    MsgTimeStamp: Number(body.MsgTime),
+    MsgKey: String(body.MsgKey),
+    ...(typeof body.MsgId === 'string' ? { MsgId: body.MsgId } : {}),
     MsgBody: body.MsgBody as unknown[],
     ...(typeof body.CloudCustomData === 'string' ? { CloudCustomData: body.CloudCustomData } : {}),
   };
