@@ -46,14 +46,19 @@ function ev(command: string, body: Record<string, unknown>): CanonicalEvent {
   return normalize({ CallbackCommand: command, ...body }, { sdkAppId: '1400000000', command, receivedAtMs: Date.now() }, { includeRaw: true });
 }
 
+/**
+ * One event per distinct id of the callback fixtures. Two fixtures are Tencent's same group-message
+ * sample (GroupId + MsgSeq): one id, as a redelivery would be, so it counts once here.
+ */
 function fixtureEvents(): CanonicalEvent[] {
   const dir = new URL('../../fixtures/callbacks/', import.meta.url);
-  return readdirSync(dir)
-    .filter((f) => f.endsWith('.json'))
-    .map((f) => {
-      const fx = JSON.parse(readFileSync(new URL(f, dir), 'utf8')) as { query: Record<string, string>; body: Record<string, unknown> };
-      return normalize(fx.body, { sdkAppId: fx.query.SdkAppid!, command: fx.query.CallbackCommand!, receivedAtMs: Date.now() }, { includeRaw: true });
-    });
+  const byId = new Map<string, CanonicalEvent>();
+  for (const f of readdirSync(dir).filter((name) => name.endsWith('.json')).sort()) {
+    const fx = JSON.parse(readFileSync(new URL(f, dir), 'utf8')) as { query: Record<string, string>; body: Record<string, unknown> };
+    const event = normalize(fx.body, { sdkAppId: fx.query.SdkAppid!, command: fx.query.CallbackCommand!, receivedAtMs: Date.now() }, { includeRaw: true });
+    if (!byId.has(event.id)) byId.set(event.id, event);
+  }
+  return [...byId.values()];
 }
 
 /** Unknown command whose custom top-level field is first a number, then an object. */
