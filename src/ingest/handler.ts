@@ -208,7 +208,8 @@ export class CallbackHandler {
     const sinks = d.routes.match(event).sinks;
     if (sinks.length === 0 && d.unmatched === 'drop') {
       d.metrics.eventsUnmatched.inc({ policy: 'drop' });
-      d.logger.warn({ code: 'EVENT_UNMATCHED_DROPPED', command, eventId: event.id }, 'no route matched; dropped (unmatched: drop)');
+      // Aggregated like rejections: forged unmatched commands must not fill the disk with log lines.
+      rejectLogFor(d.logger).warn('EVENT_UNMATCHED_DROPPED', { code: 'EVENT_UNMATCHED_DROPPED', command, eventId: event.id }, 'no route matched; dropped (unmatched: drop)');
       // The callback did arrive: its seq is no gap, even though policy dropped the event.
       d.gaps?.observe(event);
       this.accepted(label, request);
@@ -249,7 +250,7 @@ export class CallbackHandler {
     await d.queue.append({ id: event.id, subject: event.subject, body: serializeEvent(event, bodyText), sinks }, event);
     if (sinks.length === 0) {
       d.metrics.eventsUnmatched.inc({ policy: 'dead_letter' });
-      d.logger.warn({ code: 'EVENT_UNMATCHED_DEAD_LETTERED', command: label, eventId: event.id }, 'no route matched; kept in the dead-letter store');
+      rejectLogFor(d.logger).warn('EVENT_UNMATCHED_DEAD_LETTERED', { code: 'EVENT_UNMATCHED_DEAD_LETTERED', command: label, eventId: event.id }, 'no route matched; kept in the dead-letter store');
     } else {
       for (const sink of sinks) {
         let child = this.enqueuedCounter.get(sink);

@@ -68,6 +68,8 @@ routes:
   const refused = unmatchedStatuses.filter((s) => s === 503).length;
   t.equal(accepted + refused, 10_000, `unmatched: ${accepted} × 200 (kept as dead letters), ${refused} × 503`);
   t.ok(refused > 0, 'the dead-letter budget filled up');
+  const unmatchedLines = daemon.logs.filter((l) => l.code === 'EVENT_UNMATCHED_DEAD_LETTERED').length;
+  t.ok(unmatchedLines >= 1 && unmatchedLines <= 200, `${accepted} unmatched events, ${unmatchedLines} log lines (aggregated per second, not one per event)`);
 
   // A real callback now: a truthful 503 that says why, and /readyz agrees.
   const real = await postCallback(daemon.url, 'Group.CallbackAfterSendMsg', groupMessage('@TGS#real', 1));
