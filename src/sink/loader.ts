@@ -53,14 +53,7 @@ export async function resolvePlugin(type: string, module: string | undefined, co
     return plugin;
   }
   if (!module) throw new PluginLoadError('PLUGIN_MODULE_REQUIRED', 'type: plugin needs "module:" (a path or an npm package name)');
-  const url = locate(module, configDir);
-  let exports: Record<string, unknown>;
-  try {
-    exports = await timeout(import(url), LOAD_TIMEOUT_MS, module);
-  } catch (error) {
-    if (error instanceof PluginLoadError) throw error;
-    throw new PluginLoadError('PLUGIN_IMPORT_FAILED', `cannot load plugin ${module}: ${(error as Error).message}`, { cause: error });
-  }
+  const { url, exports } = await importModule(module, configDir, 'plugin');
   const plugin = pickExport(exports);
   checkShape(plugin, module);
   if (plugin.type in BUILTIN_SINKS || plugin.type === 'plugin') {
@@ -75,17 +68,21 @@ export async function resolvePlugin(type: string, module: string | undefined, co
  * checked TransformPlugin (defineTransform), the same way as sink plugins and with the same codes.
  */
 export async function resolveTransformPlugin(module: string, configDir: string): Promise<TransformPlugin> {
-  const url = locate(module, configDir);
-  let exports: Record<string, unknown>;
-  try {
-    exports = await timeout(import(url), LOAD_TIMEOUT_MS, module);
-  } catch (error) {
-    if (error instanceof PluginLoadError) throw error;
-    throw new PluginLoadError('PLUGIN_IMPORT_FAILED', `cannot load transform plugin ${module}: ${(error as Error).message}`, { cause: error });
-  }
+  const { exports } = await importModule(module, configDir, 'transform plugin');
   const plugin = pickExport(exports) as unknown as TransformPlugin;
   checkShape(plugin as unknown as SinkPlugin, module, 'defineTransform');
   return plugin;
+}
+
+/** Locates and imports a plugin module (sink or transform) with the load timeout and the same codes. */
+async function importModule(module: string, configDir: string, what: string): Promise<{ url: string; exports: Record<string, unknown> }> {
+  const url = locate(module, configDir);
+  try {
+    return { url, exports: await timeout(import(url), LOAD_TIMEOUT_MS, module) };
+  } catch (error) {
+    if (error instanceof PluginLoadError) throw error;
+    throw new PluginLoadError('PLUGIN_IMPORT_FAILED', `cannot load ${what} ${module}: ${(error as Error).message}`, { cause: error });
+  }
 }
 
 function locate(module: string, configDir: string): string {
