@@ -1,6 +1,7 @@
 /**
- * Composition root: wires the stages in flow order — ingest → normalize → queue → route → sink —
- * and owns start, reload, drain and stop.
+ * Composition root: wires the stages in flow order — ingest → normalize → queue → delivery → sink —
+ * and owns start, reload, drain and stop. The queue is whatever backend `openQueue` picked
+ * (src/queue/open.ts); nothing here depends on which.
  */
 import { unsignedApps } from './config/auth-policy.js';
 import fs from 'node:fs';
@@ -10,20 +11,17 @@ import { loadConfigFile } from './config/load.js';
 import type { BridgeConfig, SinkConfig } from './config/schema.js';
 import { Authenticator } from './ingest/auth.js';
 import { CallbackHandler } from './ingest/handler.js';
-import { Quarantine, type QuarantineStore } from './ingest/quarantine.js';
+import { Quarantine } from './ingest/quarantine.js';
 import { createCallbackValidator } from './ingest/schemas/index.js';
 import { IngestServer, type ReadinessReport } from './ingest/server.js';
 import { RateLimiter } from './ingest/ratelimit.js';
-import { DurableQueue, type StoreStats } from './queue/index.js';
+import type { StoreStats } from './queue/index.js';
+import { openQueue } from './queue/open.js';
+import type { QueueBackend } from './queue/queue.js';
 import { GapMonitor, gapsConfig } from './gaps/index.js';
 import { Backfiller, backfillApps } from './backfill/index.js';
-import { acquireQueueLock, type QueueLock } from './queue/lock.js';
 import { writeReloadStatus, type ReloadStatus } from './queue/reload-status.js';
-import { SinkDispatcher } from './route/dispatcher.js';
-// --- queue.type: kafka (docs/scale-out.md) ---
-import { KafkaQueue, type IngestQueue } from './queue/kafka/index.js';
-import { KafkaSinkDispatcher } from './route/kafka-dispatcher.js';
-// --- end queue.type: kafka ---
+import { DeliveryEngine } from './delivery/engine.js';
 import { RouteTable } from './route/table.js';
 import { pluginModuleUrl, resolvePlugin } from './sink/loader.js';
 import { threadedPlugin } from './sink/thread.js';
@@ -42,24 +40,20 @@ export interface BridgeOptions {
 interface SinkUnit {
   config: SinkConfig;
   runner: SinkRunner;
-  dispatcher: SinkDispatcher | KafkaSinkDispatcher;
+  engine: DeliveryEngine;
 }
 
 export class Bridge {
   config!: BridgeConfig;
   logger!: Logger;
   readonly metrics = new Metrics();
-  private queue!: DurableQueue;
-  /** queue.type: kafka — set instead of `queue` (docs/scale-out.md). */
-  private kafkaQueue: KafkaQueue | undefined;
+  private queue!: QueueBackend;
   private handler!: CallbackHandler;
   private server!: IngestServer;
   private readonly sinks = new Map<string, SinkUnit>();
   private lastStats: StoreStats | undefined;
   private statsTimer: NodeJS.Timeout | undefined;
-  /** Held for the life of the daemon (src/queue/lock.ts): a second daemon on the same queue.dir is refused. */
-  private lock: QueueLock | undefined;
-  /** Group MsgSeq gap detection (src/gaps); undefined when off (gaps.enabled: false, queue.type: kafka). */
+  /** Group MsgSeq gap detection (src/gaps); undefined when off (gaps.enabled: false, or a shared queue). */
   private gaps: GapMonitor | undefined;
   /** Repair of reported gaps for apps with apps[].backfill (src/backfill). */
   private backfill: Backfiller | undefined;
@@ -89,36 +83,13 @@ export class Bridge {
     this.logger = this.options.logger ?? createLogger(config.log.level);
     this.metrics.configGeneration.set(config.generation);
 
-    // --- queue.type: kafka: no local state; the queue is a Kafka topic shared by all instances ---
-    if (config.queue.type === 'kafka') {
-      if (!config.queue.kafka) throw Object.assign(new Error('queue.type: kafka needs a queue.kafka block (brokers, topic, ...)'), { code: 'CONFIG_INVALID' });
-      this.kafkaQueue = await KafkaQueue.open(config.queue.kafka, this.logger, config.dir);
-      this.logger.info({ code: 'QUEUE_OPENED', type: 'kafka', topic: config.queue.kafka.topic, brokers: config.queue.kafka.brokers }, `queue: kafka topic ${config.queue.kafka.topic}`);
-      // Each instance sees only a share of the callbacks: every other message would look missing.
-      if (gapsConfig(config.gaps).enabled) this.logger.info({ code: 'GAPS_OFF_SHARED_QUEUE' }, 'gap detection is off with queue.type: kafka (each instance sees only part of the callbacks)');
-      this.handler = this.createHandler(config, this.kafkaQueue);
-      for (const [name, sinkConfig] of Object.entries(config.sinks)) this.startSink(sinkConfig, plugins.get(name)!);
-      await this.startServer(config);
-      return;
-    }
-    // --- end queue.type: kafka ---
-    const queueDir = path.resolve(config.dir, config.queue.dir);
-    this.lock = acquireQueueLock(queueDir);
-    // Readiness headroom: one more callback of the largest accepted size must fit (a quarter of the
-    // queue at most, so that a small queue can be ready at all).
-    const headroom = Math.min(config.listen.body_limit_bytes, Math.floor(config.queue.max_bytes / 4));
-    this.queue = await DurableQueue.open({ ...config.queue, dir: queueDir, headroom_bytes: headroom });
-    const recovery = this.queue.recovery;
-    this.logger.info(
-      { code: 'QUEUE_OPENED', dir: queueDir, events: recovery.events, bytes: recovery.bytes, cleanShutdown: recovery.cleanShutdown, integrity: recovery.integrity },
-      `queue opened with ${recovery.events} pending event(s)`,
-    );
-    if (recovery.integrity === 'recovered-fresh') {
-      this.logger.error({ code: 'QUEUE_CORRUPT_RECOVERED', detail: recovery.detail }, 'queue database was corrupt; moved aside and started fresh');
-    }
-
-    if (gapsConfig(config.gaps).enabled) {
-      this.gaps = GapMonitor.open({ dir: queueDir, config: gapsConfig(config.gaps), metrics: this.metrics, logger: this.logger });
+    this.queue = await openQueue(config, this.logger);
+    const stateDir = this.queue.stateDir;
+    if (gapsConfig(config.gaps).enabled && !stateDir) {
+      // Each instance of a shared queue sees only a share of the callbacks: every other message would look missing.
+      this.logger.info({ code: 'GAPS_OFF_SHARED_QUEUE' }, `gap detection is off with queue.type: ${config.queue.type} (each instance sees only part of the callbacks)`);
+    } else if (gapsConfig(config.gaps).enabled && stateDir) {
+      this.gaps = GapMonitor.open({ dir: stateDir, config: gapsConfig(config.gaps), metrics: this.metrics, logger: this.logger });
       this.gaps.start();
       const report = this.gaps.report();
       this.logger.info({ code: 'GAPS_OPENED', conversations: report.stored, openGaps: report.openGaps, missing: report.missing }, `gap detection on: ${report.stored} conversation(s), ${report.openGaps} open gap(s)`);
@@ -135,29 +106,27 @@ export class Bridge {
     }
 
     for (const [name, sinkConfig] of Object.entries(config.sinks)) this.startSink(sinkConfig, plugins.get(name)!);
-    this.queue.onCommitted((notice) => {
-      for (const unit of this.sinks.values()) unit.dispatcher.onCommitted(notice);
-    });
     await this.startServer(config);
     this.recordReload({ generation: config.generation, ok: true });
   }
 
   /**
    * The outcome of the latest reload (attempt 0: the start), for `im-bridge reload` to wait on
-   * (src/queue/reload-status.ts). Only with a local queue: the CLI finds the daemon through its
-   * directory. A failed write is logged and changes nothing else: the reload itself took effect.
+   * (src/queue/reload-status.ts). Only with a queue of this instance's own: the CLI finds the daemon
+   * through its directory. A failed write is logged and changes nothing else: the reload itself took effect.
    */
   private recordReload(outcome: Pick<ReloadStatus, 'generation' | 'ok' | 'error'>): void {
-    if (!this.lock) return;
+    const dir = this.queue.stateDir;
+    if (!dir) return;
     try {
-      writeReloadStatus(this.lock.dir, { pid: process.pid, attempt: this.reloadAttempts, at: new Date().toISOString(), ...outcome });
+      writeReloadStatus(dir, { pid: process.pid, attempt: this.reloadAttempts, at: new Date().toISOString(), ...outcome });
     } catch (error) {
-      this.logger.warn({ code: 'RELOAD_STATUS_WRITE_FAILED', dir: this.lock.dir, err: (error as Error).message }, 'cannot write the reload status file; `im-bridge reload` will time out, the log has the outcome');
+      this.logger.warn({ code: 'RELOAD_STATUS_WRITE_FAILED', dir, err: (error as Error).message }, 'cannot write the reload status file; `im-bridge reload` will time out, the log has the outcome');
     }
   }
 
-  /** The ingest handler over either queue (local or kafka): same checks, same answers. */
-  private createHandler(config: BridgeConfig, queue: IngestQueue & QuarantineStore): CallbackHandler {
+  /** The ingest handler: same checks, same answers over any queue backend. */
+  private createHandler(config: BridgeConfig, queue: QueueBackend): CallbackHandler {
     return new CallbackHandler({
       auth: new Authenticator(config.apps, config.auth.time_window_ms),
       validator: createCallbackValidator(),
@@ -269,7 +238,7 @@ export class Bridge {
       this.server.markDraining();
       await this.server.stop(Math.min(deadline, Date.now() + 2000));
       await this.backfill?.stop();
-      await Promise.all([...this.sinks.values()].map((unit) => unit.dispatcher.stop(deadline)));
+      await Promise.all([...this.sinks.values()].map((unit) => unit.engine.stop(deadline)));
       await this.closeQueue(false);
     })();
     return this.stopping;
@@ -291,56 +260,33 @@ export class Bridge {
   private closeQueue(forced: boolean): Promise<void> {
     this.closing ??= (async () => {
       if (this.statsTimer) clearInterval(this.statsTimer);
-      // --- queue.type: kafka ---
-      if (this.kafkaQueue) {
-        await this.kafkaQueue.close();
-        this.logger.info({ code: 'BRIDGE_STOPPED', forced }, 'stopped; undelivered events stay in kafka for the other instances');
-        return;
-      }
-      // --- end queue.type: kafka ---
       const stats = await this.queue.stats().catch(() => undefined);
       void this.backfill?.stop(); // a forced stop does not wait for a request in flight
       this.gaps?.close();
       await this.queue.close();
-      this.lock?.release();
-      this.logger.info({ code: 'BRIDGE_STOPPED', forced, pending: stats?.sinks }, 'stopped; undelivered events stay queued for the next start');
+      this.logger.info(
+        { code: 'BRIDGE_STOPPED', forced, pending: stats?.sinks },
+        this.queue.stateDir ? 'stopped; undelivered events stay queued for the next start' : 'stopped; undelivered events stay in the shared queue for the other instances',
+      );
     })();
     return this.closing;
   }
 
   async readiness(): Promise<ReadinessReport> {
-    // --- queue.type: kafka ---
-    if (this.kafkaQueue) {
-      const health = this.kafkaQueue.health();
-      const sinks: Record<string, unknown> = {};
-      for (const [name, unit] of this.sinks) sinks[name] = { state: unit.runner.state, lastError: unit.runner.lastError, ...unit.dispatcher.stats() };
-      return {
-        ready: health.writable && !this.stopping,
-        generation: this.config.generation,
-        queue: { writable: health.writable, reason: health.reason, code: health.code, events: 0, bytes: 0 },
-        sinks,
-        gaps: { enabled: false },
-      };
-    }
-    // --- end queue.type: kafka ---
-    const health = this.queue.health();
+    const queue = this.queue.readiness();
     const sinks: Record<string, unknown> = {};
     for (const [name, unit] of this.sinks) {
       const depth = this.lastStats?.sinks.find((s) => s.sink === name);
-      sinks[name] = { state: unit.runner.state, lastError: unit.runner.lastError, pending: depth?.depth ?? 0, ...unit.dispatcher.stats() };
+      sinks[name] = { state: unit.runner.state, lastError: unit.runner.lastError, pending: depth?.depth ?? 0, ...unit.engine.stats() };
     }
     const orphaned: Record<string, { pending: number; bytes: number }> = {};
     for (const s of this.lastStats?.sinks ?? []) if (!this.sinks.has(s.sink)) orphaned[s.sink] = { pending: s.depth, bytes: s.bytes };
     return {
-      ready: health.writable && !this.stopping,
+      ready: queue.writable && !this.stopping,
       generation: this.config.generation,
       queue: {
-        writable: health.writable,
-        reason: health.reason,
-        code: health.code,
-        events: this.queue.events,
-        bytes: this.queue.bytes,
-        deadLetters: { events: this.queue.deadLetterEvents, bytes: this.queue.deadLetterBytes, quarantined: this.lastStats?.quarantined ?? 0, quarantinedBytes: this.lastStats?.quarantinedBytes ?? 0 },
+        ...queue,
+        ...(queue.deadLetters ? { deadLetters: { ...queue.deadLetters, quarantined: this.lastStats?.quarantined ?? 0, quarantinedBytes: this.lastStats?.quarantinedBytes ?? 0 } } : {}),
       },
       sinks,
       // Detail only: a gap is lost callbacks upstream, not a reason to stop taking new ones.
@@ -355,25 +301,24 @@ export class Bridge {
     const moduleUrl = config.thread ? pluginModuleUrl(plugin) : undefined;
     if (config.thread && !moduleUrl) logger.warn({ code: 'SINK_THREAD_UNAVAILABLE' }, `sink ${config.name}: the plugin's module is unknown; it runs on the main thread`);
     const runner = new SinkRunner(config.name, moduleUrl ? threadedPlugin(plugin, moduleUrl) : plugin, config, logger, this.metrics, this.config.dir);
-    const dispatcher = this.kafkaQueue
-      ? new KafkaSinkDispatcher(this.kafkaQueue, runner, logger, this.metrics) // queue.type: kafka
-      : new SinkDispatcher(this.queue, runner, logger, this.metrics);
-    this.sinks.set(config.name, { config, runner, dispatcher });
-    dispatcher.start();
+    const engine = new DeliveryEngine(this.queue.source(config.name, { logger }), runner, logger, this.metrics);
+    this.sinks.set(config.name, { config, runner, engine });
+    engine.start();
   }
 
   private async stopSink(name: string, why: string): Promise<void> {
     const unit = this.sinks.get(name);
     if (!unit) return;
     this.sinks.delete(name);
-    await unit.dispatcher.stop(Date.now() + this.config.shutdown_timeout_ms);
+    await unit.engine.stop(Date.now() + this.config.shutdown_timeout_ms);
     this.logger.info({ code: 'SINK_STOPPED', why }, `sink ${name} stopped (${why}); its queued events stay on disk`);
   }
 
   private async refreshStats(): Promise<void> {
-    if (this.kafkaQueue) return; // queue.type: kafka: consumer lag is Kafka's own metric
     try {
-      const stats = await this.queue.refreshTotals();
+      // None for a shared Kafka queue: its consumer lag is Kafka's own metric.
+      const stats = await this.queue.stats();
+      if (!stats) return;
       this.lastStats = stats;
       const now = Date.now();
       this.metrics.queueStored.set(stats.events);

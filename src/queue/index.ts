@@ -83,17 +83,8 @@ import type { CanonicalEvent } from '../normalize/event.js';
 
 export type { AppendRecord, StoredEvent, StoreStats, DeadLetterRow, RecoveryReport } from './store.js';
 
-export type QueueRefusal = 'QUEUE_FULL_EVENTS' | 'QUEUE_FULL_BYTES' | 'QUEUE_FULL_DEAD_LETTERS' | 'QUEUE_DISK_FULL' | 'QUEUE_WRITE_FAILED' | 'QUEUE_CLOSED';
-
-/** The queue cannot take the event. Ingest answers 503 with the reason; never 200. */
-export class QueueUnavailableError extends Error {
-  readonly code: QueueRefusal;
-  constructor(code: QueueRefusal, message: string) {
-    super(message);
-    this.name = 'QueueUnavailableError';
-    this.code = code;
-  }
-}
+export { QueueUnavailableError, type QueueRefusal, type QueueHealth } from './queue.js';
+import { QueueUnavailableError, type QueueRefusal, type QueueHealth } from './queue.js';
 
 /** Events of one group commit, handed to the delivery engine so it need not read them back. */
 export interface CommitNotice {
@@ -132,12 +123,6 @@ export interface QueueOptions
   checkIntegrity?: 'auto' | 'always' | 'never';
   /** Readiness: the queue must be able to take one more event of this size (default 0). */
   headroom_bytes?: number;
-}
-
-export interface QueueHealth {
-  writable: boolean;
-  reason?: string;
-  code?: QueueRefusal;
 }
 
 export class DurableQueue {
@@ -214,8 +199,12 @@ export class DurableQueue {
   }
 
   /** Listen for group commits (the events, their seqs, and whether the seq range is contiguous). */
-  onCommitted(listener: (notice: CommitNotice) => void): void {
+  onCommitted(listener: (notice: CommitNotice) => void): () => void {
     this.committedListeners.push(listener);
+    return () => {
+      const at = this.committedListeners.indexOf(listener);
+      if (at >= 0) this.committedListeners.splice(at, 1);
+    };
   }
 
   health(): QueueHealth {
@@ -387,7 +376,7 @@ export class DurableQueue {
         this.afterCommit();
         if (committed.length > 0) {
           const notice: CommitNotice = { events: committed, firstSeq: committed[0]!.seq, lastSeq: max, contiguous: committed[0]!.seq === previousMax + 1 };
-          for (const listener of this.committedListeners) listener(notice);
+          for (const listener of [...this.committedListeners]) listener(notice);
         }
       },
       (error: Error & { code?: string }) => {

@@ -22,18 +22,12 @@ import { Kafka, logLevel, type Admin, type IHeaders, type LogEntry, type Message
 import type { Logger } from 'pino';
 import { kafkaSaslOptions, kafkaTlsOptions } from '../../config/kafka-security.js';
 import type { AppendRecord, QuarantineInput } from '../store.js';
-import { QueueUnavailableError, type QueueHealth } from '../index.js';
+import { QueueUnavailableError, type DeliverySource, type QueueBackend, type QueueHealth, type QueueReadiness, type SourceContext } from '../queue.js';
+import { KafkaSource } from './source.js';
 import type { CanonicalEvent } from '../../normalize/event.js';
 import type { QueueConfig } from '../../config/schema.js';
 
 export type KafkaQueueConfig = NonNullable<QueueConfig['kafka']>;
-
-/** What ingest needs from a queue; DurableQueue (local) and KafkaQueue both provide it. */
-export interface IngestQueue {
-  append(record: AppendRecord, event?: CanonicalEvent): Promise<number>;
-  health(): QueueHealth;
-  close(): Promise<void>;
-}
 
 export const HEADER_ID = 'ce_id';
 export const HEADER_SUBJECT = 'ce_subject';
@@ -77,7 +71,11 @@ export function kafkaClient(config: KafkaQueueConfig, logger: Logger, configDir:
   });
 }
 
-export class KafkaQueue implements IngestQueue {
+export class KafkaQueue implements QueueBackend {
+  readonly type = 'kafka';
+  /** Shared by several instances: no instance has state of its own, or sees every callback. */
+  readonly stateDir = undefined;
+  readonly quarantineEvicted = 0;
   readonly kafka: Kafka;
   private producer: Producer | undefined;
   private producerConnecting: Promise<Producer> | undefined;
@@ -110,6 +108,19 @@ export class KafkaQueue implements IngestQueue {
     if (this.closed) return { writable: false, reason: 'the queue is closed (shutting down)', code: 'QUEUE_CLOSED' };
     if (this.lastWriteError) return { writable: false, reason: this.lastWriteError, code: 'QUEUE_WRITE_FAILED' };
     return { writable: true };
+  }
+
+  source(sink: string, context: SourceContext): DeliverySource {
+    return new KafkaSource(this, sink, context);
+  }
+
+  /** Kafka holds the backlog: what is stored is its consumer lag, not ours to count. */
+  readiness(): QueueReadiness {
+    return { ...this.health(), events: 0, bytes: 0 };
+  }
+
+  async stats(): Promise<undefined> {
+    return undefined;
   }
 
   /** Resolves once Kafka acknowledged the record (acks=all). The value is 1 (0 for an unmatched event). */
