@@ -142,3 +142,27 @@ t.test('docs/codes.md is current (run npm run codes:doc)', async (t) => {
   const absent = Object.keys(CODES).filter((code) => !committed.includes(`\`${code.replace(/\*$/, '…')}\``));
   t.same(absent, [], `not in docs/codes.md (run npm run codes:doc): ${absent.join(', ')}`);
 });
+
+t.test('the README "HTTP answers" table agrees with REJECTIONS', async (t) => {
+  const readme = fs.readFileSync(path.join(REPO_ROOT, 'README.md'), 'utf8');
+  const section = readme.slice(readme.indexOf('## HTTP answers'), readme.indexOf('\n## ', readme.indexOf('## HTTP answers') + 1));
+  const wrong: string[] = [];
+  let rows = 0;
+  for (const line of section.split('\n')) {
+    const cells = line.split('|').slice(1, -1).map((c) => c.trim());
+    if (cells.length !== 4 || !/^\d/.test(cells[1]!)) continue;
+    const codes = [...cells[3]!.matchAll(/`([A-Z][A-Z0-9_]+)/g)].map((m) => m[1]!);
+    const statuses = cells[1]!.split(' / ').map(Number);
+    const errorCodes = cells[2]!.split(' / ').map(Number);
+    codes.forEach((code, i) => {
+      rows++;
+      const want = REJECTIONS[code as keyof typeof REJECTIONS];
+      const status = statuses[Math.min(i, statuses.length - 1)];
+      const errorCode = errorCodes[Math.min(i, errorCodes.length - 1)];
+      if (!want) wrong.push(`README: ${code} is not an HTTP answer code`);
+      else if (want.status !== status || want.errorCode !== errorCode) wrong.push(`README: ${code} says ${status} / ${errorCode}, REJECTIONS says ${want.status} / ${want.errorCode}`);
+    });
+  }
+  t.ok(rows >= 20, `${rows} README rows checked`);
+  t.same(wrong, [], wrong.join('\n'));
+});
