@@ -68,7 +68,7 @@ const ANSWERS: Record<RejectCode, CodeInfo> = {
   REQUEST_TIMEOUT: answer('REQUEST_TIMEOUT', 'The body did not arrive within listen.body_timeout_ms (slow or stalled upload).'),
   APP_MISSING: answer('APP_MISSING', 'No SdkAppid in the query string.'),
   APP_UNKNOWN: answer('APP_UNKNOWN', 'The SdkAppid is not one of apps[].', 'Add the app to apps[] (or IM_SDK_APP_ID) if it is yours; the log line names the SdkAppid.'),
-  IP_NOT_ALLOWED: answer('IP_NOT_ALLOWED', 'The client address is not in apps[].allow_ips.', 'Check apps[].allow_ips and listen.trust_proxy; the log line names the address.'),
+  IP_NOT_ALLOWED: answer('IP_NOT_ALLOWED', 'The client address is not in apps[].allow_ips.', 'Check apps[].allow_ips and listen.trusted_proxies; the log line names the address.'),
   RATE_LIMITED: answer('RATE_LIMITED', 'The client address is over listen.rate_limit.'),
   SIGN_MISSING: answer('SIGN_MISSING', 'Callback authentication is on but Sign or RequestTime is missing.', 'Enable callback authentication in the Tencent console with the same token.'),
   SIGN_INVALID: answer('SIGN_INVALID', 'Sign does not match the token.', 'Make apps[].token equal the console token.'),
@@ -119,7 +119,7 @@ const PLUGIN_LOAD_ERRORS: Record<Exclude<PluginLoadCode, ConfigErrorCode>, CodeI
 const QUEUE_REFUSALS: Record<QueueRefusal, CodeInfo> = {
   QUEUE_FULL_EVENTS: err('queue', undefined, 'The queue holds queue.max_events events: callbacks get 503.', 'Fix the slow or failing sink; raise queue.max_events.'),
   QUEUE_FULL_BYTES: err('queue', undefined, 'The queue holds queue.max_bytes bytes: callbacks get 503.', 'Fix the slow or failing sink; raise queue.max_bytes.'),
-  QUEUE_FULL_DEAD_LETTERS: err('queue', undefined, 'The dead-letter store is at its limit: callbacks get 503.', 'Replay or purge dead letters (`im-bridge dlq`).'),
+  QUEUE_FULL_DEAD_LETTERS: err('queue', undefined, 'The dead-letter store is at queue.dead_letter_max_events or dead_letter_max_bytes: callbacks get 503.', 'Replay or purge dead letters (`im-bridge dlq replay` / `dlq purge`).'),
   QUEUE_DISK_FULL: err('queue', undefined, 'Free disk space in queue.dir is below queue.min_free_bytes.', 'Free disk space.'),
   QUEUE_WRITE_FAILED: err('queue', undefined, 'The last queue write failed (I/O error); refused until a write succeeds.', 'Check the disk and the log.'),
   QUEUE_CLOSED: err('queue', undefined, 'The queue is closed (shutdown); answered as SHUTTING_DOWN.'),
@@ -189,7 +189,7 @@ export const CODES = {
   SINK_WRITE_RETRY: log('delivery', 'warn', 'A batch failed and is retried with backoff; errorCode is the sink error code.', 'See errorCode.'),
   EVENT_DEAD_LETTERED: log('delivery', 'error', 'An event was moved to the dead-letter store; errorCode says why.', 'Fix the cause, then `im-bridge dlq replay`.'),
   EVENT_CORRUPT: err('delivery', false, 'A stored event cannot be parsed; dead-lettered.'),
-  'RETRIES_EXHAUSTED:*': err('delivery', false, 'The event failed sink.retry.max_attempts times; the suffix is the last error code.', 'Fix the sink, then `im-bridge dlq replay`.'),
+  'RETRIES_EXHAUSTED:*': err('delivery', false, 'The event failed sinks.<name>.retry.max_attempts times; the suffix is the last error code.', 'Fix the sink, then `im-bridge dlq replay`.'),
 
   // sink host (runner, threads)
   SINK_CONNECTED: log('sink', 'info', 'The sink was created and connected.'),
