@@ -175,7 +175,7 @@ export const CODES = {
   QUEUE_STATS_FAILED: log('queue', 'warn', 'Queue statistics cannot be read.'),
   QUEUE_READ_FAILED: log('queue', 'error', 'A sink cannot read its events from the queue; retried.'),
   QUEUE_ACK_FAILED: log('queue', 'error', 'Delivered events cannot be marked delivered; they will be sent again.'),
-  QUEUE_DEAD_LETTER_FAILED: log('queue', 'error', 'Failed events cannot be moved to the dead-letter store; retried.'),
+  QUEUE_DEAD_LETTER_FAILED: log('queue', 'error', 'Failed events cannot be moved to the dead-letter store; tried again with backoff, their conversation waits.', 'Check the queue (disk, dead-letter budget) or the dead-letter topic.'),
   SINK_REMOVED: err('queue', undefined, 'Dead-letter code of events an operator moved out of a sink queue (`im-bridge queue move --to-dlq`).'),
   ROUTE_UNMATCHED: err('queue', undefined, 'Dead-letter code of an event no route matched (unmatched: dead_letter).'),
   KAFKA_QUEUE_WRITE_FAILED: log('queue', 'error', 'queue.type kafka: a produce failed; its callbacks are answered 503.'),
@@ -184,8 +184,11 @@ export const CODES = {
   KAFKA_CLIENT: log('queue', 'warn/debug', 'queue.type kafka: a line logged by kafkajs (its errors at warn, the rest at debug).'),
   KAFKA_CONSUMER_STARTED: log('queue', 'info', 'queue.type kafka: a sink consumes the queue topic as its consumer group.'),
   KAFKA_CONSUMER_START_FAILED: log('queue', 'error', 'queue.type kafka: a sink cannot start its consumer; retried.'),
+  KAFKA_PARTITIONS_ASSIGNED: log('queue', 'info', 'queue.type kafka: the consumer group rebalanced; this instance now holds these partitions of the topic.'),
+  KAFKA_COMMIT_FAILED: log('queue', 'warn', 'queue.type kafka: settled offsets could not be committed; tried again (a restart meanwhile delivers those events again, same ids).'),
 
   // delivery
+  DELIVERY_REVOKED: log('delivery', 'info', 'A shared queue moved partitions to another instance: events fetched but not started were handed back.'),
   SINK_WRITE_RETRY: log('delivery', 'warn', 'A batch failed and is retried with backoff; errorCode is the sink error code.', 'See errorCode.'),
   EVENT_DEAD_LETTERED: log('delivery', 'error', 'An event was moved to the dead-letter store; errorCode says why.', 'Fix the cause, then `im-bridge dlq replay`.'),
   EVENT_CORRUPT: err('delivery', false, 'A stored event cannot be parsed; dead-lettered.'),
