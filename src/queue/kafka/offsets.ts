@@ -16,6 +16,11 @@ export class PartitionOffsets {
   /** The commit point last handed out by takeCommit(). */
   private committed = -1;
 
+  /** Whether this offset was already seen in this generation (a fetch that starts again behind it). */
+  seen(offset: number): boolean {
+    return offset <= this.highest;
+  }
+
   /** An offset this sink must settle (call in offset order). */
   track(offset: number): void {
     this.pending.push(offset);

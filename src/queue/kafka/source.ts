@@ -147,6 +147,8 @@ export class KafkaSource implements DeliverySource {
     let chunk: QueuedEvent[] = [];
     let room = engine.room();
     let chunkBytes = 0;
+    /** The last offset handed to the engine or skipped: the fetch resumes after it. */
+    let done: string | undefined;
     const flush = () => {
       if (chunk.length > 0) {
         this.fills++;
@@ -155,30 +157,41 @@ export class KafkaSource implements DeliverySource {
       chunk = [];
       chunkBytes = 0;
     };
+    // Whatever happens, the next fetch of this partition starts after what was offered: offering
+    // an event twice would deliver it twice and stall the commit point.
+    const finish = async () => {
+      flush();
+      if (done !== undefined && generation === this.generation && !payload.isStale()) {
+        payload.resolveOffset(done);
+        await payload.heartbeat().catch(() => undefined);
+      }
+    };
     for (const message of batch.messages) {
-      if (!this.alive(payload, generation)) return flush();
+      if (!this.alive(payload, generation)) return finish();
       const offset = Number(message.offset);
+      if (offsets.seen(offset)) continue;
       const event = this.eventOf(message, batch.partition, offset, generation);
       if (!event) {
         offsets.skip(offset);
+        done = message.offset;
         continue;
       }
       while (chunk.length >= room.events || (chunk.length > 0 && chunkBytes + event.bytes > room.bytes)) {
         flush();
         room = engine.room();
         if (room.events > 0 && room.bytes > 0) break;
-        if (!(await this.waitForRoom(payload, generation))) return;
+        if (!(await this.waitForRoom(payload, generation))) {
+          this.positions.delete(event.ref);
+          return finish();
+        }
         room = engine.room();
       }
       offsets.track(offset);
       chunk.push(event);
       chunkBytes += event.bytes;
+      done = message.offset;
     }
-    flush();
-    if (batch.messages.length > 0 && this.alive(payload, generation)) {
-      payload.resolveOffset(batch.lastOffset());
-      await payload.heartbeat().catch(() => undefined);
-    }
+    await finish();
   }
 
   /** Waits until the engine has room again, heartbeating; false when the batch should stop. */
@@ -193,7 +206,12 @@ export class KafkaSource implements DeliverySource {
           resolve();
         });
       });
-      await payload.heartbeat().catch(() => undefined);
+      try {
+        await payload.heartbeat();
+      } catch {
+        // A rebalance (or a lost coordinator): stop waiting, so that the group can move on.
+        return false;
+      }
     }
     return false;
   }
