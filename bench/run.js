@@ -104,8 +104,9 @@ async function main() {
       r = { case: c.id, unavailable: true, reason: e.message };
     }
     if (tagged) Object.assign(r, { tree: ctx.tree, rep: ctx.rep });
-    if (r.unavailable) log(`case ${c.id}: unavailable — ${r.reason.split('\n')[0]}`);
-    else log(`case ${c.id}: ${fmt(r.requests_per_s)} req/s, p99 ${fmt(r.latency_ms.p99, 2)} ms, server ${fmt(r.server_cpu.cores, 2)} cores, loadgen ${fmt(r.loadgen_cpu.cores, 2)} cores${r.events_per_s ? `, ${fmt(r.events_per_s)} events/s` : ''}${r.loadgen_send_slip_ms ? `, load generator's own send delay p99 ${fmt(r.loadgen_send_slip_ms.p99, 2)} ms` : ''}`);
+    const id = `${c.id}${ctx.tree === 'baseline' ? ' (baseline)' : ''}`;
+    if (r.unavailable) log(`case ${id}: unavailable — ${r.reason.split('\n')[0]}`);
+    else log(`case ${id}: ${fmt(r.requests_per_s)} req/s, p99 ${fmt(r.latency_ms.p99, 2)} ms, server ${fmt(r.server_cpu.cores, 2)} cores, loadgen ${fmt(r.loadgen_cpu.cores, 2)} cores${r.events_per_s ? `, ${fmt(r.events_per_s)} events/s` : ''}${r.loadgen_send_slip_ms ? `, load generator's own send delay p99 ${fmt(r.loadgen_send_slip_ms.p99, 2)} ms` : ''}`);
     return r;
   };
 

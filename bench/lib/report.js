@@ -171,7 +171,9 @@ export function printReport(result, { anyClassic, file }) {
 
 const median = (xs) => {
   const s = xs.filter((x) => typeof x === 'number').sort((a, b) => a - b);
-  return s.length ? s[Math.floor((s.length - 1) / 2)] : null;
+  if (!s.length) return null;
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid] : +((s[mid - 1] + s[mid]) / 2).toFixed(2);
 };
 const COMPARED = [
   ['req/s', (r) => r.requests_per_s, 0],
