@@ -22,7 +22,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { BENCH_APPS, cliOf, startDaemon } from './lib/daemon.js';
-import { BROKERS, closeKafka, kafkaAdmin } from './lib/kafka.js';
+import { BROKERS, closeKafka, kafkaReachable } from './lib/kafka.js';
 import { CONNECTIONS, MIX, PATH, POOL_SIZE, SECONDS, WARMUP, waitQuiet } from './lib/load.js';
 import { buildPool, describePool, parseMix } from './lib/payloads.js';
 import { comparison, fmt, notes, printReport, ratios } from './lib/report.js';
@@ -74,15 +74,7 @@ async function main() {
     notes: notes(CASES, cpus.length),
     cases: [],
   };
-  const kafka = { ok: false, reason: undefined };
-  if (['3', '5', '5t', 'profile'].some((k) => CASES.has(k))) {
-    try {
-      await kafkaAdmin();
-      kafka.ok = true;
-    } catch (e) {
-      kafka.reason = `Kafka at ${BROKERS.join(',')} not reachable (${e.message}); start it with npm run services:up`;
-    }
-  }
+  const kafka = ['3', '5', '5t', 'profile'].some((k) => CASES.has(k)) ? await kafkaReachable() : { ok: false };
   const byCase = {};
   const trees = [{ tree: 'current', root: ROOT }, ...(BASELINE ? [{ tree: 'baseline', root: BASELINE }] : [])];
   const tagged = BASELINE || REPEAT > 1;

@@ -18,6 +18,16 @@ export async function kafkaAdmin() {
   return admin;
 }
 
+/** { ok: true } once the admin client is connected, else { ok: false, reason } (cases needing Kafka are then unavailable). */
+export async function kafkaReachable() {
+  try {
+    await kafkaAdmin();
+    return { ok: true };
+  } catch (e) {
+    return { ok: false, reason: `Kafka at ${BROKERS.join(',')} not reachable (${e.message}); start it with npm run services:up` };
+  }
+}
+
 export async function createTopic(name) {
   await (await kafkaAdmin()).createTopics({ topics: [{ topic: name, numPartitions: 6 }], waitForLeaders: true });
   createdTopics.push(name);
