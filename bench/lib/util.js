@@ -1,4 +1,4 @@
-// Process plumbing for bench/run.js.
+// Process plumbing for bench/run.js, its cases and the sink scripts.
 import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -16,6 +16,17 @@ export function freePort() {
       server.close(() => resolve(port));
     });
   });
+}
+
+/** Every child process the bench started (track(child)), killed by killTracked() on exit. */
+const children = new Set();
+export function track(child) {
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+}
+export function killTracked() {
+  for (const c of children) c.kill('SIGKILL');
 }
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -61,10 +72,10 @@ export async function stopChild(child, timeoutMs = 20_000) {
   return code;
 }
 
-export function gitInfo() {
+export function gitInfo(cwd = ROOT) {
   const git = (...a) => {
     try {
-      return execFileSync('git', a, { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+      return execFileSync('git', a, { cwd, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
     } catch {
       return undefined;
     }

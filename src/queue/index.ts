@@ -74,8 +74,7 @@
  *   counted (im_bridge_requests_quarantine_evicted_total) and logged.
  */
 import fs from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { compiledSibling } from '../util/compiled-sibling.js';
 import { Worker } from 'node:worker_threads';
 import type { AppendRecord, DeadLetterInput, DeadLetterRow, QuarantineInput, RecoveryReport, StoredEvent, StoreStats } from './store.js';
 import type { QueueConfig } from '../config/schema.js';
@@ -422,10 +421,5 @@ export class DurableQueue {
 
 /** Source runs (tests through ts-node) use the compiled worker: a worker thread cannot load .ts. */
 function workerUrl(): URL {
-  const here = fileURLToPath(import.meta.url);
-  if (here.endsWith('.ts')) {
-    const root = path.resolve(path.dirname(here), '../..');
-    return new URL(`file://${path.join(root, 'dist/src/queue/worker.js')}`);
-  }
-  return new URL('./worker.js', import.meta.url);
+  return compiledSibling(import.meta.url, './worker.js');
 }

@@ -1,4 +1,5 @@
 /** Built-in sink plugins, by type. They use the public API (./api.ts) like any custom plugin. */
+import { compiledSibling } from '../util/compiled-sibling.js';
 import type { SinkPlugin } from './api.js';
 
 type PluginModule = { default: SinkPlugin };
@@ -19,8 +20,5 @@ export const BUILTIN_SINKS: Record<string, () => Promise<PluginModule>> = {
  */
 export function builtinSinkUrl(type: string): string | undefined {
   if (!(type in BUILTIN_SINKS)) return undefined;
-  const relative = `../../plugins/${type}/index.js`;
-  const here = new URL(import.meta.url);
-  if (here.pathname.endsWith('.ts')) return new URL(`../../dist/plugins/${type}/index.js`, here).href;
-  return new URL(relative, here).href;
+  return compiledSibling(import.meta.url, `../../plugins/${type}/index.js`).href;
 }

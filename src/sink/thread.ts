@@ -15,10 +15,9 @@
  * host classifies them exactly as if the plugin ran in-process. In the worker each event is parsed
  * back from its JSON and that JSON is remembered, so eventJson() returns the stored bytes there too.
  */
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import pino from 'pino';
+import { compiledSibling } from '../util/compiled-sibling.js';
 import { eventJson, FatalError, PartialBatchError, RetriableError, type CanonicalEvent, type ItemFailure, type Sink, type SinkContext, type SinkPlugin } from './api.js';
 
 export interface ThreadError {
@@ -208,7 +207,5 @@ function rebuildError(shape: ThreadError): Error {
 
 /** Source runs (tests through a TypeScript loader) use the compiled worker: a worker thread cannot load .ts. */
 function workerUrl(): URL {
-  const here = fileURLToPath(import.meta.url);
-  if (here.endsWith('.ts')) return new URL(`file://${path.join(path.resolve(path.dirname(here), '../..'), 'dist/src/sink/thread-worker.js')}`);
-  return new URL('./thread-worker.js', import.meta.url);
+  return compiledSibling(import.meta.url, './thread-worker.js');
 }

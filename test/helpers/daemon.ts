@@ -10,6 +10,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+/** bridge.yaml text from an object (defaults: listen on ${PORT}, queue in ${DIR}, one app, one route to every sink). */
+export { daemonYaml } from './bridge-yaml.js';
+export type { DaemonYamlOptions } from './bridge-yaml.js';
+
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const CLI = path.join(REPO_ROOT, 'dist/src/cli.js');
 
@@ -29,7 +33,7 @@ export function tempDir(prefix = 'im-bridge-test-'): string {
 }
 
 export interface DaemonOptions {
-  /** bridge.yaml text; `${PORT}` is replaced with the chosen port and `${DIR}` with the work dir. */
+  /** bridge.yaml text (see daemonYaml); `${PORT}` is replaced with the chosen port and `${DIR}` with the work dir. */
   config: string;
   dir?: string;
   port?: number;

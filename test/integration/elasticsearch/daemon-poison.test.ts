@@ -8,7 +8,8 @@
  * Needs dist/ (npm run build).
  */
 import t from 'tap';
-import { groupMessage, postMany, startDaemon, waitFor, type Daemon } from '../../helpers/daemon.js';
+import type { YamlValue } from '../../helpers/bridge-yaml.js';
+import { daemonYaml, groupMessage, postMany, startDaemon, waitFor, type Daemon } from '../../helpers/daemon.js';
 import { elasticsearchUrl, requireService, uniqueName } from '../../helpers/services.js';
 import { deadLetters, metric } from '../../helpers/observe.js';
 
@@ -19,20 +20,10 @@ async function es(method: string, urlPath: string, body?: unknown): Promise<any>
   return res.json();
 }
 
-function config(sinkKeys: string): string {
-  return `
-listen: { host: 127.0.0.1, port: \${PORT}, path: /im/callback }
-apps: [ { sdk_app_id: 1400000000 } ]
-queue: { dir: \${DIR}/queue }
-log: { level: info }
-sinks:
-  search:
-    type: elasticsearch
-    nodes: [${ES}]
-${sinkKeys}    retry: { initial_backoff_ms: 100, max_backoff_ms: 1000, max_attempts: 50 }
-routes:
-  - { name: all, match: { command: "*" }, to: [search] }
-`;
+function config(sinkKeys: Record<string, YamlValue>): string {
+  return daemonYaml({
+    sinks: { search: { type: 'elasticsearch', nodes: [ES], ...sinkKeys, retry: { initial_backoff_ms: 100, max_backoff_ms: 1000, max_attempts: 50 } } },
+  });
 }
 
 async function indicesOf(prefix: string): Promise<string[]> {
@@ -56,7 +47,7 @@ t.test('elasticsearch sink through the daemon: a poison fails alone, destination
     });
     // One index per sender: good senders are user_0..user_6; the poison's sender is 300 characters.
     daemon = await startDaemon({
-      config: config(`    index: "${prefix}-{{data.sender}}"\n    template: { name: ${prefix}, priority: 300, number_of_replicas: 0 }\n    batch: { max_events: 500, max_wait_ms: 300 }\n`),
+      config: config({ index: `${prefix}-{{data.sender}}`, template: { name: prefix, priority: 300, number_of_replicas: 0 }, batch: { max_events: 500, max_wait_ms: 300 } }),
     });
     const good = Array.from({ length: 100 }, (_, i) => ({ command: 'Group.CallbackAfterSendMsg', body: groupMessage(`@TGS#p${i % 5}`, i + 1) }));
     const poison = { command: 'Group.CallbackAfterSendMsg', body: { ...groupMessage('@TGS#p0', 1000), From_Account: 'x'.repeat(300) } };
@@ -86,9 +77,13 @@ t.test('elasticsearch sink through the daemon: a poison fails alone, destination
       await es('DELETE', `/_index_template/${prefix}`);
     });
     daemon = await startDaemon({
-      config: config(
-        `    index: "${prefix}-{{data.family}}-{{yyyy.MM}}"\n    max_indices: ${maxIndices}\n    template: { name: ${prefix}, priority: 300, number_of_replicas: 0 }\n    batch: { max_events: 1000, max_wait_ms: 50 }\n    max_in_flight: 4\n`,
-      ),
+      config: config({
+        index: `${prefix}-{{data.family}}-{{yyyy.MM}}`,
+        max_indices: maxIndices,
+        template: { name: prefix, priority: 300, number_of_replicas: 0 },
+        batch: { max_events: 1000, max_wait_ms: 50 },
+        max_in_flight: 4,
+      }),
     });
     const total = 10_000;
     const items = Array.from({ length: total }, (_, i) => ({ command: `Junk${i}.Cmd`, body: { EventTime: 1767225600000 + i } }));

@@ -9,7 +9,8 @@
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import t from 'tap';
-import { CLI, postCallback, postMany, readEvents, startDaemon, waitFor, groupMessage } from '../../helpers/daemon.js';
+import type { YamlValue } from '../../helpers/bridge-yaml.js';
+import { CLI, daemonYaml, postCallback, postMany, readEvents, startDaemon, waitFor, groupMessage } from '../../helpers/daemon.js';
 import { elasticsearchUrl, requireService, uniqueName } from '../../helpers/services.js';
 
 const ES = elasticsearchUrl();
@@ -74,23 +75,19 @@ function mixed(tag: string): Array<{ command: string; body: Record<string, unkno
   return out;
 }
 
-function daemonConfig(sinkKeys: string, extraSink = ''): string {
-  return `
-listen: { host: 127.0.0.1, port: \${PORT}, path: /im/callback }
-apps: [ { sdk_app_id: 1400000000 } ]
-queue: { dir: \${DIR}/queue }
-log: { level: info }
-sinks:
-  es:
-    type: elasticsearch
-    nodes: [${ES}]
-${sinkKeys}
-    batch: { max_events: 500, max_wait_ms: 20 }
-    retry: { initial_backoff_ms: 100, max_backoff_ms: 2000, max_attempts: 1000 }
-${extraSink}
-routes:
-  - { name: all, match: { command: "*" }, to: [${extraSink ? 'es, file' : 'es'}] }
-`;
+function daemonConfig(sinkKeys: Record<string, YamlValue>, extraSinks: Record<string, Record<string, YamlValue>> = {}): string {
+  return daemonYaml({
+    sinks: {
+      es: {
+        type: 'elasticsearch',
+        nodes: [ES],
+        ...sinkKeys,
+        batch: { max_events: 500, max_wait_ms: 20 },
+        retry: { initial_backoff_ms: 100, max_backoff_ms: 2000, max_attempts: 1000 },
+      },
+      ...extraSinks,
+    },
+  });
 }
 
 t.test('10,000 mixed callbacks → 10,000 documents; idempotent on redelivery', async (t) => {
@@ -99,8 +96,8 @@ t.test('10,000 mixed callbacks → 10,000 documents; idempotent on redelivery', 
   const tag = prefix.replace(/-/g, '').slice(-10);
   const daemon = await startDaemon({
     config: daemonConfig(
-      `    index: "${prefix}-{{yyyy.MM}}"\n    template: { name: ${prefix}, priority: 300, number_of_replicas: 0 }`,
-      `  file:\n    type: file\n    path: \${DIR}/events.ndjson\n    fsync: false`,
+      { index: `${prefix}-{{yyyy.MM}}`, template: { name: prefix, priority: 300, number_of_replicas: 0 } },
+      { file: { type: 'file', path: '${DIR}/events.ndjson', fsync: false } },
     ),
   });
   t.teardown(async () => {
@@ -154,7 +151,7 @@ t.test('a mapping conflict is dead-lettered with the ES reason; batch-mates are 
   if (!(await requireService(t, 'elasticsearch'))) return;
   const index = uniqueName('im-conflict');
   // No template: Elasticsearch maps fields dynamically, so the first callback fixes data.raw.Custom as a number.
-  const daemon = await startDaemon({ config: daemonConfig(`    index: "${index}"\n    install_template: false`) });
+  const daemon = await startDaemon({ config: daemonConfig({ index, install_template: false }) });
   t.teardown(async () => {
     await daemon.stop();
     await es('DELETE', `/${index}`);

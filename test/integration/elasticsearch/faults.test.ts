@@ -9,7 +9,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import t from 'tap';
-import { groupMessage, postMany, startDaemon, waitFor } from '../../helpers/daemon.js';
+import { daemonYaml, groupMessage, postMany, startDaemon, waitFor } from '../../helpers/daemon.js';
 import { elasticsearchUrl, requireService, serviceControl, uniqueName } from '../../helpers/services.js';
 
 const ES = elasticsearchUrl();
@@ -29,24 +29,20 @@ async function count(pattern: string): Promise<number> {
 }
 
 function config(nodes: string, prefix: string): string {
-  return `
-listen: { host: 127.0.0.1, port: \${PORT}, path: /im/callback }
-apps: [ { sdk_app_id: 1400000000 } ]
-queue: { dir: \${DIR}/queue }
-log: { level: info }
-sinks:
-  es:
-    type: elasticsearch
-    nodes: [${nodes}]
-    index: "${prefix}-{{yyyy.MM.dd}}"
-    request_timeout_ms: 5000
-    template: { name: ${prefix}, priority: 300, number_of_replicas: 0 }
-    batch: { max_events: 500, max_wait_ms: 20 }
-    retry: { initial_backoff_ms: 100, max_backoff_ms: 2000, max_attempts: 1000 }
-    write_timeout_ms: 10000
-routes:
-  - { name: all, match: { command: "*" }, to: [es] }
-`;
+  return daemonYaml({
+    sinks: {
+      es: {
+        type: 'elasticsearch',
+        nodes: [nodes],
+        index: `${prefix}-{{yyyy.MM.dd}}`,
+        request_timeout_ms: 5000,
+        template: { name: prefix, priority: 300, number_of_replicas: 0 },
+        batch: { max_events: 500, max_wait_ms: 20 },
+        retry: { initial_backoff_ms: 100, max_backoff_ms: 2000, max_attempts: 1000 },
+        write_timeout_ms: 10000,
+      },
+    },
+  });
 }
 
 /** The daemon's recent warnings and errors, for a failure message. */

@@ -8,25 +8,21 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { groupMessage, postCallback, readEvents, startDaemon, waitFor } from '../../helpers/daemon.js';
+import { daemonYaml, groupMessage, postCallback, readEvents, startDaemon, waitFor } from '../../helpers/daemon.js';
 import { deadLetters, metricSum, postInOrder } from '../../helpers/observe.js';
 
 t.test('file sink through the daemon: a hostile event among 100 good ones is written once, on one line; nothing fails', async (t) => {
   const daemon = await startDaemon({
-    config: `
-listen: { host: 127.0.0.1, port: \${PORT}, path: /im/callback }
-apps: [ { sdk_app_id: 1400000000 } ]
-queue: { dir: \${DIR}/queue }
-log: { level: info }
-sinks:
-  out:
-    type: file
-    path: \${DIR}/out/events.ndjson
-    batch: { max_events: 500, max_wait_ms: 50 }
-    retry: { initial_backoff_ms: 100, max_backoff_ms: 1000, max_attempts: 20 }
-routes:
-  - { name: all, match: { command: "*" }, to: [out] }
-`,
+    config: daemonYaml({
+      sinks: {
+        out: {
+          type: 'file',
+          path: '${DIR}/out/events.ndjson',
+          batch: { max_events: 500, max_wait_ms: 50 },
+          retry: { initial_backoff_ms: 100, max_backoff_ms: 1000, max_attempts: 20 },
+        },
+      },
+    }),
   });
   t.teardown(() => daemon.stop());
   const command = 'Group.CallbackAfterSendMsg';

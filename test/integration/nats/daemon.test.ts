@@ -9,30 +9,26 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import t from 'tap';
 import { connect, type JsMsg, type NatsConnection } from 'nats';
-import { groupMessage, postCallback, startDaemon, waitFor, type Daemon } from '../../helpers/daemon.js';
+import { daemonYaml, groupMessage, postCallback, startDaemon, waitFor, type Daemon } from '../../helpers/daemon.js';
 import { natsUrl, requireService, serviceControl, uniqueName } from '../../helpers/services.js';
 
 const GROUPS = 50;
 
 function bridgeConfig(stream: string, prefix: string): string {
-  return `
-listen: { host: 127.0.0.1, port: \${PORT}, path: /im/callback }
-apps: [ { sdk_app_id: 1400000000 } ]
-queue: { dir: \${DIR}/queue }
-log: { level: info }
-sinks:
-  out:
-    type: nats
-    servers: [${natsUrl()}]
-    subject: "${prefix}.{{data.family}}.{{data.conversation.groupId}}"
-    stream: ${stream}
-    create_stream: { storage: file, duplicate_window_ms: 600000 }
-    reconnect_wait_ms: 250
-    batch: { max_events: 500, max_wait_ms: 20 }
-    retry: { initial_backoff_ms: 100, max_backoff_ms: 2000, max_attempts: 1000 }
-routes:
-  - { name: all, match: { command: "*" }, to: [out] }
-`;
+  return daemonYaml({
+    sinks: {
+      out: {
+        type: 'nats',
+        servers: [natsUrl()],
+        subject: `${prefix}.{{data.family}}.{{data.conversation.groupId}}`,
+        stream,
+        create_stream: { storage: 'file', duplicate_window_ms: 600000 },
+        reconnect_wait_ms: 250,
+        batch: { max_events: 500, max_wait_ms: 20 },
+        retry: { initial_backoff_ms: 100, max_backoff_ms: 2000, max_attempts: 1000 },
+      },
+    },
+  });
 }
 
 /**

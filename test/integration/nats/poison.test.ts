@@ -9,7 +9,7 @@
  */
 import t from 'tap';
 import { connect, type JsMsg, type NatsConnection } from 'nats';
-import { groupMessage, postCallback, startDaemon, waitFor } from '../../helpers/daemon.js';
+import { daemonYaml, groupMessage, postCallback, startDaemon, waitFor } from '../../helpers/daemon.js';
 import { deadLetters, metricSum, postInOrder } from '../../helpers/observe.js';
 import { natsUrl, requireService, uniqueName } from '../../helpers/services.js';
 
@@ -35,25 +35,21 @@ t.test('nats through the daemon: a subject over the caps and a message over max_
   const maxPayload = nc.info!.max_payload;
 
   const daemon = await startDaemon({
-    config: `
-listen: { host: 127.0.0.1, port: \${PORT}, path: /im/callback }
-apps: [ { sdk_app_id: 1400000000 } ]
-queue: { dir: \${DIR}/queue }
-log: { level: info }
-sinks:
-  out:
-    type: nats
-    servers: [${natsUrl()}]
-    # |tokens over a group id: a sender-controlled value that can make a subject of any length
-    subject: "${prefix}.{{data.family}}.{{data.conversation.groupId|tokens}}"
-    stream: ${stream}
-    create_stream: { storage: memory, duplicate_window_ms: 600000 }
-    reconnect_wait_ms: 250
-    batch: { max_events: 500, max_wait_ms: 50 }
-    retry: { initial_backoff_ms: 100, max_backoff_ms: 1000, max_attempts: 20 }
-routes:
-  - { name: all, match: { command: "*" }, to: [out] }
-`,
+    config: daemonYaml({
+      sinks: {
+        out: {
+          type: 'nats',
+          servers: [natsUrl()],
+          // |tokens over a group id: a sender-controlled value that can make a subject of any length
+          subject: `${prefix}.{{data.family}}.{{data.conversation.groupId|tokens}}`,
+          stream,
+          create_stream: { storage: 'memory', duplicate_window_ms: 600000 },
+          reconnect_wait_ms: 250,
+          batch: { max_events: 500, max_wait_ms: 50 },
+          retry: { initial_backoff_ms: 100, max_backoff_ms: 1000, max_attempts: 20 },
+        },
+      },
+    }),
   });
   t.teardown(() => daemon.stop());
 

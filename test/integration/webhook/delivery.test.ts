@@ -8,7 +8,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import t from 'tap';
 import { Webhook } from 'standardwebhooks';
-import { groupMessage, postMany, startDaemon, waitFor } from '../../helpers/daemon.js';
+import { daemonYaml, groupMessage, postMany, startDaemon, waitFor } from '../../helpers/daemon.js';
 
 const SECRET = 'whsec_' + Buffer.from('integration-secret-for-webhooks!').toString('base64');
 const OLD_SECRET = 'whsec_' + Buffer.from('the-previous-secret-being-rotated').toString('base64');
@@ -59,26 +59,24 @@ async function receiver(decide: (id: string, attempt: number) => number) {
   };
 }
 
-function config(url: string, retry: string): string {
-  return `
-listen: { host: 127.0.0.1, port: \${PORT}, path: /im/callback }
-apps: [ { sdk_app_id: 1400000000 } ]
-queue: { dir: \${DIR}/queue }
-log: { level: info }
-sinks:
-  out:
-    type: webhook
-    url: ${url}
-    encoding: structured
-    timeout_ms: 5000
-    max_connections: 16
-    signing: { secrets: [ ${SECRET}, ${OLD_SECRET} ] }
-    batch: { max_events: 500, max_wait_ms: 20 }
-    max_in_flight: 4
-    retry: ${retry}
-routes:
-  - { name: all, match: { command: "*" }, to: [out] }
-`;
+type Retry = { initial_backoff_ms: number; max_backoff_ms: number; max_attempts: number };
+
+function config(url: string, retry: Retry): string {
+  return daemonYaml({
+    sinks: {
+      out: {
+        type: 'webhook',
+        url,
+        encoding: 'structured',
+        timeout_ms: 5000,
+        max_connections: 16,
+        signing: { secrets: [SECRET, OLD_SECRET] },
+        batch: { max_events: 500, max_wait_ms: 20 },
+        max_in_flight: 4,
+        retry,
+      },
+    },
+  });
 }
 
 /** `groups` conversations × `perGroup` messages, interleaved as a busy IM app would send them. */
@@ -105,7 +103,7 @@ function orderViolations(hits: Hit[]): number {
 t.test('5,000 events → 5,000 signed requests, each verifiable with the standardwebhooks library', async (t) => {
   const rx = await receiver(() => 204);
   t.teardown(() => rx.close());
-  const daemon = await startDaemon({ config: config(rx.url, '{ initial_backoff_ms: 100, max_backoff_ms: 2000, max_attempts: 1000 }') });
+  const daemon = await startDaemon({ config: config(rx.url, { initial_backoff_ms: 100, max_backoff_ms: 2000, max_attempts: 1000 }) });
   t.teardown(() => daemon.stop());
 
   const statuses = await postMany(daemon.url, callbacks('wh-a-', 100, 50), 32);
@@ -123,7 +121,7 @@ t.test('5,000 events → 5,000 signed requests, each verifiable with the standar
 t.test('a receiver failing the first two attempts of every request still gets everything, same webhook-id on retries', async (t) => {
   const rx = await receiver((_id, attempt) => (attempt === 1 ? 500 : attempt === 2 ? 503 : 200));
   t.teardown(() => rx.close());
-  const daemon = await startDaemon({ config: config(rx.url, '{ initial_backoff_ms: 50, max_backoff_ms: 400, max_attempts: 1000 }') });
+  const daemon = await startDaemon({ config: config(rx.url, { initial_backoff_ms: 50, max_backoff_ms: 400, max_attempts: 1000 }) });
   t.teardown(() => daemon.stop());
 
   const started = Date.now();

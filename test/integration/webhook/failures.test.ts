@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import t from 'tap';
-import { groupMessage, postMany, startDaemon, waitFor } from '../../helpers/daemon.js';
+import { daemonYaml, groupMessage, postMany, startDaemon, waitFor } from '../../helpers/daemon.js';
 import { deadLetters, metric } from '../../helpers/observe.js';
 
 type Handler = (id: string, req: http.IncomingMessage, res: http.ServerResponse) => void;
@@ -72,22 +72,10 @@ async function receiver(initial: Handler) {
   };
 }
 
-function config(url: string, extra: string, retry = '{ initial_backoff_ms: 100, max_backoff_ms: 1000, max_attempts: 1000 }'): string {
-  return `
-listen: { host: 127.0.0.1, port: \${PORT}, path: /im/callback }
-apps: [ { sdk_app_id: 1400000000 } ]
-queue: { dir: \${DIR}/queue }
-log: { level: info }
-sinks:
-  out:
-    type: webhook
-    url: ${url}
-${extra}
-    batch: { max_events: 100, max_wait_ms: 20 }
-    retry: ${retry}
-routes:
-  - { name: all, match: { command: "*" }, to: [out] }
-`;
+type Retry = { initial_backoff_ms: number; max_backoff_ms: number; max_attempts: number };
+
+function config(url: string, extra: Record<string, number>, retry: Retry = { initial_backoff_ms: 100, max_backoff_ms: 1000, max_attempts: 1000 }): string {
+  return daemonYaml({ sinks: { out: { type: 'webhook', url, ...extra, batch: { max_events: 100, max_wait_ms: 20 }, retry } } });
 }
 
 function rssMb(pid: number): number {
@@ -98,7 +86,7 @@ function rssMb(pid: number): number {
 t.test('a receiver answering 410: every event dead-lettered with WEBHOOK_HTTP_410, the status and a body excerpt, no retry', async (t) => {
   const rx = await receiver((_id, _req, res) => res.writeHead(410, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'endpoint removed', pad: 'z'.repeat(10_000) })));
   t.teardown(() => rx.close());
-  const daemon = await startDaemon({ config: config(rx.url, '    timeout_ms: 5000') });
+  const daemon = await startDaemon({ config: config(rx.url, { timeout_ms: 5000 }) });
   t.teardown(() => daemon.stop());
   const statuses = await postMany(daemon.url, Array.from({ length: 50 }, (_, i) => ({ command: 'Group.CallbackAfterSendMsg', body: groupMessage(`gone-${i % 5}`, Math.floor(i / 5) + 1) })), 8);
   t.equal(statuses.filter((s) => s === 200).length, 50);
@@ -122,7 +110,7 @@ t.test('a receiver answering 429 with Retry-After: 2: the sink waits at least 2 
     else res.writeHead(200).end();
   });
   t.teardown(() => rx.close());
-  const daemon = await startDaemon({ config: config(rx.url, '    timeout_ms: 5000', '{ initial_backoff_ms: 50, max_backoff_ms: 100, max_attempts: 100 }') });
+  const daemon = await startDaemon({ config: config(rx.url, { timeout_ms: 5000 }, { initial_backoff_ms: 50, max_backoff_ms: 100, max_attempts: 100 }) });
   t.teardown(() => daemon.stop());
   await postMany(daemon.url, [1, 2, 3].map((seq) => ({ command: 'Group.CallbackAfterSendMsg', body: groupMessage('throttled', seq) })), 1);
   await waitFor(() => [...seen.values()].filter((n) => n >= 2).length, (n) => n >= 3, 60_000, 100);
@@ -143,7 +131,7 @@ t.test('a receiver that never answers: timeouts and retries, bounded sockets and
   t.teardown(() => rx.close());
   const maxConnections = 8;
   const daemon = await startDaemon({
-    config: config(rx.url, `    timeout_ms: 500\n    max_connections: ${maxConnections}\n    write_timeout_ms: 10000`, '{ initial_backoff_ms: 100, max_backoff_ms: 500, max_attempts: 100000 }'),
+    config: config(rx.url, { timeout_ms: 500, max_connections: maxConnections, write_timeout_ms: 10000 }, { initial_backoff_ms: 100, max_backoff_ms: 500, max_attempts: 100000 }),
   });
   t.teardown(() => daemon.stop());
   const pid = daemon.process.pid!;

@@ -12,7 +12,7 @@ import type { AddressInfo } from 'node:net';
 import t from 'tap';
 import plugin from '../../../plugins/webhook/index.js';
 import { formatConformanceReport, runSinkConformance } from '../../../src/sink/conformance.js';
-import { groupMessage, postCallback, startDaemon, waitFor } from '../../helpers/daemon.js';
+import { daemonYaml, groupMessage, postCallback, startDaemon, waitFor } from '../../helpers/daemon.js';
 import { deadLetters, metricSum, postInOrder } from '../../helpers/observe.js';
 
 async function receiver() {
@@ -41,21 +41,17 @@ t.test('webhook through the daemon: lone surrogates in templated fields fail the
   const rx = await receiver();
   t.teardown(() => rx.close());
   const daemon = await startDaemon({
-    config: `
-listen: { host: 127.0.0.1, port: \${PORT}, path: /im/callback }
-apps: [ { sdk_app_id: 1400000000 } ]
-queue: { dir: \${DIR}/queue }
-log: { level: info }
-sinks:
-  out:
-    type: webhook
-    url: ${rx.origin}/g/{{data.conversation.groupId}}/{{data.sender}}
-    timeout_ms: 5000
-    batch: { max_events: 500, max_wait_ms: 50 }
-    retry: { initial_backoff_ms: 100, max_backoff_ms: 1000, max_attempts: 20 }
-routes:
-  - { name: all, match: { command: "*" }, to: [out] }
-`,
+    config: daemonYaml({
+      sinks: {
+        out: {
+          type: 'webhook',
+          url: `${rx.origin}/g/{{data.conversation.groupId}}/{{data.sender}}`,
+          timeout_ms: 5000,
+          batch: { max_events: 500, max_wait_ms: 50 },
+          retry: { initial_backoff_ms: 100, max_backoff_ms: 1000, max_attempts: 20 },
+        },
+      },
+    }),
   });
   t.teardown(() => daemon.stop());
 

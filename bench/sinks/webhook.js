@@ -11,20 +11,19 @@
  *      number of connections) sent straight from this process with an undici Agent.
  * The receiver runs in its own process for both. Prints one JSON line.
  *
- *   node bench/webhook.mjs [events=20000] [max_connections=16] [conversations=200]
+ *   node bench/sinks/webhook.js [events=20000] [max_connections=16] [conversations=200]
  * Needs a build: npx tsc -p tsconfig.build.json
  */
 import { spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Agent, Pool } from 'undici';
+import { cliOf, startDaemon as startBridge } from '../lib/daemon.js';
+import { freePort } from '../lib/util.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const CLI = path.join(ROOT, 'dist/src/cli.js');
+const CLI = cliOf();
 const N = Number(process.argv[2] ?? 20_000);
 const CONNECTIONS = Number(process.argv[3] ?? 16);
 const GROUPS = Number(process.argv[4] ?? 200);
@@ -58,17 +57,6 @@ process.on('message', (m) => {
   if (m.exit) process.exit(0);
 });
 `;
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function nextMessage(child, key) {
   return new Promise((resolve) => {
@@ -118,41 +106,27 @@ async function main() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'im-bridge-bench-webhook-'));
   const port = await freePort();
   const deadPort = await freePort();
-  const writeConfig = (url) =>
-    fs.writeFileSync(
-      path.join(dir, 'bridge.yaml'),
-      `listen: { host: 127.0.0.1, port: ${port}, path: /im/callback }
-apps: [ { sdk_app_id: 1400000000 } ]
-queue: { dir: ${dir}/queue }
-log: { level: warn }
-sinks:
-  out:
-    type: webhook
-    url: ${url}
-    encoding: structured
-    max_connections: ${CONNECTIONS}
-    signing: { secrets: [ ${SECRET} ] }
-    batch: { max_events: 500, max_wait_ms: 20 }
-    max_in_flight: 4
-    retry: { initial_backoff_ms: 5000, max_backoff_ms: 5000 }
-routes:
-  - { name: all, match: { command: "*" }, to: [out] }
-`,
-    );
+  // The sink's URL for the next start.
+  let sinkUrl;
+  const writeConfig = (url) => (sinkUrl = url);
+  const config = () => ({
+    log: { level: 'warn' },
+    sinks: {
+      out: {
+        type: 'webhook',
+        url: sinkUrl,
+        encoding: 'structured',
+        max_connections: CONNECTIONS,
+        signing: { secrets: [SECRET] },
+        batch: { max_events: 500, max_wait_ms: 20 },
+        max_in_flight: 4,
+        retry: { initial_backoff_ms: 5000, max_backoff_ms: 5000 },
+      },
+    },
+  });
   const startDaemon = async () => {
-    const child = spawn(process.execPath, [CLI, 'run', '--config', path.join(dir, 'bridge.yaml')], { cwd: dir, stdio: ['ignore', 'ignore', 'inherit'] });
-    const pool = new Pool(`http://127.0.0.1:${port}`, { connections: 32 });
-    for (let i = 0; ; i++) {
-      try {
-        const r = await pool.request({ path: '/healthz', method: 'GET' });
-        await r.body.dump();
-        if (r.statusCode === 200) break;
-      } catch {
-        if (i > 300) throw new Error('daemon did not start');
-      }
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    return { child, pool };
+    const { child } = await startBridge({ dir, port, config: config() });
+    return { child, pool: new Pool(`http://127.0.0.1:${port}`, { connections: 32 }) };
   };
   const stopDaemon = async ({ child, pool }) => {
     await pool.close();

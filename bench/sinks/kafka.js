@@ -7,39 +7,27 @@
 //             (idempotent, acks=all, sendBatch requests of ~1 MB) — the client's ceiling here.
 //   sink_backlog_drain — the delivery side alone: events queued while Kafka is unreachable,
 //             then the daemon restarted with the real brokers; rate = backlog / drain time.
-//   naive   — a node:http handler (own process) that awaits producer.send() per request,
-//             same producer settings, same load generator.
+//   naive   — bench/lib/servers/naive-kafka.js (case 3's baseline: node:http, awaits a default
+//             producer's send() per request, acks all), same load generator.
 //
 // Run after `npx tsc -p tsconfig.build.json`, with the test Kafka up (npm run services:up):
-//   node bench/kafka.mjs            BENCH_EVENTS=60000 BENCH_CONCURRENCY=64 BENCH_GROUPS=100
-import { spawn } from 'node:child_process';
+//   node bench/sinks/kafka.js            BENCH_EVENTS=60000 BENCH_CONCURRENCY=64 BENCH_GROUPS=100
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import net from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import { Pool } from 'undici';
+import { cliOf, startDaemon as startBridge } from '../lib/daemon.js';
+import { ROOT, freePort, kafkaBrokers, spawnNode, stopChild as stop, waitListening } from '../lib/util.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const CLI = path.join(ROOT, 'dist/src/cli.js');
+const CLI = cliOf();
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 60_000);
 const NAIVE_EVENTS = Number(process.env.BENCH_NAIVE_EVENTS ?? Math.min(EVENTS, 10_000));
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
 const GROUPS = Number(process.env.BENCH_GROUPS ?? 100);
 const PARTITIONS = 6;
-const BROKERS = brokers();
+const BROKERS = kafkaBrokers();
 const QUERY = 'SdkAppid=1400000000&CallbackCommand=Group.CallbackAfterSendMsg&contenttype=json&ClientIP=203.0.113.7&OptPlatform=Android';
-
-function brokers() {
-  if (process.env.KAFKA_BROKERS) return process.env.KAFKA_BROKERS.split(',');
-  try {
-    const env = fs.readFileSync(path.join(ROOT, 'test/services/.env'), 'utf8');
-    const m = /^KAFKA_BROKERS=(.+)$/m.exec(env);
-    if (m) return m[1].trim().split(',');
-  } catch {}
-  return ['127.0.0.1:19092'];
-}
 
 function body(i) {
   const groupId = `bench-${i % GROUPS}`;
@@ -57,46 +45,6 @@ function body(i) {
     MsgBody: [{ MsgType: 'TIMTextElem', MsgContent: { Text: `benchmark message ${i} of group ${groupId}` } }],
     CloudCustomData: '',
     EventTime: String(1767225600000 + seq),
-  });
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-/** Spawns a node process and resolves once a stdout line contains `ready`. */
-function spawnUntil(args, ready, options = {}) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], ...options });
-    let out = '';
-    const onData = (chunk) => {
-      out += chunk.toString();
-      if (out.includes(ready)) {
-        child.stdout.off('data', onData);
-        child.stdout.resume();
-        resolve(child);
-      }
-      if (out.length > 1e6) out = out.slice(-1e5);
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', (chunk) => (out += chunk.toString()));
-    child.once('exit', (code) => reject(new Error(`process exited (${code}) before ready:\n${out.slice(-3000)}`)));
-  });
-}
-
-function stop(child) {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null) return resolve();
-    child.once('exit', () => resolve());
-    child.kill('SIGTERM');
-    setTimeout(() => child.kill('SIGKILL'), 20_000).unref();
   });
 }
 
@@ -160,38 +108,30 @@ async function readAll(kafka, topic, n) {
   return records;
 }
 
-function daemonConfig(port, dir, brokerList, topic) {
-  return `
-listen: { host: 127.0.0.1, port: ${port}, path: /im/callback }
-apps: [ { sdk_app_id: 1400000000 } ]
-queue: { dir: ${dir}/queue }
-log: { level: warn, requests: off }
-sinks:
-  kafka:
-    type: kafka
-    brokers: [${brokerList.join(', ')}]
-    topic: ${topic}
-    batch: { max_events: 1000, max_wait_ms: 20 }
-    max_in_flight: 4
-    retry: { initial_backoff_ms: 100, max_backoff_ms: 1000, max_attempts: 1000 }
-routes:
-  - { name: all, match: { command: "*" }, to: [kafka] }
-`;
+function daemonConfig(brokerList, topic) {
+  return {
+    log: { level: 'warn', requests: 'off' },
+    sinks: {
+      kafka: {
+        type: 'kafka',
+        brokers: brokerList,
+        topic,
+        batch: { max_events: 1000, max_wait_ms: 20 },
+        max_in_flight: 4,
+        retry: { initial_backoff_ms: 100, max_backoff_ms: 1000, max_attempts: 1000 },
+      },
+    },
+  };
 }
 
 async function startDaemon(dir, config, port) {
-  const file = path.join(dir, 'bridge.yaml');
-  fs.writeFileSync(file, config);
-  const child = spawn(process.execPath, [CLI, 'run', '--config', file], { stdio: ['ignore', 'ignore', 'inherit'] });
-  // log level warn: wait for the port instead of the BRIDGE_STARTED info line.
-  await waitForPort(port, child);
-  return child;
+  return (await startBridge({ dir, port, config })).child;
 }
 
 /** Live traffic: first POST → last record in the topic. */
 async function benchDaemon(admin, topic, dir) {
   const port = await freePort();
-  const child = await startDaemon(dir, daemonConfig(port, dir, BROKERS, topic), port);
+  const child = await startDaemon(dir, daemonConfig(BROKERS, topic), port);
   const started = performance.now();
   const failed = await load(`http://127.0.0.1:${port}`, '/im/callback', EVENTS);
   const acked = performance.now();
@@ -217,11 +157,11 @@ async function benchDaemon(admin, topic, dir) {
 async function benchBacklog(admin, topic, dir) {
   const port = await freePort();
   const closedPort = await freePort();
-  let child = await startDaemon(dir, daemonConfig(port, dir, [`127.0.0.1:${closedPort}`], topic), port);
+  let child = await startDaemon(dir, daemonConfig([`127.0.0.1:${closedPort}`], topic), port);
   const failed = await load(`http://127.0.0.1:${port}`, '/im/callback', EVENTS);
   await stop(child);
   if ((await topicCount(admin, topic)) !== 0) throw new Error('backlog phase: records reached Kafka early');
-  child = await startDaemon(dir, daemonConfig(port, dir, BROKERS, topic), port);
+  child = await startDaemon(dir, daemonConfig(BROKERS, topic), port);
   const started = performance.now();
   const done = await waitForCount(admin, topic, EVENTS - failed);
   const rss = peakRssMb(child.pid);
@@ -232,21 +172,6 @@ async function benchBacklog(admin, topic, dir) {
     seconds: +((done - started) / 1000).toFixed(2),
     daemon_peak_rss_mb: rss,
   };
-}
-
-async function waitForPort(port, child) {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`daemon exited with ${child.exitCode}`);
-    const ok = await new Promise((resolve) => {
-      const s = net.connect(port, '127.0.0.1');
-      s.once('connect', () => (s.destroy(), resolve(true)));
-      s.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error('daemon did not listen within 30 s');
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 async function benchKafkajs(kafka, admin, records, topic) {
@@ -274,32 +199,10 @@ async function benchKafkajs(kafka, admin, records, topic) {
   return { events: records.length, events_per_s: Math.round(records.length / ((done - started) / 1000)), seconds: +((done - started) / 1000).toFixed(2) };
 }
 
-const NAIVE_SERVER = `
-import http from 'node:http';
-import { Kafka, logLevel, Partitioners } from 'kafkajs';
-const [brokers, topic, port] = [process.env.B.split(','), process.env.T, Number(process.env.P)];
-const kafka = new Kafka({ clientId: 'naive', brokers, logLevel: logLevel.NOTHING });
-const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
-await producer.connect();
-http.createServer((req, res) => {
-  const chunks = [];
-  req.on('data', (c) => chunks.push(c));
-  req.on('end', async () => {
-    try {
-      const text = Buffer.concat(chunks).toString();
-      const body = JSON.parse(text);
-      await producer.send({ topic, acks: -1, messages: [{ key: 'group/' + body.GroupId, value: text }] });
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{"ActionStatus":"OK","ErrorCode":0,"ErrorInfo":""}');
-    } catch (e) {
-      res.writeHead(503).end(String(e));
-    }
-  });
-}).listen(port, '127.0.0.1', () => console.log('naive ready'));
-`;
-
 async function benchNaive(admin, topic) {
   const port = await freePort();
-  const child = await spawnUntil(['--input-type=module', '-e', NAIVE_SERVER], 'naive ready', { cwd: ROOT, env: { ...process.env, B: BROKERS.join(','), T: topic, P: String(port) } });
+  const child = spawnNode([path.join(ROOT, 'bench/lib/servers/naive-kafka.js'), String(port), BROKERS.join(','), topic]);
+  await waitListening(child, port);
   const started = performance.now();
   const failed = await load(`http://127.0.0.1:${port}`, '/', NAIVE_EVENTS);
   const done = await waitForCount(admin, topic, NAIVE_EVENTS - failed);

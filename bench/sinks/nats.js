@@ -11,21 +11,17 @@
  *      nats client, pipelined with up to W PubAcks outstanding → events/s.
  * All streams use file storage. Prints one JSON line.
  *
- *   node bench/nats.mjs [events=20000] [conversations=200] [window=1000]
+ *   node bench/sinks/nats.js [events=20000] [conversations=200] [window=1000]
  * Needs a build (npx tsc -p tsconfig.build.json) and NATS with JetStream at $NATS_URL
  * (default: test/services/.env, else nats://127.0.0.1:14222).
  */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Agent } from 'undici';
 import { connect, headers as natsHeaders, StorageType } from 'nats';
-
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const CLI = path.join(ROOT, 'dist/src/cli.js');
+import { startDaemon as startBridge } from '../lib/daemon.js';
+import { ROOT, stopChild } from '../lib/util.js';
 const N = Number(process.argv[2] ?? 20_000);
 const GROUPS = Number(process.argv[3] ?? 200);
 const WINDOW = Number(process.argv[4] ?? 1000);
@@ -43,39 +39,9 @@ function natsUrl() {
   return 'nats://127.0.0.1:14222';
 }
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-function startDaemon(config, dir, ready = ['"BRIDGE_STARTED"']) {
-  const file = path.join(dir, 'bridge.yaml');
-  fs.writeFileSync(file, config);
-  const child = spawn(process.execPath, [CLI, 'run', '--config', file], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`daemon did not start:\n${out.slice(-3000)}`)), 30_000);
-    const onData = (chunk) => {
-      out += chunk.toString();
-      if (ready.every((marker) => out.includes(marker))) {
-        clearTimeout(timer);
-        child.stdout.off('data', onData);
-        child.stdout.resume();
-        child.stderr.resume();
-        resolve(child);
-      }
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', (c) => (out += c.toString()));
-    child.once('exit', (code) => reject(new Error(`daemon exited (${code}):\n${out.slice(-3000)}`)));
-  });
-}
+/** { port, child, … } once listening (and `readyLogs` were logged). */
+const startDaemon = (config, dir, readyLogs = []) => startBridge({ dir, config, readyLogs });
+const stopDaemon = (daemon) => stopChild(daemon.child);
 
 function callback(group, seq) {
   return JSON.stringify({
@@ -94,32 +60,21 @@ function callback(group, seq) {
   });
 }
 
-function daemonConfig(port, dir, url, subjectPrefix, stream, createStream, retry) {
-  return `
-listen: { host: 127.0.0.1, port: ${port}, path: /im/callback }
-apps: [ { sdk_app_id: 1400000000 } ]
-queue: { dir: ${dir}/queue }
-log: { level: info }
-sinks:
-  out:
-    type: nats
-    servers: [${url}]
-    subject: "${subjectPrefix}.{{data.family}}.{{data.conversation.groupId}}"
-    stream: ${stream}
-    ${createStream}
-    batch: { max_events: 500, max_wait_ms: 5 }
-    max_in_flight: 8
-    retry: ${retry}
-routes:
-  - { name: all, match: { command: "*" }, to: [out] }
-`;
-}
-
-async function stopDaemon(child) {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  await exited;
+function daemonConfig(url, subjectPrefix, stream, createStream, retry) {
+  return {
+    sinks: {
+      out: {
+        type: 'nats',
+        servers: [url],
+        subject: `${subjectPrefix}.{{data.family}}.{{data.conversation.groupId}}`,
+        stream,
+        ...(createStream ? { create_stream: createStream } : {}),
+        batch: { max_events: 500, max_wait_ms: 5 },
+        max_in_flight: 8,
+        retry,
+      },
+    },
+  };
 }
 
 const bodies = [];
@@ -160,15 +115,11 @@ async function main() {
   const drainStream = `BENCH_NATS_DRAIN_${tag}`;
   const prefix = `bench-${tag.toLowerCase()}`;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'im-bridge-bench-nats-'));
-  const port = await freePort();
   let daemon;
   try {
     // ---- 1. through the daemon
-    daemon = await startDaemon(
-      daemonConfig(port, dir, url, `${prefix}.d`, daemonStream, `create_stream: { storage: file, subjects: ["${prefix}.d.>"] }`, '{}'),
-      dir,
-      ['"BRIDGE_STARTED"', '"NATS_STREAM_CREATED"'],
-    );
+    daemon = await startDaemon(daemonConfig(url, `${prefix}.d`, daemonStream, { storage: 'file', subjects: [`${prefix}.d.>`] }, {}), dir, ['"NATS_STREAM_CREATED"']);
+    const port = daemon.port;
     const started = performance.now();
     const failed = await postAll(port, N);
     const ingested = performance.now();
@@ -178,10 +129,10 @@ async function main() {
 
     // ---- 1b. the sink alone draining a backlog: callbacks queued while the stream is missing
     // (connect is refused and retried), then the stream appears and the backlog drains.
-    const port2 = await freePort();
     const dir2 = path.join(dir, 'drain');
     fs.mkdirSync(dir2);
-    daemon = await startDaemon(daemonConfig(port2, dir2, url, `${prefix}.b`, drainStream, '', '{ initial_backoff_ms: 20, max_backoff_ms: 50, max_attempts: 1000 }'), dir2);
+    daemon = await startDaemon(daemonConfig(url, `${prefix}.b`, drainStream, undefined, { initial_backoff_ms: 20, max_backoff_ms: 50, max_attempts: 1000 }), dir2);
+    const port2 = daemon.port;
     const failed2 = await postAll(port2, N);
     const drainStarted = performance.now();
     await jsm.streams.add({ name: drainStream, subjects: [`${prefix}.b.>`], storage: StorageType.File });

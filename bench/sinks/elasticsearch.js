@@ -12,18 +12,14 @@
  *     step 1) into another index of the same template, alone, with the same concurrency.
  * Prints one JSON line. Needs `npm run build` and a running Elasticsearch (npm run services:up).
  *
- *   node bench/elasticsearch.mjs            # BENCH_ES_EVENTS=20000 BENCH_ES_CONCURRENCY=64
+ *   node bench/sinks/elasticsearch.js            # BENCH_ES_EVENTS=20000 BENCH_ES_CONCURRENCY=64
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Client } from '@elastic/elasticsearch';
-
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const CLI = path.join(ROOT, 'dist/src/cli.js');
+import { startDaemon as startBridge } from '../lib/daemon.js';
+import { ROOT, freePort } from '../lib/util.js';
 const N = Number(process.env.BENCH_ES_EVENTS ?? 20_000);
 const CONCURRENCY = Number(process.env.BENCH_ES_CONCURRENCY ?? 64);
 const BATCH = Number(process.env.BENCH_ES_BATCH ?? 1000);
@@ -40,45 +36,9 @@ function esUrl() {
   return 'http://127.0.0.1:19200';
 }
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-function startDaemon(config, dir) {
-  const file = path.join(dir, 'bridge.yaml');
-  writeFileSync(file, config);
-  const child = spawn(process.execPath, [CLI, 'run', '--config', file], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let started = false;
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`daemon did not start:\n${out.slice(-3000)}`));
-    }, 60_000);
-    const onData = (chunk) => {
-      // Keep draining the pipes (a full pipe would block the daemon), remember only the start.
-      if (started) return;
-      out += chunk.toString();
-      if (out.includes('"BRIDGE_STARTED"')) {
-        started = true;
-        clearTimeout(timer);
-        resolve(child);
-      }
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`daemon exited (${code}):\n${out.slice(-3000)}`));
-    });
-  });
+/** The daemon's child process, once it answers /healthz. */
+async function startDaemon(config, dir, port) {
+  return (await startBridge({ dir, port, config, timeoutMs: 60_000 })).child;
 }
 
 function body(i) {
@@ -132,23 +92,19 @@ async function main() {
   const port = await freePort();
   const deadPort = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const config = (nodes) => `
-listen: { host: 127.0.0.1, port: ${port}, path: /im/callback }
-apps: [ { sdk_app_id: 1400000000 } ]
-queue: { dir: ${dir}/queue }
-log: { level: info }
-sinks:
-  es:
-    type: elasticsearch
-    nodes: [${nodes}]
-    index: "${prefix}-{{yyyy.MM}}"
-    template: { name: ${prefix}, priority: 300, number_of_replicas: 0 }
-    batch: { max_events: ${BATCH}, max_wait_ms: 20 }
-    max_in_flight: ${IN_FLIGHT}
-    retry: { initial_backoff_ms: 100, max_backoff_ms: 2000, max_attempts: 1000 }
-routes:
-  - { name: all, match: { command: "*" }, to: [es] }
-`;
+  const config = (nodes) => ({
+    sinks: {
+      es: {
+        type: 'elasticsearch',
+        nodes: [nodes],
+        index: `${prefix}-{{yyyy.MM}}`,
+        template: { name: prefix, priority: 300, number_of_replicas: 0 },
+        batch: { max_events: BATCH, max_wait_ms: 20 },
+        max_in_flight: IN_FLIGHT,
+        retry: { initial_backoff_ms: 100, max_backoff_ms: 2000, max_attempts: 1000 },
+      },
+    },
+  });
   let daemon;
   const stop = async () => {
     if (!daemon || daemon.exitCode !== null) return;
@@ -166,7 +122,7 @@ routes:
   let result;
   try {
     // 1. end to end: post N while the sink delivers.
-    daemon = await startDaemon(config(es), dir);
+    daemon = await startDaemon(config(es), dir, port);
     // warm-up: template installed, connection open, index created
     await fetch(`${url}/im/callback?SdkAppid=1400000000&CallbackCommand=Group.CallbackAfterSendMsg&contenttype=json`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: body(999_999_999) });
     await waitDelivered(1);
@@ -178,11 +134,11 @@ routes:
     await stop();
 
     // 2. drain: N events queued while the sink cannot reach Elasticsearch, then delivered from the backlog.
-    daemon = await startDaemon(config(`http://127.0.0.1:${deadPort}`), dir);
+    daemon = await startDaemon(config(`http://127.0.0.1:${deadPort}`), dir, port);
     const failed2 = await post(url, N);
     await stop();
     const drainStart = performance.now();
-    daemon = await startDaemon(config(es), dir);
+    daemon = await startDaemon(config(es), dir, port);
     const drainReady = performance.now();
     await waitDelivered(N);
     const drainEnd = performance.now();
