@@ -188,6 +188,8 @@ export const CODES = {
   KAFKA_COMMIT_FAILED: log('queue', 'warn', 'queue.type kafka: settled offsets could not be committed; tried again (a restart meanwhile delivers those events again, same ids).'),
 
   // delivery
+  BUILD_MISSING: err('bridge', undefined, 'Running from source (tests): the compiled file a worker thread needs is not in dist/.', 'Run npm run build.'),
+  BUILD_STALE: err('bridge', undefined, 'Running from source (tests): the compiled file in dist/ is older than its TypeScript source, so a test would exercise old code.', 'Run npm run build.'),
   DELIVERY_REVOKED: log('delivery', 'info', 'A shared queue moved partitions to another instance: events fetched but not started were handed back.'),
   SINK_WRITE_RETRY: log('delivery', 'warn', 'A batch failed and is retried with backoff; errorCode is the sink error code.', 'See errorCode.'),
   EVENT_DEAD_LETTERED: log('delivery', 'error', 'An event was moved to the dead-letter store; errorCode says why.', 'Fix the cause, then `im-bridge dlq replay`.'),
