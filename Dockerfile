@@ -9,10 +9,16 @@ FROM node:20-bookworm-slim AS build
 # better-sqlite3 compiles from source when no prebuilt binary can be downloaded.
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
 WORKDIR /opt/im-bridge
-COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
+# Dependencies in a layer of their own, rebuilt only when package*.json change: `--ignore-scripts`
+# keeps the package's own `prepare` (tsc, needs the sources) out of it, and `npm rebuild` then runs the
+# dependencies' install scripts (better-sqlite3's native build).
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund --ignore-scripts && npm rebuild
+COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY plugins ./plugins
-RUN npm ci --no-audit --no-fund && npm prune --omit=dev
+# tsc writes dist/; then the dev dependencies (typescript, tap, ...) go.
+RUN npm run build && test -f dist/src/cli.js && npm prune --omit=dev --no-audit --no-fund
 
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production \
