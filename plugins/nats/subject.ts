@@ -27,7 +27,7 @@
  * connection, failing every publish in flight.
  */
 import { createHash } from 'node:crypto';
-import { compileTemplate, TemplateError, type CompiledTemplate } from '../../src/sink/template.js';
+import { compileTemplate, TemplateError, type CompiledTemplate } from '../../src/sink/api.js';
 
 /** Characters kept as they are in a token; everything else is %-escaped. */
 const SAFE = /^[A-Za-z0-9_\-@#:=+~!]$/;

@@ -14,7 +14,8 @@
  *   acks the delivered events and handles each failed one by its own class.
  */
 import type { Logger } from 'pino';
-import { rememberEventJson, type CanonicalEvent, type ItemFailure } from '../sink/api.js';
+import type { CanonicalEvent, ItemFailure } from '../sink/api.js';
+import { rememberEventJson } from '../sink/event-json.js';
 import type { CommitNotice, DurableQueue, StoredEvent } from '../queue/index.js';
 import type { SinkRunner } from '../sink/runner.js';
 import type { Metrics } from '../telemetry/metrics.js';

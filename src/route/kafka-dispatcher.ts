@@ -20,7 +20,8 @@
  */
 import type { Consumer, EachBatchPayload, KafkaMessage } from 'kafkajs';
 import type { Logger } from 'pino';
-import { rememberEventJson, type CanonicalEvent, type ItemFailure } from '../sink/api.js';
+import type { CanonicalEvent, ItemFailure } from '../sink/api.js';
+import { rememberEventJson } from '../sink/event-json.js';
 import type { SinkRunner } from '../sink/runner.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { backoffDelay, sleep } from '../sink/backoff.js';

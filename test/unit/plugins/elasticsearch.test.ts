@@ -13,7 +13,8 @@ import plugin, { configSchema, requestError } from '../../../plugins/elasticsear
 import { compileIndexName, IndexNameError } from '../../../plugins/elasticsearch/index-name.js';
 import { bulkBody, readBulkItems } from '../../../plugins/elasticsearch/bulk.js';
 import { EVENT_MAPPINGS, indexTemplateBody } from '../../../plugins/elasticsearch/mapping.js';
-import { FatalError, RetriableError, rememberEventJson, type CanonicalEvent } from '../../../src/sink/api.js';
+import { FatalError, RetriableError, type CanonicalEvent } from '../../../src/sink/api.js';
+import { rememberEventJson } from '../../../src/sink/event-json.js';
 import { normalize } from '../../../src/normalize/index.js';
 import { loadConfigText } from '../../../src/config/load.js';
 import { resolvePlugin } from '../../../src/sink/loader.js';

@@ -14,7 +14,8 @@ import { encodeRecord, isLegalTopic } from '../../../plugins/kafka/records.js';
 import { loadConfigText } from '../../../src/config/load.js';
 import { ConfigError } from '../../../src/config/errors.js';
 import { resolvePlugin } from '../../../src/sink/loader.js';
-import { FatalError, PartialBatchError, rememberEventJson, type CanonicalEvent, type SinkContext } from '../../../src/sink/api.js';
+import { FatalError, PartialBatchError, type CanonicalEvent, type SinkContext } from '../../../src/sink/api.js';
+import { rememberEventJson } from '../../../src/sink/event-json.js';
 import { normalize } from '../../../src/normalize/index.js';
 import { groupMessage, REPO_ROOT } from '../../helpers/daemon.js';
 

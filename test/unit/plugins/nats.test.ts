@@ -9,7 +9,8 @@ import { checkSubject, compileSubject, escapeToken, unescapeToken, filterCovers,
 import { classify } from '../../../plugins/nats/errors.js';
 import { toMessage, encodeHeaderValue, decodeHeaderValue, headerBytesBound } from '../../../plugins/nats/message.js';
 import { SINK_COMMON_KEYS } from '../../../src/config/schema.js';
-import { FatalError, rememberEventJson, type CanonicalEvent } from '../../../src/sink/api.js';
+import { FatalError, type CanonicalEvent } from '../../../src/sink/api.js';
+import { rememberEventJson } from '../../../src/sink/event-json.js';
 
 const README = new URL('../../../plugins/nats/README.md', import.meta.url);
 

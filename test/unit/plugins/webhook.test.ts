@@ -15,7 +15,8 @@ import { pino } from 'pino';
 import t from 'tap';
 import { Webhook } from 'standardwebhooks';
 import plugin from '../../../plugins/webhook/index.js';
-import { PartialBatchError, RetriableError, rememberEventJson, type CanonicalEvent, type Sink } from '../../../src/sink/api.js';
+import { PartialBatchError, RetriableError, type CanonicalEvent, type Sink } from '../../../src/sink/api.js';
+import { rememberEventJson } from '../../../src/sink/event-json.js';
 import { waitFor } from '../../helpers/daemon.js';
 
 const SECRET_A = 'whsec_' + Buffer.from('webhook-test-secret-number-one!!').toString('base64');
