@@ -25,18 +25,20 @@ import type { ConnectionOptions } from 'node:tls';
 import { CompressionTypes, Kafka, logLevel, Partitioners, type Admin, type Message, type Producer, type LogEntry } from 'kafkajs';
 import type { Logger } from 'pino';
 import {
+  compileTemplate,
   defineSink,
   FatalError,
   PartialBatchError,
+  RefusalLog,
   RetriableError,
-  type CanonicalEvent,
   throwIfInvalid,
+  type CanonicalEvent,
+  type CompiledTemplate,
   type ConfigProblem,
   type ItemFailure,
   type Sink,
   type SinkContext,
 } from '../../src/sink/api.js';
-import { compileTemplate, RefusalLog, type CompiledTemplate } from '../../src/sink/api.js';
 import { KafkaConfigError, kafkaSaslOptions, kafkaTlsOptions } from '../../src/kafka/index.js';
 import { describeKafkaError, type KafkaErrorInfo } from './errors.js';
 import { encodeRecord, isLegalTopic } from './records.js';
