@@ -18,7 +18,8 @@ const SECONDS = Number(process.env.BENCH_TRANSFORM_SECONDS ?? 2);
 const BATCH = 500;
 const dist = (p) => import(path.join(ROOT, 'dist/src', p));
 const { TransformChain } = await dist('transform/chain.js');
-const { eventJson, rememberEventJson } = await dist('sink/api.js');
+const { eventJson } = await dist('sink/api.js');
+const { rememberEventJson } = await dist('sink/event-json.js');
 const { normalize } = await dist('normalize/index.js');
 const { Metrics } = await dist('telemetry/metrics.js');
 

@@ -20,10 +20,9 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Type, type Static } from '@sinclair/typebox';
 import { Client, errors, type ClientOptions } from '@elastic/elasticsearch';
-import { defineSink, FatalError, PartialBatchError, RetriableError, isAbortError, type CanonicalEvent, type ItemFailure, type SinkContext } from '../../src/sink/api.js';
+import { defineSink, FatalError, PartialBatchError, RefusalLog, RetriableError, isAbortError, throwIfInvalid, type CanonicalEvent, type ConfigProblem, type ItemFailure, type SinkContext } from '../../src/sink/api.js';
 import { bulkBody, describeError, errorCode, readBulkItems, type BulkError, type BulkResponseBody } from './bulk.js';
 import { IndexBudget } from './index-budget.js';
-import { RefusalLog } from '../../src/sink/refusal-log.js';
 import { compileIndexName, IndexNameError } from './index-name.js';
 import { indexTemplateBody } from './mapping.js';
 
@@ -99,6 +98,34 @@ export const configSchema = Type.Object(
 
 export type ElasticsearchSinkConfig = Static<typeof configSchema>;
 
+/**
+ * The rules the schema cannot express; pure, so `im-bridge check` refuses what create() would
+ * (CONFIG_PLUGIN_INVALID at the key's file:line). Only reading the TLS files is left to create().
+ */
+export function validateConfig(config: ElasticsearchSinkConfig): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const problem = (path: string, message: string) => problems.push({ path, message, code: 'ES_CONFIG' });
+  if (config.data_stream && config.op_type !== 'create') problem('data_stream', 'data_stream: true needs op_type: create (data streams accept only create)');
+  try {
+    const indexName = compileIndexName(config.index);
+    const indexPatterns = config.template.index_patterns ?? [indexName.pattern];
+    if (config.install_template && indexPatterns.some((p) => /^\*+$/.test(p))) {
+      problem(config.template.index_patterns ? 'template.index_patterns' : 'index', `index "${config.index}" gives the template pattern "*", which would match every index; set template.index_patterns`);
+    }
+  } catch (error) {
+    if (!(error instanceof IndexNameError)) throw error;
+    problem('index', error.message);
+  }
+  if (config.index_pattern !== undefined) {
+    try {
+      new RegExp(`^(?:${config.index_pattern})$`); // as IndexBudget compiles it
+    } catch (error) {
+      problem('index_pattern', `index_pattern is not a valid regular expression: ${(error as Error).message}`);
+    }
+  }
+  return problems;
+}
+
 /** Response filter: the plugin reads only these fields of a `_bulk` answer. */
 const BULK_FILTER_PATH = 'errors,items.*.status,items.*.error';
 const HEALTH_TIMEOUT_MS = 5000;
@@ -116,33 +143,17 @@ export default defineSink({
   apiVersion: '1',
   delivery: 'at_least_once',
   configSchema,
+  validate: validateConfig,
   async create(config, ctx) {
-    if (config.data_stream && config.op_type !== 'create') {
-      throw new FatalError('data_stream: true needs op_type: create (data streams accept only create)', { code: 'ES_CONFIG' });
-    }
-    let indexName;
-    try {
-      indexName = compileIndexName(config.index);
-    } catch (error) {
-      if (error instanceof IndexNameError) throw new FatalError(error.message, { code: 'ES_CONFIG' });
-      throw error;
-    }
+    throwIfInvalid(validateConfig(config), 'ES_CONFIG');
+    const indexName = compileIndexName(config.index);
     const indexPatterns = config.template.index_patterns ?? [indexName.pattern];
-    if (config.install_template && indexPatterns.some((p) => /^\*+$/.test(p))) {
-      throw new FatalError(`index "${config.index}" gives the template pattern "*", which would match every index; set template.index_patterns`, { code: 'ES_CONFIG' });
-    }
     const client = new Client(await clientOptions(config, ctx));
     const querystring: Record<string, string> = { filter_path: BULK_FILTER_PATH };
     if (config.pipeline) querystring.pipeline = config.pipeline;
     const names = indexName;
     // A fixed name is one index (or alias, data stream): nothing to bound.
-    let budget: IndexBudget | undefined;
-    try {
-      budget = names.fixed ? undefined : new IndexBudget({ maxIndices: config.max_indices ?? DEFAULT_MAX_INDICES, pattern: config.index_pattern, list: listIndexNames });
-      if (names.fixed && config.index_pattern !== undefined) new RegExp(config.index_pattern);
-    } catch (error) {
-      throw new FatalError(`index_pattern is not a valid regular expression: ${(error as Error).message}`, { code: 'ES_CONFIG', cause: error });
-    }
+    const budget = names.fixed ? undefined : new IndexBudget({ maxIndices: config.max_indices ?? DEFAULT_MAX_INDICES, pattern: config.index_pattern, list: listIndexNames });
     const refusals = new RefusalLog();
 
     /** Names on the cluster (indices, aliases, data streams) that the template's names can collide with. */

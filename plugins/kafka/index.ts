@@ -25,22 +25,25 @@ import type { ConnectionOptions } from 'node:tls';
 import { CompressionTypes, Kafka, logLevel, Partitioners, type Admin, type Message, type Producer, type LogEntry } from 'kafkajs';
 import type { Logger } from 'pino';
 import {
+  compileTemplate,
   defineSink,
   FatalError,
   PartialBatchError,
+  RefusalLog,
   RetriableError,
+  throwIfInvalid,
   type CanonicalEvent,
+  type CompiledTemplate,
+  type ConfigProblem,
   type ItemFailure,
   type Sink,
   type SinkContext,
 } from '../../src/sink/api.js';
-import { compileTemplate, type CompiledTemplate } from '../../src/sink/template.js';
-import { KafkaConfigError, kafkaSaslOptions, kafkaTlsOptions } from '../../src/config/kafka-security.js';
+import { KafkaConfigError, kafkaSaslOptions, kafkaTlsOptions } from '../../src/kafka/index.js';
 import { describeKafkaError, type KafkaErrorInfo } from './errors.js';
 import { encodeRecord, isLegalTopic } from './records.js';
 import { configSchema, type KafkaSinkConfig } from './schema.js';
 import { defaultCreatePattern, TopicCreationPolicy } from './topic-policy.js';
-import { RefusalLog } from '../../src/sink/refusal-log.js';
 
 export { configSchema, type KafkaSinkConfig } from './schema.js';
 
@@ -80,10 +83,46 @@ export default defineSink({
   apiVersion: '1',
   configSchema,
   delivery: 'at_least_once',
+  validate: validateConfig,
   create(config, ctx) {
     return new KafkaSink(config, ctx);
   },
 });
+
+/**
+ * The rules the schema cannot express; pure, so `im-bridge check` refuses what create() would
+ * (CONFIG_PLUGIN_INVALID at the key's file:line). create() runs it again for configs built in code.
+ */
+export function validateConfig(config: KafkaSinkConfig): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const problem = (path: string, message: string) => problems.push({ path, message, code: 'KAFKA_CONFIG' });
+  if (config.idempotent && !(config.acks === 'all' || config.acks === -1)) {
+    problem('acks', 'idempotent: true requires acks: all (set idempotent: false to use acks: leader)');
+  }
+  for (const key of ['topic', 'key'] as const) {
+    try {
+      const template = compileTemplate(config[key]);
+      if (key === 'topic' && template.isStatic && !isLegalTopic(config.topic)) {
+        problem('topic', `topic "${config.topic}" is not a legal Kafka topic name ([a-zA-Z0-9._-], 1-249 chars)`);
+      }
+    } catch (error) {
+      problem(key, `invalid template: ${(error as Error).message}`);
+    }
+  }
+  try {
+    new TopicCreationPolicy(config.create_topics_pattern ?? defaultCreatePattern(config.topic), config.max_topics ?? DEFAULT_MAX_TOPICS);
+  } catch (error) {
+    problem('create_topics_pattern', `create_topics_pattern is not a valid regular expression: ${(error as Error).message}`);
+  }
+  if (brokerList(config).length === 0) problem('brokers', 'brokers is empty');
+  return problems;
+}
+
+function brokerList(config: KafkaSinkConfig): string[] {
+  return (Array.isArray(config.brokers) ? config.brokers : config.brokers.split(','))
+    .map((b) => b.trim())
+    .filter((b) => b !== '');
+}
 
 class KafkaSink implements Sink {
   private readonly kafka: Kafka;
@@ -110,29 +149,13 @@ class KafkaSink implements Sink {
     private readonly ctx: SinkContext,
   ) {
     this.logger = ctx.logger;
+    throwIfInvalid(validateConfig(config), 'KAFKA_CONFIG');
     this.acks = config.acks === 'all' || config.acks === -1 ? -1 : 1;
-    if (config.idempotent && this.acks !== -1) {
-      throw new FatalError('idempotent: true requires acks: all (set idempotent: false to use acks: leader)', { code: 'KAFKA_CONFIG' });
-    }
-    try {
-      this.topicOf = compileTemplate(config.topic);
-      this.keyOf = compileTemplate(config.key);
-    } catch (error) {
-      throw new FatalError(`invalid template: ${(error as Error).message}`, { code: 'KAFKA_CONFIG', cause: error });
-    }
-    if (this.topicOf.isStatic && !isLegalTopic(config.topic)) {
-      throw new FatalError(`topic "${config.topic}" is not a legal Kafka topic name ([a-zA-Z0-9._-], 1-249 chars)`, { code: 'KAFKA_CONFIG' });
-    }
-    try {
-      this.creation = new TopicCreationPolicy(config.create_topics_pattern ?? defaultCreatePattern(config.topic), config.max_topics ?? DEFAULT_MAX_TOPICS);
-    } catch (error) {
-      throw new FatalError(`create_topics_pattern is not a valid regular expression: ${(error as Error).message}`, { code: 'KAFKA_CONFIG', cause: error });
-    }
+    this.topicOf = compileTemplate(config.topic);
+    this.keyOf = compileTemplate(config.key);
+    this.creation = new TopicCreationPolicy(config.create_topics_pattern ?? defaultCreatePattern(config.topic), config.max_topics ?? DEFAULT_MAX_TOPICS);
     this.compression = config.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None;
-    const brokers = (Array.isArray(config.brokers) ? config.brokers : config.brokers.split(','))
-      .map((b) => b.trim())
-      .filter((b) => b !== '');
-    if (brokers.length === 0) throw new FatalError('brokers is empty', { code: 'KAFKA_CONFIG' });
+    const brokers = brokerList(config);
     this.kafka = new Kafka({
       clientId: config.client_id,
       brokers,

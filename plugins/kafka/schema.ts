@@ -9,8 +9,8 @@ import { Type, type Static } from '@sinclair/typebox';
 /** Characters a topic template may contain: legal topic characters plus `{{ field }}` markup. */
 const TOPIC_TEMPLATE_PATTERN = '^[A-Za-z0-9._\\-{} ]+$';
 
-export { TlsSchema, SaslSchema } from '../../src/config/kafka-security.js';
-import { TlsSchema, SaslSchema } from '../../src/config/kafka-security.js';
+export { TlsSchema, SaslSchema } from '../../src/kafka/index.js';
+import { TlsSchema, SaslSchema } from '../../src/kafka/index.js';
 
 export const configSchema = Type.Object(
   {

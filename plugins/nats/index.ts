@@ -37,7 +37,9 @@ import {
   FatalError,
   PartialBatchError,
   RetriableError,
+  throwIfInvalid,
   type CanonicalEvent,
+  type ConfigProblem,
   type ItemFailure,
   type SinkContext,
 } from '../../src/sink/api.js';
@@ -145,7 +147,42 @@ export const configSchema = Type.Object({
 
 export type NatsSinkConfig = Static<typeof configSchema>;
 
-/** Builds the nats.js connection options (auth, TLS, reconnect policy) from the config. */
+/**
+ * The rules the schema cannot express; pure, so `im-bridge check` refuses what create() would
+ * (CONFIG_PLUGIN_INVALID at the key's file:line). create() runs it again for configs built in code.
+ */
+export function validateConfig(config: NatsSinkConfig): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const problem = (path: string, message: string) => problems.push({ path, message, code: 'NATS_CONFIG' });
+  try {
+    const subject = compileSubject(config.subject);
+    const limits: SubjectLimits = { maxBytes: config.max_subject_bytes, maxTokens: config.max_subject_tokens };
+    if (subject.shortest.tokens > limits.maxTokens || subject.shortest.bytes > limits.maxBytes) {
+      problem(
+        'subject',
+        `subject template "${config.subject}" renders at least ${subject.shortest.tokens} tokens / ${subject.shortest.bytes} bytes, over max_subject_tokens ${limits.maxTokens} / max_subject_bytes ${limits.maxBytes}`,
+      );
+    }
+  } catch (error) {
+    if (!(error instanceof SubjectTemplateError)) throw error;
+    problem('subject', error.message);
+  }
+  if (config.create_stream && !config.stream) problem('create_stream', 'create_stream needs `stream` (the name of the stream to create)');
+  if (config.mode === 'core' && (config.stream || config.create_stream)) problem(config.stream ? 'stream' : 'create_stream', '`stream` and `create_stream` apply to mode: jetstream only');
+  const auth = config.auth;
+  if (auth) {
+    const kinds = [auth.user !== undefined || auth.password !== undefined, auth.token !== undefined, auth.nkey_seed !== undefined || auth.nkey_seed_file !== undefined, auth.creds_file !== undefined].filter(Boolean).length;
+    if (kinds > 1) problem('auth', 'use only one of user/password, token, nkey_seed(_file), creds_file');
+    if ((auth.user === undefined) !== (auth.password === undefined)) problem(auth.user === undefined ? 'auth.password' : 'auth.user', 'user and password go together');
+    if (auth.nkey_seed !== undefined && auth.nkey_seed_file !== undefined) problem('auth.nkey_seed_file', 'nkey_seed or nkey_seed_file, not both');
+  }
+  if (config.tls && (config.tls.cert_file === undefined) !== (config.tls.key_file === undefined)) {
+    problem(config.tls.cert_file === undefined ? 'tls.key_file' : 'tls.cert_file', 'cert_file and key_file go together');
+  }
+  return problems;
+}
+
+/** Builds the nats.js connection options (auth, TLS, reconnect policy) from a config validateConfig accepts. */
 export function connectionOptions(config: NatsSinkConfig, ctx: Pick<SinkContext, 'name' | 'configDir'>, connectTimeoutMs = 5000): ConnectionOptions {
   const servers = (Array.isArray(config.servers) ? config.servers : config.servers.split(',')).map((s) => s.trim()).filter(Boolean);
   const resolve = (file: string) => path.resolve(ctx.configDir, file);
@@ -165,10 +202,6 @@ export function connectionOptions(config: NatsSinkConfig, ctx: Pick<SinkContext,
   };
   const auth = config.auth;
   if (auth) {
-    const kinds = [auth.user !== undefined || auth.password !== undefined, auth.token !== undefined, auth.nkey_seed !== undefined || auth.nkey_seed_file !== undefined, auth.creds_file !== undefined].filter(Boolean).length;
-    if (kinds > 1) throw new FatalError('nats auth: use only one of user/password, token, nkey_seed(_file), creds_file', { code: 'NATS_CONFIG' });
-    if ((auth.user === undefined) !== (auth.password === undefined)) throw new FatalError('nats auth: user and password go together', { code: 'NATS_CONFIG' });
-    if (auth.nkey_seed !== undefined && auth.nkey_seed_file !== undefined) throw new FatalError('nats auth: nkey_seed or nkey_seed_file, not both', { code: 'NATS_CONFIG' });
     if (auth.user !== undefined) {
       options.user = auth.user;
       options.pass = auth.password;
@@ -185,9 +218,6 @@ export function connectionOptions(config: NatsSinkConfig, ctx: Pick<SinkContext,
     }
   }
   if (config.tls) {
-    if ((config.tls.cert_file === undefined) !== (config.tls.key_file === undefined)) {
-      throw new FatalError('nats tls: cert_file and key_file go together', { code: 'NATS_CONFIG' });
-    }
     options.tls = {
       handshakeFirst: config.tls.handshake_first,
       ...(config.tls.ca_file !== undefined && { caFile: resolve(config.tls.ca_file) }),
@@ -226,25 +256,11 @@ export default defineSink({
   type: 'nats',
   apiVersion: '1',
   configSchema,
+  validate: validateConfig,
   create(config, ctx) {
-    let subject: CompiledSubject;
-    try {
-      subject = compileSubject(config.subject);
-    } catch (error) {
-      if (error instanceof SubjectTemplateError) throw new FatalError(error.message, { code: 'NATS_CONFIG' });
-      throw error;
-    }
+    throwIfInvalid(validateConfig(config), 'NATS_CONFIG');
+    const subject = compileSubject(config.subject);
     const limits: SubjectLimits = { maxBytes: config.max_subject_bytes, maxTokens: config.max_subject_tokens };
-    if (subject.shortest.tokens > limits.maxTokens || subject.shortest.bytes > limits.maxBytes) {
-      throw new FatalError(
-        `nats: subject template "${config.subject}" renders at least ${subject.shortest.tokens} tokens / ${subject.shortest.bytes} bytes, over max_subject_tokens ${limits.maxTokens} / max_subject_bytes ${limits.maxBytes}`,
-        { code: 'NATS_CONFIG' },
-      );
-    }
-    if (config.create_stream && !config.stream) throw new FatalError('nats: create_stream needs `stream` (the name of the stream to create)', { code: 'NATS_CONFIG' });
-    if (config.mode === 'core' && (config.stream || config.create_stream)) {
-      throw new FatalError('nats: `stream` and `create_stream` apply to mode: jetstream only', { code: 'NATS_CONFIG' });
-    }
     const jetstream = config.mode === 'jetstream';
     const options = connectionOptions(config, ctx);
     const expectStreamHeaderBytes = config.stream === undefined ? 0 : Buffer.byteLength(`Nats-Expected-Stream: ${config.stream}\r\n`);

@@ -4,7 +4,7 @@
  * Template syntax: literal subject text with `{{path}}` placeholders, where `path` is an event
  * attribute or a dotted path into the event (`{{imcommand}}`, `{{data.family}}`,
  * `{{data.conversation.groupId}}`, `{{data.elements.0.kind}}`), resolved by the shared
- * src/sink/template.ts (missing → empty, numbers/booleans as text, objects as JSON). `{{path|tokens}}` keeps the dots of
+ * compileTemplate of im-bridge/sink (missing → empty, numbers/booleans as text, objects as JSON). `{{path|tokens}}` keeps the dots of
  * the value as token separators (`Group.CallbackAfterSendMsg` → two tokens); without `|tokens` a
  * value is always exactly ONE token.
  *
@@ -27,7 +27,7 @@
  * connection, failing every publish in flight.
  */
 import { createHash } from 'node:crypto';
-import { compileTemplate, TemplateError, type CompiledTemplate } from '../../src/sink/template.js';
+import { compileTemplate, TemplateError, type CompiledTemplate } from '../../src/sink/api.js';
 
 /** Characters kept as they are in a token; everything else is %-escaped. */
 const SAFE = /^[A-Za-z0-9_\-@#:=+~!]$/;
@@ -153,7 +153,7 @@ export function compileSubject(template: string): CompiledSubject {
     if (m.index > last) parts.push({ literal: template.slice(last, m.index) });
     const filter = m[2];
     if (filter !== undefined && filter !== 'tokens') throw new SubjectTemplateError(`subject template: unknown modifier "|${filter}" (only |tokens exists)`);
-    // Field lookup is the shared template engine's (src/sink/template.ts), one field at a time, so
+    // Field lookup is the shared template engine's (compileTemplate, im-bridge/sink), one field at a time, so
     // that each value can be escaped on its own.
     let value: CompiledTemplate;
     try {

@@ -17,11 +17,36 @@
  * with WEBHOOK_HTTP_<status> and a body excerpt. See README.md.
  */
 import { setMaxListeners } from 'node:events';
-import { defineSink, FatalError, PartialBatchError, RetriableError, type CanonicalEvent, type ItemFailure } from '../../src/sink/api.js';
-import { WebhookConfigSchema } from './config.js';
+import { defineSink, FatalError, PartialBatchError, RetriableError, throwIfInvalid, type CanonicalEvent, type ConfigProblem, type ItemFailure } from '../../src/sink/api.js';
+import { WebhookConfigSchema, type WebhookConfig } from './config.js';
 import { encodeBatch, encodeEvent, percentEncodeHeader, Signer, type EncodedRequest } from './encode.js';
 import { Transport, type Failure } from './http.js';
 import { compileUrlTemplate, TemplateError, type UrlTemplate } from './template.js';
+
+/**
+ * The rules the schema cannot express; pure, so `im-bridge check` refuses what create() would
+ * (CONFIG_PLUGIN_INVALID at the key's file:line). Only reading the TLS files is left to create().
+ */
+export function validateConfig(config: WebhookConfig): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const problem = (path: string, message: string) => problems.push({ path, message, code: 'WEBHOOK_CONFIG' });
+  try {
+    compileUrlTemplate(config.url);
+  } catch (error) {
+    problem('url', (error as Error).message);
+  }
+  const reserved = Object.keys(config.headers).filter((name) => RESERVED_HEADERS.test(name));
+  if (reserved.length) problem(`headers.${reserved[0]}`, `${reserved.join(', ')} ${reserved.length > 1 ? 'are' : 'is'} set by the sink and cannot be configured`);
+  if (Boolean(config.tls.cert_file) !== Boolean(config.tls.key_file)) problem(config.tls.cert_file ? 'tls.cert_file' : 'tls.key_file', 'cert_file and key_file go together');
+  if (config.signing) {
+    try {
+      new Signer(config.signing.secrets);
+    } catch (error) {
+      problem('signing.secrets', `invalid secret (${(error as Error).message})`);
+    }
+  }
+  return problems;
+}
 
 /** Headers the sink sets itself; configuring them is an error rather than a silent override. */
 const RESERVED_HEADERS = /^(host|content-type|content-length|transfer-encoding|connection|keep-alive|upgrade|expect|te|trailer|webhook-.*|ce-.*)$/i;
@@ -32,24 +57,11 @@ export default defineSink({
   apiVersion: '1',
   configSchema: WebhookConfigSchema,
   delivery: 'at_least_once',
+  validate: validateConfig,
   create(config, ctx) {
-    let template: UrlTemplate;
-    try {
-      template = compileUrlTemplate(config.url);
-    } catch (error) {
-      throw new FatalError(`webhook url: ${(error as Error).message}`, { code: 'WEBHOOK_CONFIG', cause: error });
-    }
-    const reserved = Object.keys(config.headers).filter((name) => RESERVED_HEADERS.test(name));
-    if (reserved.length) throw new FatalError(`webhook headers: ${reserved.join(', ')} are set by the sink and cannot be configured`, { code: 'WEBHOOK_CONFIG' });
-    if (Boolean(config.tls.cert_file) !== Boolean(config.tls.key_file)) {
-      throw new FatalError('webhook tls: cert_file and key_file go together', { code: 'WEBHOOK_CONFIG' });
-    }
-    let signer: Signer | undefined;
-    try {
-      signer = config.signing ? new Signer(config.signing.secrets) : undefined;
-    } catch (error) {
-      throw new FatalError(`webhook signing: invalid secret (${(error as Error).message})`, { code: 'WEBHOOK_CONFIG', cause: error });
-    }
+    throwIfInvalid(validateConfig(config), 'WEBHOOK_CONFIG');
+    const template = compileUrlTemplate(config.url);
+    const signer = config.signing ? new Signer(config.signing.secrets) : undefined;
     let transport: Transport;
     try {
       transport = new Transport({

@@ -8,8 +8,8 @@
  * form, so no percent-encoding; encodeURIComponent would throw URIError). Sending it with U+FFFD
  * instead would deliver two different ids to one URL.
  *
- * Kept local to the webhook sink: URLs need the encoding, which a general-purpose template
- * compiler (src/sink/template.ts) does not apply.
+ * Kept local to the webhook sink for now: compileTemplate of im-bridge/sink has the encode hook a
+ * URL needs, but renders empty and non-scalar values, where a URL must fail the event.
  */
 import type { CanonicalEvent } from '../../src/sink/api.js';
 

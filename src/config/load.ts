@@ -115,6 +115,14 @@ export async function loadConfigText(text: string, file: string, dir: string, op
   if (!validateBridge(raw)) reportAjvErrors(doc, validateBridge.errors ?? [], [], report);
   const validated = raw as unknown as Omit<BridgeConfig, 'file' | 'dir' | 'generation'>;
 
+  // The one cross-field rule of the queue: kafka needs its block (the schema cannot say "required when").
+  await step(() => {
+    const queue = validated.queue as { type?: string; kafka?: unknown } | undefined;
+    if (queue?.type === 'kafka' && queue.kafka === undefined) {
+      report('CONFIG_MISSING_KEY', 'queue.type: kafka needs a queue.kafka block (brokers, topic, ...)', nodeAt(doc, ['queue']), 'queue.kafka');
+    }
+  });
+
   const seenApps = new Set<string>();
   await step(() => validated.apps.forEach((app, index) => {
     const id = String(app.sdk_app_id);
@@ -151,6 +159,7 @@ export async function loadConfigText(text: string, file: string, dir: string, op
     }
     const validatePlugin = pluginValidator(plugin.configSchema);
     if (!validatePlugin(own)) reportAjvErrors(doc, validatePlugin.errors ?? [], ['sinks', name], report);
+    else await step(() => reportPluginProblems(plugin, own, ['sinks', name], doc, report));
     sinks[name] = { ...(common as unknown as Omit<SinkConfig, 'name' | 'options'>), name, options: own };
     plugins.set(name, plugin);
   }
@@ -212,6 +221,26 @@ async function checkTransforms(
     const validate = pluginValidator(plugin.configSchema);
     step.options ??= {};
     if (!validate(step.options)) reportAjvError(doc, validate.errors ?? [], [...base, 'options'], fail);
+  }
+}
+
+/**
+ * The plugin's own cross-field rules (SinkPlugin.validate), after its schema passed: each problem is
+ * reported at the node of its key, so `check` names file:line the way it does for schema errors.
+ * validate is pure, but it is plugin code: an exception is reported as a problem of the block.
+ */
+function reportPluginProblems(plugin: SinkPlugin, config: Record<string, unknown>, base: Array<string | number>, doc: Document, report: Reporter): void {
+  if (typeof plugin.validate !== 'function') return;
+  let problems: ReturnType<NonNullable<SinkPlugin['validate']>>;
+  try {
+    problems = plugin.validate(config);
+  } catch (error) {
+    report('CONFIG_PLUGIN_INVALID', `the ${plugin.type} plugin's validate() threw: ${(error as Error)?.message ?? String(error)}`, nodeAt(doc, base), dotted(base));
+    return;
+  }
+  for (const problem of problems ?? []) {
+    const at = [...base, ...(problem.path ? problem.path.split('.').map((s) => (/^\d+$/.test(s) ? Number(s) : s)) : [])];
+    report('CONFIG_PLUGIN_INVALID', problem.message, nodeAt(doc, at), dotted(at));
   }
 }
 

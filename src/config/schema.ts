@@ -3,7 +3,7 @@
  * (`Static<>`) and the validator (compiled once by ajv in load.ts). Keys are snake_case with
  * unit suffixes; they are a public contract (design.md §3): add, never rename.
  */
-import { SaslSchema, TlsSchema } from './kafka-security.js';
+import { SaslSchema, TlsSchema } from '../kafka/security.js';
 import { Type, type Static } from '@sinclair/typebox';
 import { TransformsSchema } from '../transform/schema.js';
 

@@ -16,7 +16,8 @@
  *   the backlog, so the next start offers them again.
  */
 import type { Logger } from 'pino';
-import { rememberEventJson, type CanonicalEvent } from '../sink/api.js';
+import type { CanonicalEvent } from '../sink/api.js';
+import { rememberEventJson } from '../sink/event-json.js';
 import type { SinkRunner } from '../sink/runner.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { DeliveryConsumer, DeliverySource, QueuedEvent } from '../queue/queue.js';

@@ -53,7 +53,36 @@ export interface SinkPlugin<S extends TSchema = TSchema> {
   configSchema: S;
   /** Delivery semantics the sink offers; `at_most_once` sinks (fire-and-forget) are counted as such. */
   delivery?: 'at_least_once' | 'at_most_once';
+  /**
+   * Optional: the rules the schema cannot express (keys that go together, a template that must
+   * parse, a regular expression that must compile). Pure and synchronous: no network, no files.
+   * The host calls it right after the schema check, with the defaults filled in, so that
+   * `im-bridge check` and every start or reload refuse a config that could never start, at the
+   * file:line of `sinks.<name>.<path>` (CONFIG_PLUGIN_INVALID). Return [] when the config is fine.
+   */
+  validate?(config: Static<S>): ReadonlyArray<ConfigProblem>;
   create(config: Static<S>, ctx: SinkContext): Promise<Sink> | Sink;
+}
+
+/** One thing wrong with a sink config, found by `SinkPlugin.validate`. */
+export interface ConfigProblem {
+  /** Dotted key path inside the sink block (`tls.cert_file`, `servers.0`); '' for the block itself. */
+  path: string;
+  /** What is wrong and how to fix it, without the key (the host prefixes file:line and the key). */
+  message: string;
+  /** The plugin's own code (e.g. KAFKA_CONFIG), kept when create() refuses the same config. */
+  code?: string;
+}
+
+/**
+ * For `create()`: a config can reach it without the host's load (tests, tools, a conformance run),
+ * so a plugin re-runs its `validate` there; this throws the first problem as a FatalError with the
+ * problem's code (else `code`), prefixed with its key path.
+ */
+export function throwIfInvalid(problems: ReadonlyArray<ConfigProblem>, code: string): void {
+  const first = problems[0];
+  if (!first) return;
+  throw new FatalError(first.path ? `${first.path}: ${first.message}` : first.message, { code: first.code ?? code });
 }
 
 /** Typed identity: gives `create` the static type of `configSchema`. */
@@ -123,21 +152,12 @@ export function isAbortError(error: unknown): boolean {
   return error instanceof Error && (error.name === 'AbortError' || error.name === 'TimeoutError');
 }
 
-const serializedEvents = new WeakMap<object, string>();
-
 /**
  * The event as JSON. The host already holds each event's serialized form (it is what the queue
  * stores), so sinks that write JSON (file, webhook, Kafka structured mode) should use this
  * instead of JSON.stringify: it returns the stored bytes when it can.
  */
-export function eventJson(event: CanonicalEvent): string {
-  return serializedEvents.get(event) ?? JSON.stringify(event);
-}
-
-/** Host side: remember the serialized form of an event it parsed from the queue. */
-export function rememberEventJson(event: CanonicalEvent, json: string): void {
-  serializedEvents.set(event, json);
-}
+export { eventJson } from './event-json.js';
 
 // ---------------------------------------------------------------------------------------------
 // Transform plugins (docs/transforms.md): a typed function from event to event, run by the host
@@ -193,4 +213,7 @@ export function defineTransform<S extends TSchema>(plugin: TransformPlugin<S>): 
   return plugin;
 }
 
+// Helpers every sink deriving names from events needs, public so that custom plugins get the same
+// behaviour as the built-ins (which import nothing else from src/ but im-bridge/kafka).
 export { RefusalLog } from './refusal-log.js';
+export { compileTemplate, TemplateError, type CompiledTemplate, type TemplateOptions } from './template.js';

@@ -41,6 +41,12 @@ export interface ConformanceOptions {
    * the sender and the text): the sink must write it or fail it alone, never the batch.
    */
   poison?: (event: CanonicalEvent) => CanonicalEvent;
+  /**
+   * Optional: a config the schema accepts but that can never work (keys that contradict each other,
+   * a template that does not parse). The kit expects the plugin's `validate` to return at least one
+   * problem for it, synchronously, without touching the config.
+   */
+  invalidConfig?: Record<string, unknown>;
 }
 
 export interface ConformanceCheck {
@@ -127,7 +133,10 @@ export async function runSinkConformance(plugin: SinkPlugin, options: Conformanc
   const ajv = new Ajv({ useDefaults: true, strict: false, allErrors: true });
   const config = structuredClone(options.config);
   const validate = ajv.compile(plugin.configSchema);
-  record('configSchema accepts the config', validate(config) === true, validate.errors ? ajv.errorsText(validate.errors) : undefined);
+  const schemaOk = validate(config) === true;
+  record('configSchema accepts the config', schemaOk, validate.errors ? ajv.errorsText(validate.errors) : undefined);
+
+  if (schemaOk) checkValidate(plugin, config, options.invalidConfig, (c) => validate(c) === true, record);
 
   const controller = new AbortController();
   const ctx: SinkContext = {
@@ -276,4 +285,50 @@ function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
 function describe(error: unknown): string {
   if (error instanceof Error) return `${error.name}${(error as { code?: string }).code ? ` ${(error as { code?: string }).code}` : ''}: ${error.message}`;
   return String(error);
+}
+
+/**
+ * `validate` (when the plugin has one) is what `im-bridge check` runs: it must be synchronous and
+ * leave the config alone, accept the working config and, given `invalidConfig`, find its problem.
+ * Purity beyond that (no I/O) cannot be observed from here; calling it twice must agree.
+ */
+function checkValidate(
+  plugin: SinkPlugin,
+  config: Record<string, unknown>,
+  invalidConfig: Record<string, unknown> | undefined,
+  schemaAccepts: (config: Record<string, unknown>) => boolean,
+  record: (name: string, ok: boolean, detail?: string) => void,
+): void {
+  if (typeof plugin.validate !== 'function') {
+    if (invalidConfig) record('validate refuses invalidConfig', false, 'invalidConfig was given but the plugin has no validate()');
+    return;
+  }
+  const run = (input: Record<string, unknown>): { problems: ReadonlyArray<{ path: string; message: string }> } | { error: string } => {
+    const before = JSON.stringify(input);
+    let result: unknown;
+    try {
+      result = plugin.validate!(input as never);
+    } catch (error) {
+      return { error: `validate threw: ${describe(error)}` };
+    }
+    if (result && typeof (result as { then?: unknown }).then === 'function') return { error: 'validate returned a promise: it must be synchronous (no I/O)' };
+    if (!Array.isArray(result)) return { error: `validate returned ${typeof result}, not an array of problems` };
+    if (result.some((p: unknown) => typeof (p as { path?: unknown })?.path !== 'string' || typeof (p as { message?: unknown })?.message !== 'string')) {
+      return { error: 'every problem needs a string path and message' };
+    }
+    if (JSON.stringify(input) !== before) return { error: 'validate changed the config it was given' };
+    if (JSON.stringify(plugin.validate!(input as never)) !== JSON.stringify(result)) return { error: 'two calls on the same config disagree' };
+    return { problems: result };
+  };
+  const good = run(config);
+  record('validate is synchronous and accepts the config', 'problems' in good && good.problems.length === 0, 'error' in good ? good.error : good.problems.map((p) => `${p.path}: ${p.message}`).join('; ') || undefined);
+  if (!invalidConfig) return;
+  const bad = structuredClone(invalidConfig);
+  if (!schemaAccepts(bad)) {
+    record('validate refuses invalidConfig', false, 'the schema already refuses invalidConfig: give one only validate can refuse');
+    return;
+  }
+  const refused = run(bad);
+  const ok = 'problems' in refused && refused.problems.length > 0;
+  record('validate refuses invalidConfig', ok, 'error' in refused ? refused.error : ok ? refused.problems.map((p) => `${p.path}: ${p.message}`).join('; ') : 'no problem found');
 }

@@ -118,6 +118,7 @@ function checkShape(plugin: SinkPlugin, module: string, define = 'defineSink'): 
   }
   if (typeof plugin.type !== 'string' || !/^[a-z][a-z0-9_]*$/.test(plugin.type)) problems.push('"type" must be a snake_case string');
   if (typeof plugin.create !== 'function') problems.push('"create" must be a function');
+  if (plugin.validate !== undefined && typeof plugin.validate !== 'function') problems.push('"validate", when present, must be a function');
   if (!plugin.configSchema || typeof plugin.configSchema !== 'object') problems.push('"configSchema" must be a TypeBox/JSON schema object');
   if (typeof plugin.apiVersion !== 'string') problems.push('"apiVersion" must be a string');
   if (problems.length) throw new PluginLoadError('PLUGIN_BAD_EXPORT', `plugin ${module}: ${problems.join('; ')}`);

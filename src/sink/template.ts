@@ -5,8 +5,12 @@
  * - `{{path}}` is a dotted path into the event: top-level attributes (`id`, `type`, `source`,
  *   `subject`, `imcommand`, `imsdkappid`, `implatform`...) or `data.*`; whitespace inside the braces
  *   is ignored; a numeric segment indexes an array (`data.elements.0.kind`).
- * - A missing value renders as the empty string; numbers and booleans as their text; objects and
- *   arrays as JSON. The caller validates the result (a legal topic name, ...).
+ * - A missing value (absent or null) renders as the empty string unless `onMissing` says otherwise;
+ *   numbers and booleans as their text; objects and arrays as JSON. `encode` is applied to each
+ *   substituted value, never to the literal text: the one place a sink puts its escaping (URL
+ *   components, subject tokens), so a value from the callback cannot change the name's shape. The
+ *   caller validates the result (a legal topic name, ...).
+ * - Public as `compileTemplate` of `im-bridge/sink`: one template syntax for every sink.
  * - The text is parsed once by `compileTemplate`; rendering an event walks the precompiled parts
  *   (no parsing, no regular expression per event). A text without `{{` renders as itself.
  */
@@ -21,6 +25,16 @@ export type CompiledTemplate = ((event: object) => string) & {
   readonly fields: readonly string[];
 };
 
+export interface TemplateOptions {
+  /** Applied to each substituted value (not to the literal text, nor to an onMissing replacement). */
+  encode?: (value: string, field: string) => string;
+  /**
+   * A field the event does not have, or null: `'empty'` (default) renders '', `'fail'` throws
+   * TemplateError from the render (the caller fails that event), any other string is put in its place.
+   */
+  onMissing?: 'empty' | 'fail' | (string & {});
+}
+
 export class TemplateError extends Error {
   constructor(
     message: string,
@@ -34,10 +48,15 @@ export class TemplateError extends Error {
 
 const SEGMENT = /^[A-Za-z0-9_$-]+$/;
 
-type Part = string | readonly string[];
+interface Field {
+  path: readonly string[];
+  name: string;
+  position: number;
+}
+type Part = string | Field;
 
 /** Parses `text` once; throws TemplateError for an unclosed `{{`, an empty or malformed field. */
-export function compileTemplate(text: string): CompiledTemplate {
+export function compileTemplate(text: string, options: TemplateOptions = {}): CompiledTemplate {
   const parts: Part[] = [];
   const fields: string[] = [];
   let at = 0;
@@ -56,21 +75,32 @@ export function compileTemplate(text: string): CompiledTemplate {
     if (!path.every((segment) => SEGMENT.test(segment))) {
       throw new TemplateError(`malformed field "${field}" (expected a dotted path such as data.family)`, text, open);
     }
-    parts.push(path);
+    parts.push({ path, name: field, position: open });
     fields.push(field);
     at = close + 2;
   }
 
+  const { encode, onMissing = 'empty' } = options;
+  const missing = onMissing === 'empty' ? '' : onMissing;
+  const value = (event: object, field: Field): string => {
+    const found = lookup(event, field.path);
+    if (found === undefined || found === null) {
+      if (missing === 'fail') throw new TemplateError(`the event has no value for "${field.name}"`, text, field.position);
+      return missing;
+    }
+    const rendered = stringify(found);
+    return encode ? encode(rendered, field.name) : rendered;
+  };
   let render: (event: object) => string;
   if (fields.length === 0) {
     render = () => text;
   } else if (parts.length === 1) {
-    const path = parts[0] as readonly string[];
-    render = (event) => stringify(lookup(event, path));
+    const field = parts[0] as Field;
+    render = (event) => value(event, field);
   } else {
     render = (event) => {
       let out = '';
-      for (const part of parts) out += typeof part === 'string' ? part : stringify(lookup(event, part));
+      for (const part of parts) out += typeof part === 'string' ? part : value(event, part);
       return out;
     };
   }

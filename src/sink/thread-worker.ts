@@ -5,7 +5,8 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { createLogger } from '../telemetry/logger.js';
-import { rememberEventJson, SinkError, type CanonicalEvent, type Sink } from './api.js';
+import { SinkError, type CanonicalEvent, type Sink } from './api.js';
+import { rememberEventJson } from './event-json.js';
 import { pickExport } from './loader.js';
 import type { ThreadError } from './thread.js';
 

@@ -10,7 +10,8 @@
  * dead-lettered for this sink, like a fatal PartialBatchError item; the others go on in order.
  */
 import type { Logger } from 'pino';
-import { eventJson, rememberEventJson, type CanonicalEvent, type ItemFailure, type TransformFunction, type TransformPlugin } from '../sink/api.js';
+import { rememberEventJson } from '../sink/event-json.js';
+import { eventJson, type CanonicalEvent, type ItemFailure, type TransformFunction, type TransformPlugin } from '../sink/api.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { compileStep, IMMUTABLE, type CompiledStep, type EventFn } from './steps.js';
 import { markBigIntegers, unmarkJson } from './exact.js';

@@ -181,9 +181,11 @@ t.test('conformance kit with its default hostile event: written inside dir', asy
     verify: async () => new Set(files().map((f) => path.basename(f, '.json'))),
     idempotent: true,
     countCopies: async (id) => files().filter((f) => path.basename(f) === `${id}.json`).length,
+    invalidConfig: { dir: '/' },
   });
   t.ok(report.passed, formatConformanceReport(report));
   t.match(report.checks.find((c) => c.name.startsWith('a hostile event'))?.detail, /hostile event written/);
+  t.match(report.checks.find((c) => c.name === 'validate refuses invalidConfig'), { ok: true, detail: /^dir: is the file-system root/ }, 'validate() checked by the kit');
   t.same(walk(box).filter((p) => !(p === dir || inside(dir, p) || dir.startsWith(p + path.sep))), [], 'nothing outside dir');
 });
 

@@ -74,6 +74,7 @@ t.test('the plugin guide, step by step, from a fresh home outside the repository
   const pkg = JSON.parse(fs.readFileSync(path.join(home, 'my-sink/package.json'), 'utf8')) as { peerDependencies: Record<string, string> };
   t.match(pkg.peerDependencies['im-bridge'], /\.tgz$/, 'im-bridge comes from the tarball, not the registry');
   t.match(out, /ok: .*bridge\.yaml: 1 app\(s\), 1 sink\(s\), 1 route\(s\)/, 'check loads the plugin');
+  t.match(out, /error: .*refused\.yaml:\d+:\d+: sinks\.files\.dir: is the file-system root.*\[CONFIG_PLUGIN_INVALID\]\n[\s\S]*refused: exit 2/, "check refuses what the plugin's validate() refuses, at its line");
   t.equal(out.split('\n').filter((l) => /^200 /.test(l)).length, 12, 'send-sample: 12 × 200');
   t.match(out, /data\/event-files\/.+\.json/, 'the plugin wrote event files');
   const files = spawnSync('find', [path.join(home, 'my-sink/data/event-files'), '-name', '*.json'], { encoding: 'utf8' }).stdout.trim().split('\n');

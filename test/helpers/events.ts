@@ -1,5 +1,6 @@
 /** A canonical group-message event for sink tests, with its stored JSON remembered (as the host does). */
-import { rememberEventJson, type CanonicalEvent } from '../../src/sink/api.js';
+import type { CanonicalEvent } from '../../src/sink/api.js';
+import { rememberEventJson } from '../../src/sink/event-json.js';
 
 export function groupEvent(options: { id: string; groupId: string; seq: number; text: string }): CanonicalEvent {
   const { id, groupId, seq, text } = options;

@@ -13,13 +13,27 @@
 import { createHash } from 'node:crypto';
 import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { Type } from '@sinclair/typebox';
-import { defineSink, eventJson, FatalError, PartialBatchError, RetriableError, type CanonicalEvent, type ItemFailure } from 'im-bridge/sink';
+import { Type, type Static } from '@sinclair/typebox';
+import { defineSink, eventJson, FatalError, PartialBatchError, RetriableError, throwIfInvalid, type CanonicalEvent, type ConfigProblem, type ItemFailure } from 'im-bridge/sink';
 
 const configSchema = Type.Object({
   dir: Type.String({ minLength: 1, description: 'Directory for the event files; relative to bridge.yaml.' }),
   fsync: Type.Boolean({ default: true, description: 'fsync each file and its directory before reporting it delivered.' }),
 });
+
+/**
+ * What the schema cannot say. Pure and synchronous: no file system here (whether `dir` exists or can
+ * be written is for connect, which the host retries). `im-bridge check`, every start and every reload
+ * run it after the schema, and report each problem at the bridge.yaml line of `sinks.<name>.<path>`
+ * (CONFIG_PLUGIN_INVALID), so a config that could never work is refused before it runs.
+ */
+export function validate(config: Static<typeof configSchema>): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  if (path.isAbsolute(config.dir) && path.normalize(config.dir) === path.parse(config.dir).root) {
+    problems.push({ path: 'dir', message: 'is the file-system root: give the event files a directory of their own', code: 'EVENT_FILES_CONFIG' });
+  }
+  return problems;
+}
 
 /** Errors a retry can fix (disk full, too many open files) versus ones it cannot. */
 const RETRIABLE_CODES = new Set(['ENOSPC', 'EMFILE', 'ENFILE', 'EAGAIN', 'EBUSY', 'EIO']);
@@ -85,7 +99,10 @@ export default defineSink({
   type: 'event_files',
   apiVersion: '1',
   configSchema,
+  validate,
   async create(config, ctx) {
+    // A config can reach create() without the host's load (tests, tools): refuse it the same way.
+    throwIfInvalid(validate(config), 'EVENT_FILES_CONFIG');
     const root = path.resolve(ctx.configDir, config.dir);
 
     async function writeOne(event: CanonicalEvent): Promise<void> {

@@ -20,7 +20,7 @@
  */
 import { Kafka, logLevel, type Admin, type IHeaders, type LogEntry, type Message, type Producer } from 'kafkajs';
 import type { Logger } from 'pino';
-import { kafkaSaslOptions, kafkaTlsOptions } from '../../config/kafka-security.js';
+import { kafkaSaslOptions, kafkaTlsOptions } from '../../kafka/security.js';
 import type { AppendRecord, QuarantineInput } from '../store.js';
 import { QueueUnavailableError, type DeliverySource, type QueueBackend, type QueueHealth, type QueueReadiness, type SourceContext } from '../queue.js';
 import { KafkaSource } from './source.js';

@@ -13,7 +13,8 @@ import plugin, { configSchema, requestError } from '../../../plugins/elasticsear
 import { compileIndexName, IndexNameError } from '../../../plugins/elasticsearch/index-name.js';
 import { bulkBody, readBulkItems } from '../../../plugins/elasticsearch/bulk.js';
 import { EVENT_MAPPINGS, indexTemplateBody } from '../../../plugins/elasticsearch/mapping.js';
-import { FatalError, RetriableError, rememberEventJson, type CanonicalEvent } from '../../../src/sink/api.js';
+import { FatalError, RetriableError, type CanonicalEvent } from '../../../src/sink/api.js';
+import { rememberEventJson } from '../../../src/sink/event-json.js';
 import { normalize } from '../../../src/normalize/index.js';
 import { loadConfigText } from '../../../src/config/load.js';
 import { resolvePlugin } from '../../../src/sink/loader.js';
@@ -257,4 +258,27 @@ t.test('create refuses bad configs with FatalError', async (t) => {
   await t.rejects(Promise.resolve().then(() => plugin.create({ ...base, tls: { ca_file: './does-not-exist.pem', reject_unauthorized: true } }, ctx)), FatalError);
   const sink = await plugin.create({ ...base, index: '{{data.family}}', install_template: false }, ctx);
   await sink.close();
+});
+
+t.test('validate: the cross-field rules, pure, each at its key', async (t) => {
+  const ajv = new Ajv({ useDefaults: true, strict: false });
+  const schema = ajv.compile(configSchema);
+  const problems = (extra: Record<string, unknown>) => {
+    const config: Record<string, unknown> = { nodes: ['http://127.0.0.1:1'], ...structuredClone(extra) };
+    t.ok(schema(config), `schema-valid: ${JSON.stringify(extra)}`);
+    return plugin.validate!(config as never).map((p) => [p.path, p.code]);
+  };
+  const C = 'ES_CONFIG';
+  t.same(problems({}), [], 'a good config has no problem');
+  t.same(problems({ data_stream: true, op_type: 'create', index: 'logs-im-default' }), []);
+  t.same(problems({ data_stream: true, op_type: 'index' }), [['data_stream', C]], 'data streams need op_type: create');
+  t.same(problems({ data_stream: true }), [['data_stream', C]], 'op_type defaults to index');
+  t.same(problems({ index: 'Im-Events' }), [['index', C]], 'an index name Elasticsearch refuses');
+  t.same(problems({ index: 'im-{{yyyy' }), [['index', C]], 'an unclosed placeholder');
+  t.same(problems({ index: '{{data.family}}' }), [['index', C]], 'a template whose index pattern is "*"');
+  t.same(problems({ index: '{{data.family}}', template: { index_patterns: ['*'] } }), [['template.index_patterns', C]]);
+  t.same(problems({ index: '{{data.family}}', install_template: false }), [], 'no template installed: no pattern to refuse');
+  t.same(problems({ index: 'im-{{data.family}}', index_pattern: '(' }), [['index_pattern', C]]);
+  t.same(problems({ index: 'im-fixed', index_pattern: '(' }), [['index_pattern', C]], 'also with a fixed name');
+  t.same(problems({ data_stream: true, index: 'im-{{yyyy' }).length, 2, 'every problem, not only the first');
 });

@@ -14,7 +14,8 @@ import { encodeRecord, isLegalTopic } from '../../../plugins/kafka/records.js';
 import { loadConfigText } from '../../../src/config/load.js';
 import { ConfigError } from '../../../src/config/errors.js';
 import { resolvePlugin } from '../../../src/sink/loader.js';
-import { FatalError, PartialBatchError, rememberEventJson, type CanonicalEvent, type SinkContext } from '../../../src/sink/api.js';
+import { FatalError, PartialBatchError, type CanonicalEvent, type SinkContext } from '../../../src/sink/api.js';
+import { rememberEventJson } from '../../../src/sink/event-json.js';
 import { normalize } from '../../../src/normalize/index.js';
 import { groupMessage, REPO_ROOT } from '../../helpers/daemon.js';
 
@@ -128,6 +129,26 @@ t.test('create() refuses what cannot work', async (t) => {
   t.throws(create({ brokers: ' , ' }), /brokers is empty/);
   t.throws(create({ tls: { enabled: true, ca_file: './no/such/ca.pem', reject_unauthorized: true } }), /cannot read tls.ca_file/);
   t.doesNotThrow(create({ acks: 'leader', idempotent: false }));
+});
+
+t.test('validate: the cross-field rules, pure, each at its key; the loader refuses them at file:line', async (t) => {
+  const base = { brokers: ['127.0.0.1:1'], topic: 'im.events', key: '{{subject}}', encoding: 'structured', acks: 'all', idempotent: true, compression: 'none', max_message_bytes: 1e6, max_request_bytes: 1e6, request_timeout_ms: 1000, connection_timeout_ms: 1000, metadata_max_age_ms: 60_000, create_topics: false, max_topics: 100, topic_partitions: -1, topic_replication_factor: -1, topic_config: {}, client_id: 'x' };
+  const problems = (over: Record<string, unknown>) => plugin.validate!({ ...base, ...over } as never).map((p) => [p.path, p.code]);
+  t.same(problems({}), [], 'a good config has no problem');
+  t.same(problems({ acks: 'leader', idempotent: false }), []);
+  t.same(problems({ acks: 'leader' }), [['acks', 'KAFKA_CONFIG']], 'idempotent needs acks: all');
+  t.same(problems({ acks: 1 }), [['acks', 'KAFKA_CONFIG']]);
+  t.same(problems({ topic: '..' }), [['topic', 'KAFKA_CONFIG']], 'an illegal static topic');
+  t.same(problems({ topic: 'im.{{imcommand' }), [['topic', 'KAFKA_CONFIG']], 'a topic template that does not parse');
+  t.same(problems({ key: '{{}}' }), [['key', 'KAFKA_CONFIG']], 'a key template that does not parse');
+  t.same(problems({ topic: 'x.{{data.family}}', create_topics_pattern: '(' }), [['create_topics_pattern', 'KAFKA_CONFIG']]);
+  t.same(problems({ brokers: ' , ' }), [['brokers', 'KAFKA_CONFIG']]);
+  t.same(problems({ acks: 'leader', brokers: ' , ' }).length, 2, 'every problem, not only the first');
+
+  const refused = await load(sinkBlock('    topic: im.events\n    acks: leader')).catch((e: unknown) => e);
+  t.type(refused, ConfigError);
+  t.match(refused, { code: 'CONFIG_PLUGIN_INVALID', key: 'sinks.k.acks', line: 9, file: '/tmp/bridge.yaml' });
+  t.match((refused as Error).message, /^\/tmp\/bridge\.yaml:9:\d+: sinks\.k\.acks: idempotent: true requires acks: all/);
 });
 
 t.test('records: structured and binary encodings', async (t) => {

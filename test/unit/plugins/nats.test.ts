@@ -9,7 +9,11 @@ import { checkSubject, compileSubject, escapeToken, unescapeToken, filterCovers,
 import { classify } from '../../../plugins/nats/errors.js';
 import { toMessage, encodeHeaderValue, decodeHeaderValue, headerBytesBound } from '../../../plugins/nats/message.js';
 import { SINK_COMMON_KEYS } from '../../../src/config/schema.js';
-import { FatalError, rememberEventJson, type CanonicalEvent } from '../../../src/sink/api.js';
+import { FatalError, type CanonicalEvent } from '../../../src/sink/api.js';
+import { rememberEventJson } from '../../../src/sink/event-json.js';
+import { loadConfigText } from '../../../src/config/load.js';
+import { ConfigError } from '../../../src/config/errors.js';
+import { resolvePlugin } from '../../../src/sink/loader.js';
 
 const README = new URL('../../../plugins/nats/README.md', import.meta.url);
 
@@ -81,6 +85,34 @@ t.test('create refuses inconsistent configs with FatalError NATS_CONFIG', async 
   for (const [name, extra] of bad) {
     await t.rejects(Promise.resolve().then(() => plugin.create({ ...base, ...extra } as never, fakeContext())), { name: 'FatalError', code: 'NATS_CONFIG' }, name);
   }
+});
+
+t.test('validate: the cross-field rules, pure, each at its key; the loader refuses them at file:line', async (t) => {
+  const schema = validator();
+  const problems = (extra: Record<string, unknown>) => {
+    const config: Record<string, unknown> = { servers: 'nats://127.0.0.1:1', ...structuredClone(extra) };
+    t.ok(schema(config), `schema-valid: ${JSON.stringify(extra)}`);
+    return plugin.validate!(config as never).map((p) => [p.path, p.code]);
+  };
+  const C = 'NATS_CONFIG';
+  t.same(problems({}), [], 'a good config has no problem');
+  t.same(problems({ subject: 'im.{{data.family}}..x' }), [['subject', C]]);
+  t.same(problems({ subject: 'im.*.{{imcommand}}' }), [['subject', C]]);
+  t.same(problems({ subject: 'im.{{imcommand|upper}}' }), [['subject', C]]);
+  t.same(problems({ subject: 'a.b.c.{{imcommand}}', max_subject_tokens: 3 }), [['subject', C]], 'a template that can never fit');
+  t.same(problems({ create_stream: {} }), [['create_stream', C]], 'create_stream without stream');
+  t.same(problems({ mode: 'core', stream: 'S' }), [['stream', C]]);
+  t.same(problems({ auth: { token: 't', user: 'u', password: 'p' } }), [['auth', C]], 'two auth kinds');
+  t.same(problems({ auth: { user: 'u' } }), [['auth.user', C]], 'user without password: at the key that is there');
+  t.same(problems({ auth: { nkey_seed: 'S', nkey_seed_file: 'f' } }), [['auth.nkey_seed_file', C]]);
+  t.same(problems({ tls: { cert_file: 'c.pem' } }), [['tls.cert_file', C]], 'cert without key');
+
+  const yaml = 'apps: [ { sdk_app_id: 1400000000 } ]\nsinks:\n  n:\n    type: nats\n    servers: nats://127.0.0.1:1\n    auth:\n      user: u\nroutes: [ { name: all, match: { command: "*" }, to: [n] } ]\n';
+  const refused = await loadConfigText(yaml, '/tmp/nats.yaml', '/tmp', { resolvePlugin }).catch((e: unknown) => e);
+  t.match(refused, { code: 'CONFIG_PLUGIN_INVALID', key: 'sinks.n.auth.user', line: 7 }, 'a nested key, at its line');
+  const collected: ConfigError[] = [];
+  await loadConfigText(yaml.replace('      user: u', '      user: u\n      token: t'), '/tmp/nats.yaml', '/tmp', { resolvePlugin, collect: collected }).catch(() => undefined);
+  t.same(collected.map((e) => [e.code, e.key]), [['CONFIG_PLUGIN_INVALID', 'sinks.n.auth'], ['CONFIG_PLUGIN_INVALID', 'sinks.n.auth.user']], 'check collects every problem');
 });
 
 t.test('connection options: auth, TLS paths, reconnect forever', async (t) => {

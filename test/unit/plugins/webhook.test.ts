@@ -15,7 +15,8 @@ import { pino } from 'pino';
 import t from 'tap';
 import { Webhook } from 'standardwebhooks';
 import plugin from '../../../plugins/webhook/index.js';
-import { PartialBatchError, RetriableError, rememberEventJson, type CanonicalEvent, type Sink } from '../../../src/sink/api.js';
+import { PartialBatchError, RetriableError, type CanonicalEvent, type Sink } from '../../../src/sink/api.js';
+import { rememberEventJson } from '../../../src/sink/event-json.js';
 import { waitFor } from '../../helpers/daemon.js';
 
 const SECRET_A = 'whsec_' + Buffer.from('webhook-test-secret-number-one!!').toString('base64');
@@ -400,6 +401,22 @@ t.test('configuration errors are refused at create', async (t) => {
   await bad({ url: 'http://example.com', headers: { 'webhook-id': 'x' } });
   await bad({ url: 'http://example.com', tls: { cert_file: 'x.pem' } });
   await bad({ url: 'http://example.com', tls: { ca_file: '/nonexistent/ca.pem' } });
+});
+
+t.test('validate: the cross-field rules, pure, each at its key (the same configs create refuses)', async (t) => {
+  const problems = (raw: Record<string, unknown>) => {
+    const config = structuredClone(raw);
+    t.ok(validate(config), 'schema-valid');
+    return plugin.validate!(config as never).map((p) => [p.path, p.code]);
+  };
+  t.same(problems({ url: 'http://example.com/{{subject}}' }), [], 'a good config has no problem');
+  t.same(problems({ url: 'http://example.com/{{' }), [['url', 'WEBHOOK_CONFIG']], 'an unclosed placeholder');
+  t.same(problems({ url: 'ftp://example.com/x' }), [['url', 'WEBHOOK_CONFIG']], 'not http(s)');
+  t.same(problems({ url: 'https://example.com/{{bad path}}' }), [['url', 'WEBHOOK_CONFIG']]);
+  t.same(problems({ url: 'http://example.com', headers: { 'Content-Type': 'text/plain' } }), [['headers.Content-Type', 'WEBHOOK_CONFIG']], 'a reserved header, at its key');
+  t.same(problems({ url: 'http://example.com', tls: { cert_file: 'x.pem' } }), [['tls.cert_file', 'WEBHOOK_CONFIG']]);
+  t.same(problems({ url: 'http://example.com', signing: { secrets: ['whsec_AAA'] } }), [['signing.secrets', 'WEBHOOK_CONFIG']], 'a secret that is not base64');
+  t.same(problems({ url: 'http://example.com', tls: { ca_file: '/nonexistent/ca.pem' } }), [], 'a missing file is for create() (I/O), not validate');
 });
 
 t.test('TLS: private CA, client certificate (mTLS), reject_unauthorized, healthcheck probe', async (t) => {

@@ -79,3 +79,16 @@ t.test('property: text without "{{" renders as itself; each field renders its va
     ),
   );
 });
+
+t.test('options: encode applies to values only; onMissing empty, fail or a replacement', async (t) => {
+  const upper = compileTemplate('im.{{data.family}}.{{data.conversation.groupId}}', { encode: (v, field) => `${field}=${v.toUpperCase()}` });
+  t.equal(upper(event), 'im.data.family=GROUP.data.conversation.groupId=G1', 'encode sees each value and its field; literal text is left alone');
+  t.equal(compileTemplate('x/{{subject}}', { encode: encodeURIComponent })(event), 'x/group%2Fg1');
+  t.equal(compileTemplate('a{{data.none}}b')(event), 'ab', 'default: missing is empty');
+  t.equal(compileTemplate('a{{data.nothing}}b', { onMissing: 'empty' })(event), 'ab', 'null counts as missing');
+  t.equal(compileTemplate('a-{{data.none}}', { onMissing: 'unknown', encode: () => 'never' })(event), 'a-unknown', 'a replacement is not encoded');
+  const strict = compileTemplate('u/{{data.conversation.groupId}}/{{data.none}}', { onMissing: 'fail' });
+  t.throws(() => strict(event), TemplateError, 'fail: the render throws');
+  t.throws(() => strict(event), /no value for "data.none" at position 32/);
+  t.equal(compileTemplate('{{data.seq}}', { onMissing: 'fail' })(event), '42', 'present values render as before');
+});

@@ -1,7 +1,8 @@
 import t from 'tap';
 import pino from 'pino';
 import { Type } from '@sinclair/typebox';
-import { defineTransform, eventJson, rememberEventJson, type CanonicalEvent, type TransformPlugin } from '../../../src/sink/api.js';
+import { defineTransform, eventJson, type CanonicalEvent, type TransformPlugin } from '../../../src/sink/api.js';
+import { rememberEventJson } from '../../../src/sink/event-json.js';
 import { TransformChain } from '../../../src/transform/chain.js';
 import type { TransformStepConfig } from '../../../src/transform/schema.js';
 import { Metrics } from '../../../src/telemetry/metrics.js';

@@ -1,7 +1,8 @@
 import { createHmac } from 'node:crypto';
 import t from 'tap';
 import pino from 'pino';
-import { eventJson, rememberEventJson, type CanonicalEvent } from '../../../src/sink/api.js';
+import { eventJson, type CanonicalEvent } from '../../../src/sink/api.js';
+import { rememberEventJson } from '../../../src/sink/event-json.js';
 import { TransformChain } from '../../../src/transform/chain.js';
 import { markBigIntegers } from '../../../src/transform/exact.js';
 import type { TransformStepConfig } from '../../../src/transform/schema.js';

@@ -1,7 +1,8 @@
 /**
  * TLS and SASL settings of a Kafka connection, shared by the kafka sink (`sinks.<name>.tls/sasl`)
  * and the Kafka queue (`queue.kafka.tls/sasl`): one schema (types, validation, docs) and one
- * translation into kafkajs options.
+ * translation into kafkajs options. Not a concern of config/: it is the Kafka client's, public to
+ * plugins as `im-bridge/kafka` (src/kafka/index.ts).
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
