@@ -14,6 +14,7 @@ import path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
+import net from 'node:net';
 
 export const FLUME_HOME = path.dirname(fileURLToPath(import.meta.url));
 export const FLUME_LIB = path.join(FLUME_HOME, 'target', 'lib');
@@ -109,6 +110,15 @@ function tail(file, lines = 40) {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/** Rejects when something already listens on bind:port (its answers would pass for Flume's readiness). */
+function assertPortFree(port, host) {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', (err) => reject(new Error(`startFlume: ${host}:${port} is not free (${err.code ?? err.message})`)));
+    s.listen(port, host, () => s.close(() => resolve()));
+  });
+}
+
 /**
  * Readiness = the source answers a POST. The probe sends an EMPTY body, which BodyHandler refuses with 400:
  * an answer from the servlet (so Jetty, the handler and the source are up) that puts no event in the channel.
@@ -146,6 +156,7 @@ export async function startFlume({ port, dir, sink = 'file', brokers, topic, bin
   if (!dir) throw new Error('startFlume: dir is required');
   if (!CONF[sink]) throw new Error(`startFlume: sink must be 'file' or 'kafka', not ${sink}`);
   await buildFlume();
+  await assertPortFree(port, bind);
   dir = path.resolve(dir);
   const outDir = path.join(dir, 'out');
   fs.mkdirSync(path.join(dir, 'channel', 'checkpoint'), { recursive: true });
@@ -175,12 +186,19 @@ export async function startFlume({ port, dir, sink = 'file', brokers, topic, bin
     FLUME_KAFKA_TOPIC: topic ?? 'flume-bench',
   };
   const t0 = performance.now();
-  const child = spawn(javaBin(java), args, { env, stdio: ['ignore', logFd, logFd], detached: true });
+  // Same process group as us (not detached): a Ctrl-C of the bench reaches Flume too; and if we exit
+  // without stop(), the 'exit' hook below kills it, so no JVM is left holding the port.
+  const child = spawn(javaBin(java), args, { env, stdio: ['ignore', logFd, logFd] });
   fs.closeSync(logFd);
+  const killOnExit = () => {
+    if (exitCode === undefined) child.kill('SIGKILL');
+  };
+  process.on('exit', killOnExit);
   let exitCode;
   const exited = new Promise((resolve) => {
     child.on('exit', (code, signal) => {
       exitCode = code ?? signal;
+      process.off('exit', killOnExit);
       resolve(code);
     });
     child.on('error', (err) => {

@@ -4,7 +4,7 @@
 // ~390 B, each one distinct) over keep-alive connections with a fixed number in flight, checks that EVERY body
 // came out of the sink exactly once (file_roll lines / Kafka record values), and prints one JSON line per sink:
 // req/s, latency, and Flume's server CPU per request (utime+stime of the JVM over the measured window).
-// Env: SMOKE_REQUESTS (measured, default 2000), SMOKE_WARMUP (before the window, default 500, verified too),
+// Env: SMOKE_REQUESTS (measured, default 2000), SMOKE_WARMUP (before the window, default 2000, verified too),
 //      SMOKE_CONCURRENCY (in flight, default 32), KAFKA_BROKERS (default 127.0.0.1:19092), JAVA_HOME,
 //      SMOKE_KEEP=1 (keep the run directory).
 import fs from 'node:fs';
@@ -17,7 +17,7 @@ import { procCpu, machineCpu } from '../../lib/proc.js';
 import { buildPool } from '../../lib/payloads.js';
 
 const REQUESTS = Number(process.env.SMOKE_REQUESTS ?? 2000);
-const WARMUP = Number(process.env.SMOKE_WARMUP ?? 500);
+const WARMUP = Number(process.env.SMOKE_WARMUP ?? 2000);
 const CONCURRENCY = Number(process.env.SMOKE_CONCURRENCY ?? 32);
 const BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:19092').split(',');
 const which = process.argv[2] ?? 'file';

@@ -27,9 +27,11 @@ import org.apache.flume.source.http.HTTPSourceHandler;
  *
  * The answer is left to HTTPSource: it calls ChannelProcessor.processEventBatch(events), i.e. one channel
  * transaction (put + commit) per request, and only then answers 200 (503 when the channel refuses, 400 for
- * the HTTPBadRequestException below). With FileChannel, commit() writes the commit record and fsyncs the
- * data file (fsyncPerTransaction=true by default): one fdatasync per request before the 200, which is the
- * durability im-bridge gives before its own answer.
+ * the HTTPBadRequestException below). With FileChannel (fsyncPerTransaction=true, the default), commit()
+ * appends a commit record and then fdatasyncs the data file unless a concurrent commit's fdatasync already
+ * covered it (LogFile.Writer.sync(): force(false) when lastSyncPosition < lastCommitPosition): one
+ * fdatasync per request, or fewer when requests commit at the same instant (measured: 846 fdatasync for
+ * 1000 requests, 16 in flight). Every 200 means "on disk", the durability im-bridge gives before its answer.
  *
  * Configuration (agent.sources.SRC.handler.*): maxBytes (default 1048576) — larger bodies are refused (400).
  */
