@@ -1,0 +1,47 @@
+// End-to-end rate into a Kafka topic (cases 5 and Fk): load the server, then wait until the last
+// acknowledged request is a record in the topic; the rate counts records from the start of the
+// measured window to that moment. Gives up after 30 s without progress (complete: false).
+import { topicCount } from './kafka.js';
+import { runLoad } from './load.js';
+import { sleep } from './util.js';
+
+export async function loadIntoTopic(topic, loadArgs) {
+  let c0;
+  let t0;
+  const r = await runLoad({
+    ...loadArgs,
+    onMeasureStart: async () => {
+      t0 = performance.now();
+      c0 = await topicCount(topic);
+    },
+  });
+  const tAcked = performance.now();
+  const target = r.load.total_ok_including_warmup;
+  let count = await topicCount(topic);
+  let last = count;
+  let lastProgress = performance.now();
+  while (count < target) {
+    await sleep(25);
+    count = await topicCount(topic);
+    if (count > last) {
+      last = count;
+      lastProgress = performance.now();
+    } else if (performance.now() - lastProgress > 30_000) break;
+  }
+  const tDone = performance.now();
+  const complete = count >= target;
+  const rate = Math.round((count - c0) / ((tDone - t0) / 1000));
+  return {
+    r,
+    complete,
+    fields: {
+      topic,
+      events_acked_total: target,
+      events_in_topic: count,
+      complete,
+      events_per_s: complete ? rate : null,
+      events_per_s_partial: complete ? undefined : rate,
+      drain_after_last_ack_ms: Math.round(tDone - tAcked),
+    },
+  };
+}
