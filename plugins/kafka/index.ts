@@ -22,7 +22,7 @@
  *   re-sending the request's records one by one: only the oversized ones are dead-lettered.
  */
 import type { ConnectionOptions } from 'node:tls';
-import { CompressionTypes, Kafka, logLevel, Partitioners, type Admin, type Message, type Producer, type LogEntry } from 'kafkajs';
+import { CompressionTypes, Partitioners, type Admin, type Kafka, type Message, type Producer } from 'kafkajs';
 import type { Logger } from 'pino';
 import {
   compileTemplate,
@@ -39,7 +39,7 @@ import {
   type Sink,
   type SinkContext,
 } from '../../src/sink/api.js';
-import { KafkaConfigError, kafkaSaslOptions, kafkaTlsOptions } from '../../src/kafka/index.js';
+import { createKafkaClient, KafkaConfigError, kafkaSaslOptions, kafkaTlsOptions } from '../../src/kafka/index.js';
 import { describeKafkaError, type KafkaErrorInfo } from './errors.js';
 import { encodeRecord, isLegalTopic } from './records.js';
 import { configSchema, type KafkaSinkConfig } from './schema.js';
@@ -156,7 +156,7 @@ class KafkaSink implements Sink {
     this.creation = new TopicCreationPolicy(config.create_topics_pattern ?? defaultCreatePattern(config.topic), config.max_topics ?? DEFAULT_MAX_TOPICS);
     this.compression = config.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None;
     const brokers = brokerList(config);
-    this.kafka = new Kafka({
+    this.kafka = createKafkaClient({
       clientId: config.client_id,
       brokers,
       ssl: tlsOptions(config, ctx.configDir),
@@ -164,8 +164,7 @@ class KafkaSink implements Sink {
       connectionTimeout: config.connection_timeout_ms,
       requestTimeout: config.request_timeout_ms,
       retry: CLIENT_RETRY,
-      logLevel: logLevel.WARN,
-      logCreator: () => (entry) => this.clientLog(entry),
+      logger: ctx.logger,
     });
   }
 
@@ -625,16 +624,6 @@ class KafkaSink implements Sink {
       }
       throw error;
     }
-  }
-
-  private clientLog({ level, label, namespace, log }: LogEntry): void {
-    const { message, timestamp: _timestamp, logger: _logger, ...extra } = log as LogEntry['log'] & { logger?: unknown };
-    // We bound kafkajs's own retries on purpose; delivery guarantees come from replacing the
-    // producer after any failed request (see the header), not from endless client retries.
-    if (message.startsWith('Limiting retries for the idempotent producer')) return;
-    const fields = { code: 'KAFKA_CLIENT_LOG', kafkajs: namespace, kafkajsLevel: label, ...extra };
-    if (level <= logLevel.WARN) this.logger.warn(fields, `kafkajs: ${message}`);
-    else this.logger.debug(fields, `kafkajs: ${message}`);
   }
 }
 

@@ -18,7 +18,8 @@
  *    or reverted sequence numbers in ways that would make the broker drop later records as
  *    duplicates. At-least-once, never silently lost.
  */
-import { Kafka, logLevel, type Admin, type IHeaders, type LogEntry, type Message, type Producer } from 'kafkajs';
+import type { Admin, IHeaders, Kafka, Message, Producer } from 'kafkajs';
+import { createKafkaClient } from '../../kafka/client.js';
 import type { Logger } from 'pino';
 import { kafkaSaslOptions, kafkaTlsOptions } from '../../kafka/security.js';
 import type { AppendRecord, QuarantineInput } from '../store.js';
@@ -54,7 +55,7 @@ const CLIENT_RETRY = { retries: 5, initialRetryTime: 100, maxRetryTime: 2000 };
 
 /** configDir: where relative TLS file paths (queue.kafka.tls.*_file) resolve, i.e. bridge.yaml's directory. */
 export function kafkaClient(config: KafkaQueueConfig, logger: Logger, configDir: string): Kafka {
-  return new Kafka({
+  return createKafkaClient({
     clientId: config.client_id,
     brokers: config.brokers,
     ssl: kafkaTlsOptions(config.tls, configDir),
@@ -62,12 +63,7 @@ export function kafkaClient(config: KafkaQueueConfig, logger: Logger, configDir:
     connectionTimeout: config.connection_timeout_ms,
     requestTimeout: config.request_timeout_ms,
     retry: CLIENT_RETRY,
-    logLevel: logLevel.WARN,
-    logCreator: () => (entry: LogEntry) => {
-      const { message, ...rest } = entry.log;
-      if (entry.level <= logLevel.ERROR) logger.warn({ code: 'KAFKA_CLIENT', namespace: entry.namespace, ...rest }, `kafka: ${message}`);
-      else logger.debug({ code: 'KAFKA_CLIENT', namespace: entry.namespace, ...rest }, `kafka: ${message}`);
-    },
+    logger,
   });
 }
 
