@@ -150,7 +150,7 @@ export const CODES = {
   UNKNOWN: err('delivery', undefined, 'Fallback code of a dead letter or quarantined request that carried none.', 'Report a bug.'),
 
   // config (outside ConfigErrorCode) and reload
-  CONFIG_INVALID: err('config', undefined, 'A cross-field config rule failed at start (queue.type: kafka without queue.kafka, a bad allow_ips entry).'),
+  CONFIG_INVALID: err('config', undefined, 'A cross-field config rule failed at start (a bad allow_ips or trusted_proxies entry).'),
   CONFIG_RELOADED: log('config', 'info', 'SIGHUP applied a new configuration generation.'),
   CONFIG_RELOAD_REJECTED: log('config', 'error', 'SIGHUP: the new configuration is invalid; the old one stays. errorCode and file:line say why.'),
   CONFIG_RELOAD_NEEDS_RESTART: log('config', 'warn', 'listen: and queue: changes in a reload take effect at the next restart.'),

@@ -11,6 +11,27 @@ export const SDK_APP_ID = '1400000000';
 export const TOKEN = 'bench-token-7f3a9c2e51d04b8e';
 export const DEFAULT_MIX = { group_text: 54, group_multi: 25, c2c_image: 20, group_destroyed_2000: 1 };
 
+/**
+ * One Group.CallbackAfterSendMsg text message, the body the per-sink scripts (bench/sinks/) post.
+ * `seq` orders the messages of `groupId`; the rest defaults from it.
+ */
+export function groupTextMessage({ groupId, seq, text, from = `user_${seq % 7}`, msgTime = 1767225600 + seq, random = 1000 + seq, eventTimeMs = 1767225600000 + seq }) {
+  return {
+    CallbackCommand: 'Group.CallbackAfterSendMsg',
+    GroupId: groupId,
+    Type: 'Public',
+    From_Account: from,
+    Operator_Account: from,
+    Random: random,
+    MsgSeq: seq,
+    MsgTime: msgTime,
+    OnlineOnlyFlag: 0,
+    MsgBody: [{ MsgType: 'TIMTextElem', MsgContent: { Text: text } }],
+    CloudCustomData: '',
+    EventTime: String(eventTimeMs),
+  };
+}
+
 export function parseMix(text) {
   if (!text) return { ...DEFAULT_MIX };
   const mix = {};

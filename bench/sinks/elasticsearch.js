@@ -19,6 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client } from '@elastic/elasticsearch';
 import { startDaemon as startBridge } from '../lib/daemon.js';
+import { groupTextMessage } from '../lib/payloads.js';
 import { ROOT, freePort } from '../lib/util.js';
 const N = Number(process.env.BENCH_ES_EVENTS ?? 20_000);
 const CONCURRENCY = Number(process.env.BENCH_ES_CONCURRENCY ?? 64);
@@ -42,22 +43,8 @@ async function startDaemon(config, dir, port) {
 }
 
 function body(i) {
-  const group = `@TGS#bench${i % 100}`;
   // MsgTime spreads over a few hours of one month: one index.
-  return JSON.stringify({
-    CallbackCommand: 'Group.CallbackAfterSendMsg',
-    GroupId: group,
-    Type: 'Public',
-    From_Account: `user_${i % 97}`,
-    Operator_Account: `user_${i % 97}`,
-    Random: 1000 + i,
-    MsgSeq: i,
-    MsgTime: 1767225600 + Math.floor(i / 10),
-    OnlineOnlyFlag: 0,
-    MsgBody: [{ MsgType: 'TIMTextElem', MsgContent: { Text: `benchmark message ${i} with a few words to index` } }],
-    CloudCustomData: '',
-    EventTime: String(1767225600000 + i),
-  });
+  return JSON.stringify(groupTextMessage({ groupId: `@TGS#bench${i % 100}`, seq: i, from: `user_${i % 97}`, msgTime: 1767225600 + Math.floor(i / 10), text: `benchmark message ${i} with a few words to index` }));
 }
 
 async function post(url, offset) {

@@ -18,6 +18,7 @@ import path from 'node:path';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import { Pool } from 'undici';
 import { cliOf, startDaemon as startBridge } from '../lib/daemon.js';
+import { groupTextMessage } from '../lib/payloads.js';
 import { ROOT, freePort, kafkaBrokers, spawnNode, stopChild as stop, waitListening } from '../lib/util.js';
 
 const CLI = cliOf();
@@ -32,20 +33,7 @@ const QUERY = 'SdkAppid=1400000000&CallbackCommand=Group.CallbackAfterSendMsg&co
 function body(i) {
   const groupId = `bench-${i % GROUPS}`;
   const seq = Math.floor(i / GROUPS) + 1;
-  return JSON.stringify({
-    CallbackCommand: 'Group.CallbackAfterSendMsg',
-    GroupId: groupId,
-    Type: 'Public',
-    From_Account: `user_${seq % 7}`,
-    Operator_Account: `user_${seq % 7}`,
-    Random: 1000 + seq,
-    MsgSeq: seq,
-    MsgTime: 1767225600 + seq,
-    OnlineOnlyFlag: 0,
-    MsgBody: [{ MsgType: 'TIMTextElem', MsgContent: { Text: `benchmark message ${i} of group ${groupId}` } }],
-    CloudCustomData: '',
-    EventTime: String(1767225600000 + seq),
-  });
+  return JSON.stringify(groupTextMessage({ groupId, seq, text: `benchmark message ${i} of group ${groupId}` }));
 }
 
 function peakRssMb(pid) {

@@ -21,6 +21,7 @@ import path from 'node:path';
 import { Agent } from 'undici';
 import { connect, headers as natsHeaders, StorageType } from 'nats';
 import { startDaemon as startBridge } from '../lib/daemon.js';
+import { groupTextMessage } from '../lib/payloads.js';
 import { ROOT, stopChild } from '../lib/util.js';
 const N = Number(process.argv[2] ?? 20_000);
 const GROUPS = Number(process.argv[3] ?? 200);
@@ -44,20 +45,7 @@ const startDaemon = (config, dir, readyLogs = []) => startBridge({ dir, config, 
 const stopDaemon = (daemon) => stopChild(daemon.child);
 
 function callback(group, seq) {
-  return JSON.stringify({
-    CallbackCommand: 'Group.CallbackAfterSendMsg',
-    GroupId: group,
-    Type: 'Public',
-    From_Account: `user_${seq % 7}`,
-    Operator_Account: `user_${seq % 7}`,
-    Random: 1000 + seq,
-    MsgSeq: seq,
-    MsgTime: 1767225600 + seq,
-    OnlineOnlyFlag: 0,
-    MsgBody: [{ MsgType: 'TIMTextElem', MsgContent: { Text: `benchmark message ${seq} in ${group}` } }],
-    CloudCustomData: '',
-    EventTime: String(1767225600000 + seq),
-  });
+  return JSON.stringify(groupTextMessage({ groupId: group, seq, text: `benchmark message ${seq} in ${group}` }));
 }
 
 function daemonConfig(url, subjectPrefix, stream, createStream, retry) {

@@ -21,6 +21,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Agent, Pool } from 'undici';
 import { cliOf, startDaemon as startBridge } from '../lib/daemon.js';
+import { groupTextMessage } from '../lib/payloads.js';
 import { freePort } from '../lib/util.js';
 
 const CLI = cliOf();
@@ -71,20 +72,7 @@ function nextMessage(child, key) {
 }
 
 function groupMessage(groupId, seq) {
-  return {
-    CallbackCommand: 'Group.CallbackAfterSendMsg',
-    GroupId: groupId,
-    Type: 'Public',
-    From_Account: `user_${seq % 7}`,
-    Operator_Account: `user_${seq % 7}`,
-    Random: 1000 + seq,
-    MsgSeq: seq,
-    MsgTime: 1767225600 + seq,
-    OnlineOnlyFlag: 0,
-    MsgBody: [{ MsgType: 'TIMTextElem', MsgContent: { Text: `benchmark message ${seq} with some text in it` } }],
-    CloudCustomData: '',
-    EventTime: String(1767225600000 + seq),
-  };
+  return groupTextMessage({ groupId, seq, text: `benchmark message ${seq} with some text in it` });
 }
 
 async function run(concurrency, total, task) {

@@ -119,7 +119,7 @@ export const QueueSchema = Type.Object(
         {
           brokers: Type.Array(Type.String({ minLength: 1 }), { minItems: 1, description: 'Bootstrap brokers, host:port.' }),
           topic: Type.String({ pattern: '^[a-zA-Z0-9._-]{1,249}$', default: 'im-bridge.events', description: 'Event topic (key = event subject). Created if missing with `partitions` and `replication_factor`.' }),
-          partitions: Type.Integer({ minimum: 1, default: 12, description: 'Partitions of a topic created by im-bridge; upper bound on delivery parallelism per sink across all instances.' }),
+          partitions: Type.Integer({ minimum: 1, default: 12, description: 'Partitions of a topic created by im-bridge; how many instances can share the work of one sink (a partition belongs to one instance at a time).' }),
           replication_factor: Type.Integer({ minimum: -1, default: -1, description: 'Replication of created topics (-1: broker default). Use 3 with min.insync.replicas=2 in production.' }),
           group_prefix: Type.String({ minLength: 1, default: 'im-bridge', description: 'Consumer group per sink: <group_prefix>.<sink>. All instances of one deployment must share it.' }),
           dead_letter_topic: Type.String({ pattern: '^[a-zA-Z0-9._-]{1,249}$', default: 'im-bridge.dead-letters', description: 'Dead letters (headers sink, code, error, attempts, ce_id), unmatched events (code ROUTE_UNMATCHED) and quarantined requests.' }),

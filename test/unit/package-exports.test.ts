@@ -26,6 +26,6 @@ console.log(JSON.stringify(names));
   for (const name of ['defineSink', 'eventJson', 'compileTemplate', 'TemplateError', 'RefusalLog', 'throwIfInvalid', 'PartialBatchError']) t.ok(names['im-bridge/sink']!.includes(name), `im-bridge/sink exports ${name}`);
   t.notOk(names['im-bridge/sink']!.includes('rememberEventJson'), 'rememberEventJson is the host\'s, not public');
   t.notOk(names['im-bridge']!.includes('rememberEventJson'));
-  t.same(names['im-bridge/kafka'], ['KafkaConfigError', 'SaslSchema', 'TlsSchema', 'kafkaSaslOptions', 'kafkaTlsOptions']);
+  t.same(names['im-bridge/kafka'], ['KafkaConfigError', 'SaslSchema', 'TlsSchema', 'createKafkaClient', 'kafkaSaslOptions', 'kafkaTlsOptions']);
   t.ok(names['im-bridge/conformance']!.includes('runSinkConformance'));
 });
