@@ -12,8 +12,10 @@ import type { QueueBackend } from '../../src/queue/queue.js';
 import { SinkRunner } from '../../src/sink/runner.js';
 import { defineSink, FatalError, PartialBatchError, RetriableError, type CanonicalEvent, type ItemFailure, type Sink } from '../../src/sink/api.js';
 import { Metrics } from '../../src/telemetry/metrics.js';
-import type { SinkConfig } from '../../src/config/schema.js';
+import { sinkConfig } from './sink-config.js';
 import { waitFor } from './daemon.js';
+
+export { sinkConfig };
 
 const logger = pino({ level: 'silent' });
 
@@ -37,20 +39,6 @@ export interface EngineHarness {
 
 export type OpenHarness = () => Promise<EngineHarness>;
 
-export function sinkConfig(extra: Partial<SinkConfig> = {}): SinkConfig {
-  return {
-    name: 'test',
-    type: 'test',
-    options: {},
-    batch: { max_events: 20, max_bytes: 1024 * 1024, max_wait_ms: 5 },
-    retry: { initial_backoff_ms: 5, max_backoff_ms: 50, max_attempts: 1000 },
-    max_in_flight: 4,
-    write_timeout_ms: 2000,
-    connect_timeout_ms: 2000,
-    thread: false,
-    ...extra,
-  };
-}
 
 /** A real plugin whose writeBatch behaviour the test decides. */
 function testPlugin(write: (events: readonly CanonicalEvent[]) => Promise<void>) {

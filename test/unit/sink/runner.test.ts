@@ -10,19 +10,15 @@ import { SinkRunner } from '../../../src/sink/runner.js';
 import { defineSink, type CanonicalEvent } from '../../../src/sink/api.js';
 import { sampleEvents } from '../../../src/sink/conformance.js';
 import { Metrics } from '../../../src/telemetry/metrics.js';
-import type { SinkConfig } from '../../../src/config/schema.js';
+import { sinkConfig } from '../../helpers/sink-config.js';
 
-const config: SinkConfig = {
+const config = sinkConfig({
   name: 'iso',
   type: 'iso',
-  options: {},
   batch: { max_events: 100, max_bytes: 1024 * 1024, max_wait_ms: 5 },
   retry: { initial_backoff_ms: 5, max_backoff_ms: 50, max_attempts: 10 },
   max_in_flight: 1,
-  write_timeout_ms: 2000,
-  connect_timeout_ms: 2000,
-  thread: false,
-} as SinkConfig;
+});
 
 async function runnerWith(write: (events: readonly CanonicalEvent[]) => void) {
   const calls: number[] = [];

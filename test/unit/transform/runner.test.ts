@@ -12,23 +12,20 @@ import { defineSink, eventJson, FatalError, PartialBatchError, RetriableError, t
 import { sampleEvents } from '../../../src/sink/conformance.js';
 import { Metrics } from '../../../src/telemetry/metrics.js';
 import type { SinkConfig } from '../../../src/config/schema.js';
+import { sinkConfig } from '../../helpers/sink-config.js';
 import { REPO_ROOT } from '../../helpers/daemon.js';
 
 const DIR = path.join(REPO_ROOT, 'test/fixtures/transforms');
 
 function config(transforms: SinkConfig['transforms']): SinkConfig {
-  return {
+  return sinkConfig({
     name: 'shaped',
     type: 'shaped',
-    options: {},
     batch: { max_events: 100, max_bytes: 1024 * 1024, max_wait_ms: 5 },
     retry: { initial_backoff_ms: 5, max_backoff_ms: 50, max_attempts: 10 },
     max_in_flight: 1,
-    write_timeout_ms: 2000,
-    connect_timeout_ms: 2000,
-    thread: false,
     transforms,
-  } as SinkConfig;
+  });
 }
 
 async function runnerWith(transforms: SinkConfig['transforms'], write: (events: readonly CanonicalEvent[]) => void) {
