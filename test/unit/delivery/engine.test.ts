@@ -3,12 +3,19 @@
  * local SQLite backends; test/integration/kafka/engine.test.ts runs the same cases on Kafka.
  */
 import t from 'tap';
+import pino from 'pino';
+import { Type } from '@sinclair/typebox';
+import { DeliveryEngine } from '../../../src/delivery/engine.js';
+import { SinkRunner } from '../../../src/sink/runner.js';
+import { defineSink, FatalError } from '../../../src/sink/api.js';
+import { Metrics } from '../../../src/telemetry/metrics.js';
+import { sinkConfig } from '../../helpers/sink-config.js';
 import { DurableQueue } from '../../../src/queue/index.js';
 import { LocalQueueBackend } from '../../../src/queue/local/backend.js';
 import { acquireQueueLock } from '../../../src/queue/lock.js';
 import { MemoryQueue } from '../../../src/queue/memory.js';
 import { engineSuite, type EngineHarness } from '../../helpers/engine-suite.js';
-import { tempDir } from '../../helpers/daemon.js';
+import { tempDir, waitFor } from '../../helpers/daemon.js';
 
 t.test('memory backend', async (t) => {
   engineSuite(t, async (): Promise<EngineHarness> => {
@@ -47,14 +54,6 @@ t.test('local (SQLite) backend', async (t) => {
 });
 
 t.test('a dead letter the queue refuses is tried again; the conversation waits and nothing is counted twice', async (t) => {
-  const { DeliveryEngine } = await import('../../../src/delivery/engine.js');
-  const { SinkRunner } = await import('../../../src/sink/runner.js');
-  const { Metrics } = await import('../../../src/telemetry/metrics.js');
-  const { defineSink, FatalError } = await import('../../../src/sink/api.js');
-  const { Type } = await import('@sinclair/typebox');
-  const pino = (await import('pino')).default;
-  const { sinkConfig } = await import('../../helpers/engine-suite.js');
-  const { waitFor } = await import('../../helpers/daemon.js');
   const queue = new MemoryQueue();
   queue.refuseDeadLetters = 2;
   const delivered: string[] = [];
