@@ -25,6 +25,7 @@ import { sleep } from '../../sink/backoff.js';
 const COMMIT_INTERVAL_MS = 500;
 const HEARTBEAT_SLICE_MS = 1000;
 const RESTART_DELAY_MS = 2000;
+const CLOSE_STEP_MS = 5000;
 
 interface Position {
   partition: number;
@@ -90,15 +91,21 @@ export class KafkaSource implements DeliverySource {
     this.settle(items.map((i) => i.event));
   }
 
-  /** Commits what is settled, then leaves the group (the partitions move to the other instances). */
+  /**
+   * Commits what is settled, then leaves the group (the partitions move to the other instances).
+   * Each step is bounded: with Kafka unreachable a shutdown must not wait for request timeouts; what
+   * was not committed is delivered again by the next owner (same ids).
+   */
   async close(): Promise<void> {
     this.abort.abort();
     this.pull();
     if (this.commitTimer) clearInterval(this.commitTimer);
-    await this.commit();
+    const bounded = (step: Promise<unknown>) => Promise.race([step.catch(() => undefined), sleep(CLOSE_STEP_MS)]);
+    // Twice: a commit already in flight may not hold the last settled offsets.
+    await bounded(this.commit().then(() => this.commit()));
     const consumer = this.consumer;
-    if (consumer) await consumer.disconnect().catch(() => undefined);
-    await this.starting?.catch(() => undefined);
+    if (consumer) await bounded(consumer.disconnect());
+    await bounded(this.starting ?? Promise.resolve());
   }
 
   private async run(): Promise<void> {
