@@ -291,7 +291,7 @@ export class Bridge {
       sinks,
       // Detail only: a gap is lost callbacks upstream, not a reason to stop taking new ones.
       gaps: this.gaps ? { ...this.gaps.report(), ...(this.backfill ? { backfill: this.backfill.report() } : {}) } : { enabled: false },
-      // Events queued for sinks that are not configured (removed, or a replay target): no dispatcher reads them.
+      // Events queued for sinks that are not configured (removed, or a replay target): no delivery engine reads them.
       ...(Object.keys(orphaned).length ? { orphaned } : {}),
     };
   }

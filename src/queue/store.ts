@@ -361,7 +361,7 @@ export class QueueStore {
           skipped++;
           continue;
         }
-        // Never strand an event under a sink no dispatcher reads: it would count toward the limits
+        // Never strand an event under a sink no delivery engine reads: it would count toward the limits
         // and no tool could move it.
         if (filter.knownSinks && !filter.knownSinks.includes(target)) {
           unknownSinks.add(target);
@@ -387,7 +387,7 @@ export class QueueStore {
   /**
    * Moves the events queued for one sink (e.g. one removed from the config) to another sink, or to
    * the dead-letter store (code SINK_REMOVED). Each event is queued again under a new seq, after
-   * everything already queued: a running daemon's dispatcher reads forward from its cursor, so rows
+   * everything already queued: a running daemon's delivery engine reads forward from its cursor, so rows
    * with old seqs would not be seen. Order within the moved set is kept. One transaction.
    */
   moveQueued(fromSink: string, to: { sink: string } | { deadLetter: true }, nowMs: number): { moved: number; bytes: number } {

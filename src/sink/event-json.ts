@@ -1,7 +1,7 @@
 /**
  * Host side of `eventJson` (api.ts): the serialized form of each event the host parsed from the
  * queue, kept beside the event so that sinks writing JSON send the stored bytes. Internal: plugins
- * read through `eventJson`, only the host (dispatchers, threads, transforms) remembers.
+ * read through `eventJson`, only the host (the delivery engine, threads, transforms) remembers.
  */
 import type { CanonicalEvent } from '../normalize/event.js';
 

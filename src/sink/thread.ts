@@ -1,6 +1,6 @@
 /**
  * `thread: true` on a sink: the plugin instance runs in a worker thread of its own, behind a
- * proxy that implements the same Sink interface for the host (runner, dispatcher, retries and
+ * proxy that implements the same Sink interface for the host (runner, delivery engine, retries and
  * dead letters are unchanged).
  *
  * WHY: the HTTP thread is the daemon's bottleneck. A sink whose client library is CPU-heavy

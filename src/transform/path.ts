@@ -3,7 +3,7 @@
  * `data.elements[*].content.text`, `data.elements[0].kind`, `data.conversation.accounts[*]`.
  *
  * Every edit is copy-on-write: the objects and arrays along the edited path are copied, the rest is
- * shared. The event a dispatcher holds is shared by every sink the callback was routed to and is
+ * shared. The event the delivery engine holds is shared by every sink the callback was routed to and is
  * parsed again from the same stored JSON on a retry, so a transform must never change it in place:
  * that is what makes a transform a pure function of the stored event (same output on redelivery and
  * replay, a different shape per sink from one stored event).
