@@ -82,6 +82,7 @@ export async function runLoad({ port, serverPid, mode = 'closed', rate, extraPid
     server,
     loadgen: { ...loadgen, cpu_cores_self_reported: result.loadgen_cpu.cores },
     extras,
+    threads: mon.threads,
     machine: { busy_cores: mon.machine_busy_cores, other_cores: +Math.max(0, mon.machine_busy_cores - accounted).toFixed(2), cores: os.cpus().length },
     hooks: { start: await measureStartHook, end: await measureEndHook },
   };
@@ -102,6 +103,8 @@ export function summarizeCase(name, label, r, extra = {}) {
     statuses: l.statuses,
     error_samples: l.error_samples,
     server_cpu: { user_s: r.server.cpu_user_s, sys_s: r.server.cpu_sys_s, cores: r.server.cpu_cores, us_per_request: l.ok ? Math.round((serverCpuS * 1e6) / l.ok) : null },
+    // Server CPU per answered request by thread (µs): where the cost is (README, cost model).
+    server_threads_us_per_request: l.ok ? Object.fromEntries(Object.entries(r.threads ?? {}).map(([k, s]) => [k, Math.round((s * 1e6) / l.ok)])) : undefined,
     server_peak_rss_mb: r.server.peak_rss_hwm_mb,
     server_max_sampled_rss_mb: r.server.rss_max_sampled_mb,
     loadgen_cpu: { user_s: r.loadgen.cpu_user_s, sys_s: r.loadgen.cpu_sys_s, cores: r.loadgen.cpu_cores },

@@ -19,6 +19,44 @@ export function procCpu(pid) {
   }
 }
 
+/** CPU seconds per thread of a process: Map tid → { name, cpu } (/proc/<pid>/task/<tid>/stat). */
+export function threadCpu(pid) {
+  const out = new Map();
+  let tids = [];
+  try {
+    tids = fs.readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const tid of tids) {
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out.set(Number(tid), { name, cpu: (Number(rest[11]) + Number(rest[12])) / CLK_TCK });
+    } catch {}
+  }
+  return out;
+}
+
+/**
+ * CPU seconds per thread of the first (server) process over the window, summed by thread name
+ * (the main thread is "main"; Node names worker threads after their `name` option only in the
+ * inspector, so OS names repeat and are numbered in order of thread id).
+ */
+function threadDeltas(pid, before, after) {
+  const out = {};
+  const seen = {};
+  for (const [tid, t] of [...after].sort((a, b) => a[0] - b[0])) {
+    const cpu = t.cpu - (before.get(tid)?.cpu ?? 0);
+    if (cpu <= 0) continue;
+    const base = tid === pid ? 'main' : t.name;
+    seen[base] = (seen[base] ?? 0) + 1;
+    out[seen[base] > 1 ? `${base}#${seen[base]}` : base] = +cpu.toFixed(2);
+  }
+  return out;
+}
+
 /** { rssMb, hwmMb } from /proc/<pid>/status. */
 export function procMem(pid) {
   try {
@@ -66,6 +104,7 @@ export class Monitor {
   start() {
     this.t0 = performance.now();
     this.cpu0 = Object.fromEntries(this.pids.map((p) => [p, procCpu(p)]));
+    this.threads0 = threadCpu(this.pids[0]);
     this.m0 = machineCpu();
     this.sample();
     this.timer = setInterval(() => this.sample(), this.sampleMs);
@@ -94,6 +133,6 @@ export class Monitor {
         peak_rss_hwm_mb: mem.hwmMb !== undefined ? Math.round(mem.hwmMb) : undefined,
       };
     }
-    return { wall_s: +wall.toFixed(2), machine_busy_cores: +((m1.busy - this.m0.busy) / wall).toFixed(2), perPid };
+    return { wall_s: +wall.toFixed(2), machine_busy_cores: +((m1.busy - this.m0.busy) / wall).toFixed(2), perPid, threads: threadDeltas(this.pids[0], this.threads0, threadCpu(this.pids[0])) };
   }
 }

@@ -335,8 +335,7 @@ export class GapMonitor {
     this.flush(0);
     const prefix = stateKey(event.imsdkappid, groupId, '');
     let dropped = 0;
-    for (const state of this.store.open({ groupId })) {
-      if (state.sdkAppId !== event.imsdkappid) continue;
+    for (const state of this.store.open({ sdkAppId: event.imsdkappid, groupId })) {
       const t = confirmedTotals(state);
       this.openGaps -= t.gaps;
       this.missing -= t.missing;

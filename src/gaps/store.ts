@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import type { MissingRange, SeqState } from './tracker.js';
+import { stateKey, type MissingRange, type SeqState } from './tracker.js';
 
 export const GAPS_DB_FILE = 'gaps.db';
 
@@ -36,6 +36,7 @@ export class GapStore {
   private readonly upsert: Database.Statement;
   private readonly remove: Database.Statement;
   private readonly byKey: Database.Statement;
+  private readonly inGroup: Database.Statement;
 
   private constructor(db: Database.Database, readonly file: string) {
     this.db = db;
@@ -47,6 +48,7 @@ export class GapStore {
     );
     this.remove = db.prepare('DELETE FROM group_seq WHERE key = ?');
     this.byKey = db.prepare('SELECT * FROM group_seq WHERE key = ?');
+    this.inGroup = db.prepare("SELECT * FROM group_seq WHERE key >= ? AND key < ? AND ranges <> '[]' ORDER BY key");
   }
 
   /** Opens (creating) dir/gaps.db for the daemon. */
@@ -104,9 +106,17 @@ export class GapStore {
     return rows.reverse().map(toState);
   }
 
-  /** States with open (pending or confirmed) ranges, filtered by group id and detection time. */
-  open(filter: { groupId?: string; sinceMs?: number } = {}): SeqState[] {
-    const rows = this.db.prepare("SELECT * FROM group_seq WHERE ranges <> '[]' ORDER BY sdk_app_id, group_id, topic_id").all() as Row[];
+  /**
+   * States with open (pending or confirmed) ranges, filtered by group id and detection time. With
+   * `sdkAppId` and `groupId` only that group's rows are read (a key range of the primary key: the
+   * key is app NUL group NUL topic), not the whole table: a group's destruction runs this per event.
+   */
+  open(filter: { sdkAppId?: string; groupId?: string; sinceMs?: number } = {}): SeqState[] {
+    const rows = (
+      filter.sdkAppId !== undefined && filter.groupId !== undefined
+        ? this.inGroup.all(stateKey(filter.sdkAppId, filter.groupId, ''), filter.sdkAppId + '\u0000' + filter.groupId + '\u0001')
+        : this.db.prepare("SELECT * FROM group_seq WHERE ranges <> '[]' ORDER BY sdk_app_id, group_id, topic_id").all()
+    ) as Row[];
     const out: SeqState[] = [];
     for (const row of rows) {
       if (filter.groupId !== undefined && row.group_id !== filter.groupId) continue;

@@ -118,7 +118,7 @@ function typed(target: string, pluck: string | undefined, value: unknown): unkno
   return camelDeep(value);
 }
 
-function hasAt(data: Record<string, unknown>, path: string[]): boolean {
+function hasAt(data: Record<string, unknown>, path: readonly string[]): boolean {
   let cur: unknown = data;
   for (const part of path) {
     if (!isObject(cur) || cur[part] === undefined) return false;
@@ -127,7 +127,7 @@ function hasAt(data: Record<string, unknown>, path: string[]): boolean {
   return true;
 }
 
-function setAt(data: Record<string, unknown>, path: string[], value: unknown): void {
+function setAt(data: Record<string, unknown>, path: readonly string[], value: unknown): void {
   let cur = data;
   for (let i = 0; i < path.length - 1; i++) {
     const next = cur[path[i]!];
@@ -140,12 +140,22 @@ function setAt(data: Record<string, unknown>, path: string[], value: unknown): v
   safeSet(cur, path[path.length - 1]!, value);
 }
 
-/** Splits `subscribers:Subscriber_Account` into the data path and the plucked item field. */
-function parseTarget(target: string): { path: string[]; pluck: string | undefined } {
-  const colon = target.indexOf(':');
-  const dataPath = colon === -1 ? target : target.slice(0, colon);
-  return { path: dataPath.split('.'), pluck: colon === -1 ? undefined : target.slice(colon + 1) };
+/**
+ * Splits `subscribers:Subscriber_Account` into the data path and the plucked item field. Targets
+ * are the catalogue's own strings (a bounded set), so each is split once: this ran per field of
+ * every callback.
+ */
+function parseTarget(target: string): { readonly path: readonly string[]; readonly pluck: string | undefined } {
+  let parsed = parsedTargets.get(target);
+  if (parsed === undefined) {
+    const colon = target.indexOf(':');
+    const dataPath = colon === -1 ? target : target.slice(0, colon);
+    parsed = { path: dataPath.split('.'), pluck: colon === -1 ? undefined : target.slice(colon + 1) };
+    parsedTargets.set(target, parsed);
+  }
+  return parsed;
 }
+const parsedTargets = new Map<string, { readonly path: readonly string[]; readonly pluck: string | undefined }>();
 
 /** Maps the documented fields the family normalizer left out (fields absent from the body are skipped). */
 export function completeFields(entry: CommandEntry, body: Body, data: EventData): void {

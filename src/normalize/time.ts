@@ -39,14 +39,22 @@ export function secondsToMs(value: unknown): number | undefined {
  * otherwise.
  */
 export function formatRfc3339(ms: number): string {
-  // Events of a burst share their MsgTime second: remember the last answer.
-  if (ms === lastFormattedMs) return lastFormatted;
-  const iso = new Date(ms).toISOString();
-  // toISOString always ends with ".sssZ"
-  lastFormatted = iso.endsWith('.000Z') ? iso.slice(0, -5) + 'Z' : iso;
-  lastFormattedMs = ms;
-  return lastFormatted;
+  // Events of a burst share their second (MsgTime, the receive time): the date and time of day are
+  // formatted once per second, the milliseconds appended (toISOString per event was 1 % of ingest).
+  if (!Number.isInteger(ms) || ms < 0) {
+    const iso = new Date(ms).toISOString();
+    return iso.endsWith('.000Z') ? iso.slice(0, -5) + 'Z' : iso;
+  }
+  const second = Math.floor(ms / 1000);
+  if (second !== lastSecond) {
+    // toISOString always ends with ".sssZ"
+    lastSecondPrefix = new Date(second * 1000).toISOString().slice(0, -5);
+    lastSecond = second;
+  }
+  const millis = ms - second * 1000;
+  if (millis === 0) return lastSecondPrefix + 'Z';
+  return lastSecondPrefix + (millis < 10 ? '.00' : millis < 100 ? '.0' : '.') + millis + 'Z';
 }
 
-let lastFormattedMs = Number.NaN;
-let lastFormatted = '';
+let lastSecond = Number.NaN;
+let lastSecondPrefix = '';
