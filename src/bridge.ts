@@ -9,12 +9,10 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { loadConfigFile } from './config/load.js';
 import type { BridgeConfig, SinkConfig } from './config/schema.js';
-import { Authenticator } from './ingest/auth.js';
-import { CallbackHandler } from './ingest/handler.js';
-import { Quarantine } from './ingest/quarantine.js';
-import { createCallbackValidator } from './ingest/schemas/index.js';
+import type { CallbackHandler } from './ingest/handler.js';
+import { createCallbackHandler, handlerSettings, rateLimiterFor } from './ingest/from-config.js';
 import { IngestServer, type ReadinessReport } from './ingest/server.js';
-import { RateLimiter } from './ingest/ratelimit.js';
+import { IngestThreads } from './ingest/threads/pool.js';
 import type { StoreStats } from './queue/index.js';
 import { openQueue } from './queue/open.js';
 import type { QueueBackend } from './queue/queue.js';
@@ -22,7 +20,6 @@ import { GapMonitor, gapsConfig } from './gaps/index.js';
 import { Backfiller, backfillApps } from './backfill/index.js';
 import { writeReloadStatus, type ReloadStatus } from './queue/reload-status.js';
 import { DeliveryEngine } from './delivery/engine.js';
-import { RouteTable } from './route/table.js';
 import { pluginModuleUrl, resolvePlugin } from './sink/loader.js';
 import { threadedPlugin } from './sink/thread.js';
 import { SinkRunner } from './sink/runner.js';
@@ -50,6 +47,8 @@ export class Bridge {
   private queue!: QueueBackend;
   private handler!: CallbackHandler;
   private server!: IngestServer;
+  /** Ingest threads after the first (listen.threads > 1). */
+  private threads: IngestThreads | undefined;
   private readonly sinks = new Map<string, SinkUnit>();
   private lastStats: StoreStats | undefined;
   private statsTimer: NodeJS.Timeout | undefined;
@@ -127,41 +126,53 @@ export class Bridge {
 
   /** The ingest handler: same checks, same answers over any queue backend. */
   private createHandler(config: BridgeConfig, queue: QueueBackend): CallbackHandler {
-    return new CallbackHandler({
-      auth: new Authenticator(config.apps, config.auth.time_window_ms),
-      validator: createCallbackValidator(),
-      routes: new RouteTable(config.routes),
-      queue,
-      metrics: this.metrics,
-      logger: this.logger,
-      quarantine: new Quarantine(queue, this.metrics, this.logger),
-      includeRaw: config.event.include_raw,
-      unmatched: config.unmatched,
-      logRequests: config.log.requests,
-      gaps: this.gaps,
-    });
+    return createCallbackHandler(config, { queue, metrics: this.metrics, logger: this.logger, gaps: this.gaps });
   }
 
   private async startServer(config: BridgeConfig): Promise<void> {
-    const limit = config.listen.rate_limit;
+    const listen = { ...config.listen, tls: resolveTls(config) };
+    const threads = listen.threads ?? 1;
+    // Several ingest threads: the others bind first, then this one, so that none takes
+    // connections before all are listening (the kernel spreads connections as they arrive).
+    const sharedPort = threads > 1 ? await IngestServer.reservePort(listen) : undefined;
+    if (sharedPort !== undefined) {
+      this.threads = await IngestThreads.start({
+        count: threads,
+        config: { ...config, listen },
+        port: sharedPort,
+        queue: this.queue,
+        gaps: this.gaps,
+        metrics: this.metrics,
+        logger: this.logger,
+        readiness: () => this.readiness(),
+        beforeMetrics: () => this.refreshStats(),
+      });
+    }
     this.server = new IngestServer({
-      listen: { ...config.listen, tls: resolveTls(config) },
+      listen,
       handler: this.handler,
       metrics: this.metrics,
       logger: this.logger,
       readiness: () => this.readiness(),
       beforeMetrics: () => this.refreshStats(),
+      renderMetrics: this.threads ? () => this.threads!.metricsText() : undefined,
       bodyTimeoutMs: config.listen.body_timeout_ms,
-      rateLimiter: limit && new RateLimiter({ perSecond: limit.per_ip_per_second, burst: limit.burst, maxTrackedIps: limit.max_tracked_ips }),
+      rateLimiter: rateLimiterFor(config),
+      joinPort: sharedPort,
     });
-    await this.server.start();
+    try {
+      await this.server.start();
+    } catch (error) {
+      await this.threads?.close();
+      throw error;
+    }
     await this.refreshStats();
     this.statsTimer = setInterval(() => void this.refreshStats(), 5000);
     this.statsTimer.unref();
     const scheme = config.listen.tls ? 'https' : 'http';
     for (const app of unsignedApps(config)) this.logger.warn({ code: 'AUTH_DISABLED', sdkAppId: app.sdkAppId, host: config.listen.host }, app.message);
     this.logger.info(
-      { code: 'BRIDGE_STARTED', url: `${scheme}://${config.listen.host}:${this.port}${config.listen.path}`, config: config.file, sinks: Object.keys(config.sinks), generation: config.generation },
+      { code: 'BRIDGE_STARTED', url: `${scheme}://${config.listen.host}:${this.port}${config.listen.path}`, config: config.file, sinks: Object.keys(config.sinks), generation: config.generation, threads },
       `im-bridge listening on ${scheme}://${config.listen.host}:${this.port}${config.listen.path}`,
     );
     notifySystemd('READY=1', this.logger, `listening on ${config.listen.host}:${this.port}`);
@@ -190,6 +201,7 @@ export class Bridge {
       if (tls && this.config.listen.tls) {
         try {
           await this.server.reloadTls(tls);
+          await this.threads?.reloadTls(tls);
           this.logger.info({ code: 'TLS_RELOADED', cert: tls.cert_file }, 'TLS certificate and key re-read');
         } catch (error) {
           this.logger.error({ code: 'TLS_RELOAD_FAILED', err: (error as Error).message }, 'cannot load the TLS certificate; still serving the previous one');
@@ -207,13 +219,8 @@ export class Bridge {
         if (current) await this.stopSink(name, 'changed');
         this.startSink(sinkConfig, loaded.plugins.get(name)!);
       }
-      this.handler.update({
-        auth: new Authenticator(next.apps, next.auth.time_window_ms),
-        routes: new RouteTable(next.routes),
-        includeRaw: next.event.include_raw,
-        unmatched: next.unmatched,
-        logRequests: next.log.requests,
-      });
+      this.handler.update(handlerSettings(next));
+      this.threads?.update(next);
       for (const name of [...this.sinks.keys()]) {
         if (!(name in next.sinks)) await this.stopSink(name, 'removed');
       }
@@ -236,7 +243,9 @@ export class Bridge {
       notifySystemd('STOPPING=1', this.logger);
       this.handler.stopAccepting();
       this.server.markDraining();
-      await this.server.stop(Math.min(deadline, Date.now() + 2000));
+      const serversDeadline = Math.min(deadline, Date.now() + 2000);
+      await Promise.all([this.server.stop(serversDeadline), this.threads?.drain(serversDeadline)]);
+      await this.threads?.close();
       await this.backfill?.stop();
       await Promise.all([...this.sinks.values()].map((unit) => unit.engine.stop(deadline)));
       await this.closeQueue(false);
@@ -262,6 +271,8 @@ export class Bridge {
       if (this.statsTimer) clearInterval(this.statsTimer);
       const stats = await this.queue.stats().catch(() => undefined);
       void this.backfill?.stop(); // a forced stop does not wait for a request in flight
+      // Ingest threads go before the queue: their appends need it (a drain has stopped them already).
+      await this.threads?.close();
       this.gaps?.close();
       await this.queue.close();
       this.logger.info(

@@ -142,6 +142,8 @@ export const CODES = {
   QUARANTINE_FAILED: log('ingest', 'error', 'An invalid request could not be stored as a dead letter of kind request.'),
   QUARANTINE_RATE_LIMITED: log('ingest', 'warn', 'Invalid requests over the quarantine rate (50/s) were not stored; counted here.'),
   QUARANTINE_EVICTED: log('ingest', 'warn', 'Old quarantined requests were deleted to stay within the quarantine limits.'),
+  INGEST_THREAD_EXITED: log('ingest', 'error', 'An ingest thread (listen.threads) failed or exited; it is started again after a second. Its open connections are gone; what it acknowledged is on disk.', 'Look for the error before it; report it if it repeats.'),
+  INGEST_THREAD_LOG_UNREADABLE: log('ingest', 'warn', 'An ingest thread sent a log line that is not JSON; its first 200 characters are in `line`.', 'Report it: ingest threads log JSON to the main thread.'),
   LISTEN_FAILED: err('ingest', undefined, 'Cannot listen on listen.host:port (or listen.admin); the message names the address and errno.', 'Free the port or change listen.port.'),
   TLS_FILE_UNREADABLE: err('ingest', undefined, 'listen.tls cert_file or key_file cannot be read.'),
   TLS_LOAD_FAILED: err('ingest', undefined, 'The TLS certificate and key cannot be loaded (not PEM, wrong passphrase, mismatched pair).'),

@@ -15,6 +15,15 @@ export const ListenSchema = Type.Object(
     path: Type.String({ pattern: '^/', default: '/im/callback', description: 'Callback URL path set in the IM console.' }),
     body_limit_bytes: Type.Integer({ minimum: 1024, default: 4 * 1024 * 1024 }),
     body_timeout_ms: Type.Integer({ minimum: 1000, default: 8000, description: 'A body not fully received in this time gets 408 (slow or stalled clients).' }),
+    threads: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 64,
+        default: 1,
+        description:
+          'HTTP ingest threads on the one port (SO_REUSEPORT: the kernel spreads connections). Thread 0 is the main thread, which also runs the queue and the sinks; the others only receive, check and normalize. rate_limit and max_inflight_bytes apply per thread.',
+      }),
+    ),
     rate_limit: Type.Optional(
       Type.Object(
         {

@@ -43,17 +43,24 @@ type ListenWithOptions = (host: string, port: number, options: number, cb: (sock
 
 /** Binds `app` to host:port; resolves with the socket and the bound port, or throws a ListenError. */
 export async function bindApp(app: uWS.TemplatedApp, host: string, port: number, mode: BindMode, keys: ListenKeys): Promise<{ socket: ListenSocket; port: number }> {
-  if (mode === 'shared') {
-    // Refuse a port someone else holds before joining it with SO_REUSEPORT.
-    const probe = await listenOnce(uWS.App(), host, port, LISTEN_EXCLUSIVE_PORT);
-    if (!probe) throw await explain(host, port, keys);
-    const probed = uWS.us_socket_local_port(probe as unknown as uWS.us_socket);
-    uWS.us_listen_socket_close(probe);
-    port = probed;
-  }
+  // Refuse a port someone else holds before joining it with SO_REUSEPORT.
+  if (mode === 'shared') port = await probePort(host, port, keys);
   const socket = await listenOnce(app, host, port, mode === 'exclusive' ? LISTEN_EXCLUSIVE_PORT : LISTEN_DEFAULT);
   if (!socket) throw await explain(host, port, keys);
   return { socket, port: uWS.us_socket_local_port(socket as unknown as uWS.us_socket) };
+}
+
+/**
+ * Binds host:port exclusively and lets it go at once: throws the ListenError when another process
+ * holds the port, else resolves with the port (the one the kernel chose when `port` is 0). The
+ * listeners that then share the port (SO_REUSEPORT) bind with rebindApp.
+ */
+export async function probePort(host: string, port: number, keys: ListenKeys): Promise<number> {
+  const probe = await listenOnce(uWS.App(), host, port, LISTEN_EXCLUSIVE_PORT);
+  if (!probe) throw await explain(host, port, keys);
+  const probed = uWS.us_socket_local_port(probe as unknown as uWS.us_socket);
+  uWS.us_listen_socket_close(probe);
+  return probed;
 }
 
 /** Binds again where a listener of ours already is (the HTTPS reload): SO_REUSEPORT, no probe. */

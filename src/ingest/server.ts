@@ -15,7 +15,7 @@ import { reject, type Answer, type RejectCode } from './answers.js';
 import { TrustedProxies } from './client-address.js';
 import type { CallbackHandler, CallbackRequest } from './handler.js';
 import { DEFAULT_MAX_INFLIGHT_BYTES, InflightBudget, SMALL_BODY_BYTES } from './inflight.js';
-import { bindApp, closeSocket, rebindApp, ListenError, type ListenSocket } from './listen.js';
+import { bindApp, closeSocket, probePort, rebindApp, ListenError, type ListenSocket } from './listen.js';
 import type { RateLimiter } from './ratelimit.js';
 import { rejectLogFor } from './reject-log.js';
 import type { ListenConfig } from '../config/schema.js';
@@ -34,6 +34,18 @@ export interface ServerDeps {
   readiness: () => Promise<ReadinessReport>;
   /** Called before /metrics is rendered, to refresh gauges read from the queue. */
   beforeMetrics?: () => Promise<void>;
+  /**
+   * The /metrics text, when it is more than this thread's registry: with listen.threads > 1 the
+   * main thread merges every ingest thread's counters, and the other threads ask it for the result.
+   */
+  renderMetrics?: () => Promise<string>;
+  /** This server's ingest thread (listen.threads): 0 is the main thread. */
+  thread?: number;
+  /**
+   * Bind onto a port the main thread's server already holds (SO_REUSEPORT) instead of binding it
+   * afresh: the ingest threads after the first.
+   */
+  joinPort?: number;
   /** Per-client-IP limit checked before the body is read (429 RATE_LIMITED); none by default. */
   rateLimiter?: RateLimiter;
   /**
@@ -144,6 +156,14 @@ export class IngestServer {
     return this.boundPort;
   }
 
+  /**
+   * listen.threads > 1: the port every ingest thread will share, found (and checked free) before
+   * any of them binds, so that no thread takes connections before all are listening.
+   */
+  static reservePort(listen: Pick<ListenConfig, 'host' | 'port'>): Promise<number> {
+    return probePort(listen.host, listen.port, PUBLIC_KEYS);
+  }
+
   /** The port of listen.admin (0 when there is none). */
   get adminPort(): number {
     return this.adminBoundPort;
@@ -167,9 +187,16 @@ export class IngestServer {
     const { host, port, tls, admin } = this.deps.listen;
     try {
       compile(this.app);
-      const bound = await bindApp(this.app.uws_instance, host, port, tls ? 'shared' : 'exclusive', PUBLIC_KEYS);
-      this.socket = bound.socket;
-      this.boundPort = bound.port;
+      if (this.deps.joinPort !== undefined) {
+        this.socket = await rebindApp(this.app.uws_instance, host, this.deps.joinPort, PUBLIC_KEYS);
+        this.boundPort = this.deps.joinPort;
+      } else {
+        // Shared (SO_REUSEPORT, after a probe that refuses a port another process holds): the HTTPS
+        // reload binds a second app on it.
+        const bound = await bindApp(this.app.uws_instance, host, port, tls ? 'shared' : 'exclusive', PUBLIC_KEYS);
+        this.socket = bound.socket;
+        this.boundPort = bound.port;
+      }
       if (this.adminApp && admin) {
         compile(this.adminApp);
         const adminBound = await bindApp(this.adminApp.uws_instance, admin.host ?? '127.0.0.1', admin.port, 'exclusive', ADMIN_KEYS);
@@ -290,8 +317,10 @@ export class IngestServer {
     const { listen, handler, metrics, logger } = this.deps;
     const limit = listen.body_limit_bytes;
 
+    const threadRequests = metrics.ingestThreadRequests.labels({ thread: String(this.deps.thread ?? 0) });
     this.app.post(listen.path, async (req, res) => {
       const receivedAtMs = Date.now();
+      threadRequests.inc();
       // Body deadlines use the monotonic clock, so a wall-clock jump cannot expire or pin them.
       const startedMono = performance.now();
       // Synchronous part: the uWS request is only readable before the first await.
@@ -432,7 +461,7 @@ export class IngestServer {
 
   private async serveMetrics(res: HyperExpress.Response): Promise<void> {
     await this.deps.beforeMetrics?.().catch(() => undefined);
-    const text = await this.deps.metrics.registry.metrics();
+    const text = this.deps.renderMetrics ? await this.deps.renderMetrics() : await this.deps.metrics.registry.metrics();
     if (!res.aborted) res.status(200).header('content-type', this.deps.metrics.registry.contentType).send(text);
   }
 }

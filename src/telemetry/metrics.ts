@@ -144,6 +144,12 @@ export class Metrics {
     labelNames: ['sink', 'transform', 'outcome'] as const,
     registers: [this.registry],
   });
+  readonly ingestThreadRequests = new Counter({
+    name: 'im_bridge_ingest_thread_requests_total',
+    help: 'Callback requests received per ingest thread (listen.threads; thread 0 is the main thread): shows how the kernel spreads connections.',
+    labelNames: ['thread'] as const,
+    registers: [this.registry],
+  });
   readonly configGeneration = new Gauge({
     name: 'im_bridge_config_generation',
     help: 'Generation of the configuration in force (1 at start, +1 per successful reload).',
