@@ -134,7 +134,7 @@ export class Bridge {
     const threads = listen.threads ?? 1;
     // Several ingest threads: the others bind first, then this one, so that none takes
     // connections before all are listening (the kernel spreads connections as they arrive).
-    const sharedPort = threads > 1 ? await IngestServer.reservePort(listen) : undefined;
+    const sharedPort = threads > 1 ? await IngestServer.reservePort(listen, this.logger) : undefined;
     if (sharedPort !== undefined) {
       this.threads = await IngestThreads.start({
         count: threads,

@@ -160,8 +160,13 @@ export class IngestServer {
    * listen.threads > 1: the port every ingest thread will share, found (and checked free) before
    * any of them binds, so that no thread takes connections before all are listening.
    */
-  static reservePort(listen: Pick<ListenConfig, 'host' | 'port'>): Promise<number> {
-    return probePort(listen.host, listen.port, PUBLIC_KEYS);
+  static async reservePort(listen: Pick<ListenConfig, 'host' | 'port'>, logger: Logger): Promise<number> {
+    try {
+      return await probePort(listen.host, listen.port, PUBLIC_KEYS);
+    } catch (error) {
+      logListenError(logger, error);
+      throw error;
+    }
   }
 
   /** The port of listen.admin (0 when there is none). */
@@ -206,9 +211,7 @@ export class IngestServer {
     } catch (error) {
       closeSocket(this.socket);
       this.socket = undefined;
-      if (error instanceof ListenError) {
-        this.deps.logger.error({ code: error.code, address: error.address, errno: error.errno }, error.message);
-      }
+      logListenError(this.deps.logger, error);
       throw error;
     }
     const period = Math.max(50, Math.min(1000, Math.floor(this.bodyTimeoutMs / 4)));
@@ -236,6 +239,14 @@ export class IngestServer {
     this.sweeper = undefined;
     // The last "… and N more" lines are written now, not lost with the process.
     rejectLogFor(this.deps.logger).flush();
+  }
+
+  /**
+   * After stop(): closes every connection still open (keep-alive ones too). An ingest thread does
+   * this before it ends: a thread whose loop still holds uWS sockets aborts the process on exit.
+   */
+  closeConnections(): void {
+    (this.app.uws_instance as unknown as { close(): void }).close();
   }
 
   /**
@@ -464,6 +475,11 @@ export class IngestServer {
     const text = this.deps.renderMetrics ? await this.deps.renderMetrics() : await this.deps.metrics.registry.metrics();
     if (!res.aborted) res.status(200).header('content-type', this.deps.metrics.registry.contentType).send(text);
   }
+}
+
+/** A failed bind, logged with its code, address and errno (the message names them for people). */
+function logListenError(logger: Logger, error: unknown): void {
+  if (error instanceof ListenError) logger.error({ code: error.code, address: error.address, errno: error.errno }, error.message);
 }
 
 function send(res: HyperExpress.Response, answer: Answer, close = false, headers?: Record<string, string>): void {

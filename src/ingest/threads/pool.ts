@@ -39,6 +39,7 @@ export interface IngestThreadDeps {
 type MetricsJson = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
 
 const RESTART_DELAY_MS = 1000;
+const CLOSE_WAIT_MS = 2000;
 const LOG_LEVELS = new Set(['trace', 'debug', 'info', 'warn', 'error', 'fatal']);
 
 interface Thread {
@@ -85,9 +86,20 @@ export class IngestThreads {
     await Promise.all(this.threads.map((t) => t.calls.call('drain', { deadlineMs }).catch(() => undefined)));
   }
 
+  /**
+   * Ends the threads: drained ones end by themselves (see worker.ts); one that has not ended within
+   * CLOSE_WAIT_MS (a forced stop skips the drain) is terminated.
+   */
   async close(): Promise<void> {
     this.stopping = true;
-    await Promise.all(this.threads.map((t) => t.worker.terminate()));
+    await Promise.all(
+      this.threads.map(async (t) => {
+        if (t.worker.threadId === -1) return;
+        const ended = new Promise<boolean>((resolve) => t.worker.once('exit', () => resolve(true)));
+        const timer = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), CLOSE_WAIT_MS).unref());
+        if (!(await Promise.race([ended, timer]))) await t.worker.terminate();
+      }),
+    );
     this.threads.length = 0;
   }
 

@@ -123,6 +123,10 @@ port.on('message', (message: ToThread) => {
           handler.stopAccepting();
           server.markDraining();
           await server.stop(message.deadlineMs);
+          server.closeConnections();
+          // Nothing of uWS is left: the thread ends by itself once its port closes (a terminate()
+          // while uWS holds sockets aborts the whole process).
+          setImmediate(() => port.close());
         });
       }
       return;
