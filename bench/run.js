@@ -10,7 +10,8 @@
 //         --sinks                also run bench/sinks/{kafka,nats,elasticsearch,webhook}.js
 //         --scaling (= --cases=scale)    case 4 vs case 1 by connections (1/16/64/256) and body size
 //         --backlog (= --cases=backlog)  RSS while 1 M events pile up behind a dead webhook sink, then drain
-//         (--scaling / --backlog alone run only themselves; with --cases=... they add to that selection)
+//         --threads 1,2,4 (= --cases=threads)  case 4 with listen.threads at each count (default 1,2)
+//         (--scaling / --backlog / --threads alone run only themselves; with --cases=... they add to that selection)
 //         --baseline <dir>       also run the daemon cases (4, 4h, 5, 5t) against the checkout <dir>
 //                                (built, with node_modules), interleaved, and print both with the ratio
 //         --repeat=N             run each numbered case N times (with --baseline: current, baseline, ×N)
@@ -33,7 +34,11 @@ const flag = (name) => args.some((a) => a === `--${name}` || a.startsWith(`--${n
 const flagValue = (name) => args.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? (args.includes(`--${name}`) ? args[args.indexOf(`--${name}`) + 1] : undefined);
 
 const CLASSIC = ['1', '2', '3', '4', '4h', '5', '5t', 'F', 'Fk'];
-const CASES = new Set((flagValue('cases') ?? (flag('scaling') || flag('backlog') ? '' : CLASSIC.join(','))).split(',').filter(Boolean));
+const CASES = new Set((flagValue('cases') ?? (flag('scaling') || flag('backlog') || flag('threads') ? '' : CLASSIC.join(','))).split(',').filter(Boolean));
+if (flag('threads')) {
+  CASES.add('threads');
+  if (flagValue('threads')) process.env.BENCH_THREADS = flagValue('threads');
+}
 if (flag('scaling')) CASES.add('scale');
 if (flag('backlog')) CASES.add('backlog');
 const ANY_CLASSIC = CLASSIC.some((k) => CASES.has(k));
@@ -47,7 +52,7 @@ if (flag('sinks')) CASES.add('sinks');
 const BASELINE = flagValue('baseline') && path.resolve(flagValue('baseline'));
 const REPEAT = Math.max(1, Number(flagValue('repeat') ?? 1));
 // The order cases run in (a numbered case may use an earlier one's result: 4h uses 4's rate).
-const ORDER = ['store', 'transform', '1', '2', '4', '4h', 'F', '3', '5', '5t', 'Fk', 'scale', 'backlog', 'profile', 'sinks'];
+const ORDER = ['store', 'transform', '1', '2', '4', '4h', 'F', '3', '5', '5t', 'Fk', 'threads', 'scale', 'backlog', 'profile', 'sinks'];
 const TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'im-bridge-bench-'));
 const log = (...a) => console.error('[bench]', ...a);
 
@@ -82,8 +87,8 @@ async function main() {
     tree, root, rep, tmp: TMP, byCase, kafkaOk: kafka.ok,
     runId: `${startedAt.getTime().toString(36)}-${process.pid}`,
     suffix: tagged ? `-${tree[0]}${rep}` : '', // topics etc. of one run of a case
-    daemon: (name, { sinks, queue }, { profileDir } = {}) =>
-      startDaemon({ root, dir: fs.mkdtempSync(path.join(TMP, `${name}-`)), config: { comment: 'written by bench/run.js', listen: { path: PATH }, apps: BENCH_APPS, queue, sinks }, nodeArgs: profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [] }),
+    daemon: (name, { sinks, queue, listen }, { profileDir } = {}) =>
+      startDaemon({ root, dir: fs.mkdtempSync(path.join(TMP, `${name}-`)), config: { comment: 'written by bench/run.js', listen: { path: PATH, ...listen }, apps: BENCH_APPS, queue, sinks }, nodeArgs: profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [] }),
   });
   const runCase = async (c, ctx) => {
     log(`case ${c.id}${ctx.tree === 'baseline' ? ' (baseline)' : ''}: warm-up ${WARMUP}s, measure ${SECONDS}s, ${CONNECTIONS} connections`);

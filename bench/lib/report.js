@@ -41,6 +41,19 @@ export function table(rows) {
   return [line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
 }
 
+/** --threads: case 4 by listen.threads (bench/cases/threads.js). */
+export function threadsTable(result) {
+  const head = ['threads', 'req/s', 'p99 ms', 'µs/req', '÷ 1 thread', 'peak RSS', 'µs/req by thread'];
+  const body = result.rows.map((r) =>
+    r.unavailable
+      ? [r.threads, `FAILED: ${r.reason.split('\n')[0].slice(0, 100)}`]
+      : [r.threads, fmt(r.requests_per_s), fmt(r.latency_ms.p99, 2), fmt(r.server_cpu.us_per_request), fmt(r.cpu_per_request_vs_1_thread, 2), `${fmt(r.server_peak_rss_mb)} MB`, Object.entries(r.server_threads_us_per_request ?? {}).filter(([, v]) => v >= 3).map(([k, v]) => `${k} ${v}`).join(', ')],
+  );
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => String(b[i] ?? '').length)));
+  const line = (cells) => cells.map((c, i) => (i === cells.length - 1 ? String(c ?? '') : String(c ?? '').padStart(widths[i]))).join('  ');
+  return ['Ingest threads (listen.threads), case 4 load:', line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
+}
+
 export function scaleTable(sc) {
   const head = ['point', 'conn', 'body B', 'req/s', 'MB/s', 'p50 ms', 'p99 ms', 'fail', 'srv CPU', 'µs/req', 'peak RSS', 'ceiling req/s', 'ceil MB/s', 'ceil µs/req', 'ratio', 'other CPU'];
   const body = sc.rows.map((r) =>
@@ -143,6 +156,7 @@ export function printReport(result, { anyClassic, file }) {
     console.log('\nTargets (design.md §8):');
     console.log(ratioTable(result.ratios));
   }
+  if (result.threads?.rows) console.log(`\n${threadsTable(result.threads)}`);
   if (result.scaling) console.log(`\n${scaleTable(result.scaling)}`);
   if (result.backlog) console.log(`\n${backlogReport(result.backlog)}`);
   if (result.queue_store?.rows) {
