@@ -7,11 +7,10 @@ import { IngestServer } from '../../../src/ingest/server.js';
 import { RateLimiter } from '../../../src/ingest/ratelimit.js';
 import { nestedDeeperThan } from '../../../src/ingest/handler.js';
 import type { CallbackHandler } from '../../../src/ingest/handler.js';
-import type { Metrics } from '../../../src/telemetry/metrics.js';
+import { Metrics } from '../../../src/telemetry/metrics.js';
 import { waitFor } from '../../helpers/daemon.js';
 
-const noop = { inc() {}, observe() {} };
-const metrics = { requests: noop, rejected: noop, registry: { metrics: async () => '', contentType: 'text/plain' } } as unknown as Metrics;
+const metrics = new Metrics({ processMetrics: false });
 const OK = '{"ActionStatus":"OK","ErrorCode":0,"ErrorInfo":""}';
 
 async function server(t: { teardown(fn: () => unknown): void }, extra: { rateLimiter?: RateLimiter; bodyTimeoutMs?: number } = {}) {
