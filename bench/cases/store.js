@@ -1,11 +1,12 @@
-// The queue-store micro-benchmark (bench/lib/queue-store.js): sqlite WAL FULL vs fs append+fdatasync,
-// batches 1/16/128/1024. Runs with the numbered cases (not with --no-store).
+// The queue-store micro-benchmark (bench/lib/queue-store.js): an event's life in three store layouts
+// (today's SQLite queue, SQLite with one insert per event, a CRC-framed segment log), batches 8/32/128.
+// Runs with the numbered cases (not with --no-store).
 import path from 'node:path';
 import { ROOT, spawnNode, track } from '../lib/util.js';
 
 export default {
   id: 'store',
-  title: 'queue-store: sqlite WAL FULL vs fs append+fdatasync, batches 1/16/128/1024',
+  title: 'queue-store: an event\'s life in three layouts (sqlite today, sqlite one insert, segment log), batches 8/32/128',
   field: 'queue_store',
   needs: [],
   async run() {

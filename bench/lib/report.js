@@ -160,12 +160,18 @@ export function printReport(result, { anyClassic, file }) {
   if (result.scaling) console.log(`\n${scaleTable(result.scaling)}`);
   if (result.backlog) console.log(`\n${backlogReport(result.backlog)}`);
   if (result.queue_store?.rows) {
-    console.log('\nQueue store: ~1 KB records, one fsync per batch (records/s)');
+    console.log(`\nQueue store: an event's life (append, then its delivery recorded in the next commit), ~${result.queue_store.record_bytes} B events, one fsync per commit — records/s and CPU µs per event`);
     const rows = result.queue_store.rows;
     const batches = [...new Set(rows.map((r) => r.batch))];
     const stores = [...new Set(rows.map((r) => r.store))];
-    console.log(['batch'.padStart(6), ...stores.map((s) => s.padStart(22))].join('  '));
-    for (const b of batches) console.log([String(b).padStart(6), ...stores.map((s) => fmt(rows.find((r) => r.batch === b && r.store === s)?.records_per_s).padStart(22))].join('  '));
+    console.log(['batch'.padStart(6), ...stores.map((s) => s.padStart(26))].join('  '));
+    for (const b of batches) {
+      const cells = stores.map((s) => {
+        const r = rows.find((x) => x.batch === b && x.store === s);
+        return (r ? `${fmt(r.records_per_s)}/s ${fmt(r.cpu_us_per_event, 1)} µs` : '–').padStart(26);
+      });
+      console.log([String(b).padStart(6), ...cells].join('  '));
+    }
     console.log(`lmdb: ${result.queue_store.lmdb}`);
   }
   if (result.transform?.apply_us !== undefined) {

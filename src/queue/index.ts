@@ -3,33 +3,56 @@
  *
  * WHY SQLITE: better-sqlite3@12 in WAL mode with synchronous=FULL. It is a proven crash-safe store
  * (checksummed WAL frames, atomic commits), and group commit is simply "many appends in one
- * transaction". bench/lib/queue-store.js measures it against a hand-written append+fdatasync log on
- * the same disk (~1 KB records, one fsync per batch; records/s): batch 1: 6.2k vs 5.6k; 16: 43.8k vs
- * 39.1k; 128: 69.3k vs 219.8k; 1024: 115.8k vs 347.6k. At the batch sizes ingest produces (≤ the
- * number of concurrent requests) SQLite keeps up with a raw log, and it brings per-sink cursors,
- * reclamation, dead letters and crash recovery that a raw log would have to re-invent; lmdb is not
- * installable here and was not measured. better-sqlite3 is synchronous, so the write connection
- * lives in a worker thread (worker.ts): fsync never blocks the HTTP event loop.
+ * transaction". Chosen by measurement (bench/lib/queue-store.js, `npm run bench`: an event's whole
+ * life — append, then its delivery recorded in the next commit — at the batch sizes ingest produces;
+ * 2026-12-01, ~1.3 KB events, CPU per event / records per second):
+ *
+ *   batch   schema 1 (4 row ops/event)   schema 2 (1 insert, cursors)   CRC-framed segment log (JS)
+ *       8        31.4 µs / 23k/s               15.6 µs / 40k/s                15.7 µs / 36k/s
+ *      32        16.5 µs / 51k/s                8.1 µs / 91k/s                11.1 µs / 65k/s
+ *     128        15.3 µs / 58k/s                7.2 µs / 113k/s               10.7 µs / 76k/s
+ *
+ * One insert per event halves the store's CPU; a hand-written log costs as much in JavaScript
+ * (framing, CRC) as SQLite does in C, without SQLite's recovery, so the store stays SQLite. (lmdb was
+ * measured for issue #22 at 27 µs per event for the four operations, better-sqlite3 14 µs.)
+ * better-sqlite3 is synchronous, so the write connection lives in a worker thread (worker.ts): fsync
+ * never blocks the HTTP event loop.
  *
  * INVARIANTS
  * 1. An append resolves (and ingest answers 200) only after the transaction holding the event is
  *    committed with synchronous=FULL, i.e. the WAL is fsync'd. A failed commit rejects every
  *    append of the batch: no 200 for an event that is not on disk.
- * 2. An event is stored once (`events`) with one `pending` row per sink that must receive it.
- *    A sink's pending row is deleted only after the sink delivered the event, or after the event
- *    was copied to `dead_letters` for that sink, in the same transaction.
- * 3. An event row is reclaimed in the transaction that deletes its last pending row.
+ * 2. An event is stored once (`events`, one row) with the sinks it must reach in its `sinks`
+ *    column. For each sink the event is pending until the sink delivered it or it was copied to
+ *    `dead_letters` for that sink (see CURSORS for how that is recorded).
+ * 3. An event row is reclaimed, in the transaction that records it, once it is done for every sink
+ *    in its `sinks`.
  * 4. Per sink, events are read in `seq` order (= commit order), which is the order the delivery
  *    engine keeps per conversation (subject).
  *
- * RECORD FORMAT (SQLite tables, see store.ts)
- *   events(seq INTEGER PK AUTOINCREMENT, id, subject, bytes, enqueued_ms, body)
- *                                       seq is never reused (read cursors only move forward)
+ * RECORD FORMAT (SQLite tables, see store.ts), schema 2
+ *   events(seq INTEGER PK AUTOINCREMENT, id, subject, bytes, enqueued_ms, sinks, body)
+ *                                       seq is never reused (cursors only move forward)
+ *                                       sinks = ",a,b," (sink names have no commas)
  *                                       body = canonical event JSON
- *   pending(sink, seq) WITHOUT ROWID                                 per-sink "cursor" set
+ *   cursors(sink PK, done_through) WITHOUT ROWID                        one row per sink
+ *   pending(sink, seq) WITHOUT ROWID, index on seq                      spilled events (CURSORS)
  *   dead_letters(dlq_id, kind event|unmatched|request, sink, event_id, subject, attempts,
  *                error_code, error, failed_ms, body)
  *   meta(key, value)                                                 schema_version, clean_shutdown
+ *   Schema 1 (one pending row per event and sink) is migrated at open, once: its rows stay as
+ *   pending rows, every cursor starts at the highest seq.
+ *
+ * CURSORS
+ *   A sink's cursor `done_through` says: every event at or below it is done for the sink — not
+ *   routed to it, delivered, or dead-lettered — except those with a `pending` row. Events above it
+ *   that are routed to it are pending, except those the sink already has out of order, which the
+ *   store remembers in memory only. Each commit moves every cursor forward over done events (at most
+ *   8192 rows per commit) and deletes the events below the lowest cursor that have no pending row.
+ *   An event still pending after SPILL_AFTER_MS (1 s) that holds back done events (a conversation
+ *   waiting for a retry, a sink that is down but gets only some events) becomes a `pending` row
+ *   and the cursor goes on: so one held event never keeps other events on disk, and what is kept
+ *   in memory stays small. Its delivery deletes the row (and the event, when no sink holds it).
  *
  * FSYNC AND ACK RULES
  *   Appends arriving while commits are in flight are gathered and committed together (natural
@@ -56,7 +79,8 @@
  *   unclean stop (meta.clean_shutdown = 0) `PRAGMA quick_check` verifies the pages; a database that
  *   fails it is moved aside (`queue.db.corrupt-<ms>`), reported, and a fresh one started, so a
  *   corrupt file never causes a crash loop. Every sink then resumes from its first pending row;
- *   events whose ack was lost are redelivered with their ids.
+ *   events whose ack was lost are redelivered with their ids — so are those a sink had delivered
+ *   out of order beyond its cursor (memory only; bounded by the 1 s spill rule).
  *
  *   Every byte on disk counts. Acknowledged events in the dead-letter store (a sink dead-lettered
  *   them, or no route matched) have their own budget, `queue.dead_letter_max_bytes` /

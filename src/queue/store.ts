@@ -8,7 +8,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 
 export const QUEUE_DB_FILE = 'queue.db';
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
 
 export interface AppendRecord {
   id: string;
@@ -107,6 +107,32 @@ export interface RecoveryReport {
   maxSeq: number;
 }
 
+/** One sink's progress through the events (see CURSORS in ./index.ts). */
+interface SinkCursor {
+  /** Every event at or below this seq is done for the sink, except those with a pending row. */
+  doneThrough: number;
+  /** Events beyond doneThrough the sink already has (delivered out of order): memory only. */
+  done: Set<number>;
+}
+
+/** An event still pending this long that holds back done ones is spilled to a pending row. */
+const SPILL_AFTER_MS = 1000;
+/** Rows a cursor may move over in one commit (the rest waits for the next), and per query. */
+const CURSOR_SCAN_ROWS = 8192;
+const CURSOR_SCAN_CHUNK = 512;
+
+/** The `sinks` column: `,a,b,` (sink names have no commas), so that `,a,` finds one exactly. */
+function sinkList(sinks: readonly string[]): string {
+  return `,${sinks.join(',')},`;
+}
+
+/** Whether moving past rows[i] would let the cursor go on: a row after it that is done for the sink. */
+function blocksProgress(rows: ReadonlyArray<{ sinks: string }>, i: number, tag: string, done: ReadonlySet<number>): boolean {
+  if (done.size > 0) return true;
+  for (let k = i + 1; k < rows.length; k++) if (!rows[k]!.sinks.includes(tag)) return true;
+  return false;
+}
+
 export class QueueStore {
   readonly db: Database.Database;
   readonly file: string;
@@ -116,6 +142,12 @@ export class QueueStore {
   private live: LiveCounters | undefined;
 
   private readonly quarantineLimits: QuarantineLimits | undefined;
+  /** Each sink's cursor (see CURSORS in ./index.ts), loaded at open, kept by this connection's writes. */
+  private readonly cursors = new Map<string, SinkCursor>();
+  /** Every event at or below this seq is deleted or has a pending (exception) row. */
+  private reclaimedThrough = 0;
+  /** PRAGMA data_version when the cursors were read: another connection (the CLI) may add or move some. */
+  private cursorsVersion = -1;
 
   constructor(dir: string, options: { readonly?: boolean; checkIntegrity?: 'auto' | 'always' | 'never'; quarantine?: QuarantineLimits } = {}) {
     this.quarantineLimits = options.quarantine;
@@ -125,26 +157,37 @@ export class QueueStore {
     this.db = opened.db;
     const db = this.db;
     this.stmts = {
-      insertEvent: db.prepare('INSERT INTO events (id, subject, bytes, enqueued_ms, body) VALUES (?, ?, ?, ?, ?)'),
-      insertPending: db.prepare('INSERT INTO pending (sink, seq) VALUES (?, ?)'),
+      insertEvent: db.prepare('INSERT INTO events (id, subject, bytes, enqueued_ms, sinks, body) VALUES (?, ?, ?, ?, ?, ?)'),
+      insertException: db.prepare('INSERT OR IGNORE INTO pending (sink, seq) VALUES (?, ?)'),
       insertDead: db.prepare(
         'INSERT INTO dead_letters (kind, sink, event_id, subject, attempts, error_code, error, failed_ms, body, bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
       ),
-      read: db.prepare(
+      readExceptions: db.prepare(
         'SELECT p.seq AS seq, e.id AS id, e.subject AS subject, e.body AS body, e.enqueued_ms AS enqueuedMs FROM pending p JOIN events e ON e.seq = p.seq WHERE p.sink = ? AND p.seq > ? ORDER BY p.seq LIMIT ?',
       ),
-      deletePending: db.prepare('DELETE FROM pending WHERE sink = ? AND seq = ?'),
+      readRouted: db.prepare('SELECT seq, id, subject, body, enqueued_ms AS enqueuedMs FROM events WHERE seq > ? AND instr(sinks, ?) > 0 ORDER BY seq LIMIT ?'),
+      /** The rows a cursor moves over: their routing, size and age, not their bodies' use. */
+      beyondCursor: db.prepare('SELECT seq, sinks, bytes, enqueued_ms AS enqueuedMs FROM events WHERE seq > ? ORDER BY seq LIMIT ?'),
+      deleteException: db.prepare('DELETE FROM pending WHERE sink = ? AND seq = ?'),
+      exceptionsOf: db.prepare('SELECT sink FROM pending WHERE seq = ?'),
+      setCursor: db.prepare('INSERT INTO cursors (sink, done_through) VALUES (?, ?) ON CONFLICT(sink) DO UPDATE SET done_through = max(done_through, excluded.done_through)'),
+      allCursors: db.prepare('SELECT sink, done_through AS doneThrough FROM cursors'),
+      reclaimRange: db.prepare('DELETE FROM events WHERE seq > ? AND seq <= ? AND seq NOT IN (SELECT seq FROM pending WHERE seq > ? AND seq <= ?) RETURNING bytes'),
+      reclaimOne: db.prepare('DELETE FROM events WHERE seq = ? RETURNING bytes'),
       evictOld: db.prepare("DELETE FROM dead_letters WHERE kind = 'request' AND failed_ms < ? RETURNING bytes"),
       evictOldest: db.prepare("DELETE FROM dead_letters WHERE dlq_id IN (SELECT dlq_id FROM dead_letters WHERE kind = 'request' ORDER BY failed_ms, dlq_id LIMIT 64) RETURNING bytes"),
-      reclaim: db.prepare('DELETE FROM events WHERE seq = ? AND NOT EXISTS (SELECT 1 FROM pending WHERE seq = ?) RETURNING bytes'),
-      eventBySeq: db.prepare('SELECT id, subject, body, bytes FROM events WHERE seq = ?'),
-      bytesBySeq: db.prepare('SELECT bytes FROM events WHERE seq = ?'),
-      oldestForSink: db.prepare('SELECT e.enqueued_ms AS ms FROM pending p JOIN events e ON e.seq = p.seq WHERE p.sink = ? ORDER BY p.seq LIMIT 1'),
+      eventBySeq: db.prepare('SELECT id, subject, body, bytes, sinks FROM events WHERE seq = ?'),
+      oldestException: db.prepare('SELECT e.enqueued_ms AS ms FROM pending p JOIN events e ON e.seq = p.seq WHERE p.sink = ? ORDER BY p.seq LIMIT 1'),
+      oldestRouted: db.prepare('SELECT enqueued_ms AS ms FROM events WHERE seq > ? AND instr(sinks, ?) > 0 ORDER BY seq LIMIT 1'),
       setMeta: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
       getMeta: db.prepare('SELECT value FROM meta WHERE key = ?'),
     };
     const totals = db.prepare('SELECT COUNT(*) AS n, COALESCE(SUM(bytes), 0) AS b, COALESCE(MAX(seq), 0) AS m FROM events').get() as { n: number; b: number; m: number };
     this.recovery = { ...opened.report, events: totals.n, bytes: totals.b, maxSeq: totals.m };
+    this.loadCursors();
+    // Reclamation runs in the transaction that moves a cursor: at open, every event at or below the
+    // lowest cursor is gone or held by a pending row.
+    this.reclaimedThrough = this.cursors.size > 0 ? Math.min(...[...this.cursors.values()].map((c) => c.doneThrough)) : totals.m;
     if (!options.readonly) this.stmts.setMeta.run('clean_shutdown', '0');
   }
 
@@ -155,54 +198,139 @@ export class QueueStore {
 
   /**
    * The group commit: appends and the deliveries recorded since the last commit, in one
-   * transaction and so one fsync. Acks ride along instead of paying an fsync of their own.
+   * transaction and so one fsync. Acks ride along instead of paying an fsync of their own. One row
+   * write per event: its sinks are a column, each sink's progress is its cursor (see CURSORS).
    */
   commit(records: readonly AppendRecord[], acks: ReadonlyArray<readonly [string, readonly number[]]>, nowMs: number): { seqs: number[]; events: number; bytes: number } {
     const seqs: number[] = new Array(records.length);
-    let events = 0;
-    let bytes = 0;
+    let reclaimed = { events: 0, bytes: 0 };
     const live = this.live;
     this.guarded(() => {
+      this.refreshCursors();
       for (let i = 0; i < records.length; i++) {
         const r = records[i]!;
+        const size = r.bytes ?? Buffer.byteLength(r.body);
         if (r.sinks.length === 0) {
-          const size = r.bytes ?? Buffer.byteLength(r.body);
           this.stmts.insertDead.run('unmatched', null, r.id, r.subject, 0, 'ROUTE_UNMATCHED', 'no route matched the event', nowMs, r.body, size);
           this.countDead('unmatched', 1, size);
           seqs[i] = 0;
           continue;
         }
-        const size = r.bytes ?? Buffer.byteLength(r.body);
-        const seq = Number(this.stmts.insertEvent.run(r.id, r.subject, size, nowMs, r.body).lastInsertRowid);
-        for (const sink of r.sinks) this.stmts.insertPending.run(sink, seq);
+        const seq = Number(this.stmts.insertEvent.run(r.id, r.subject, size, nowMs, sinkList(r.sinks), r.body).lastInsertRowid);
+        for (const sink of r.sinks) {
+          this.cursorOf(sink, seq - 1);
+          this.countPending(sink, 1, size);
+        }
         if (live) {
           live.events++;
           live.bytes += size;
-          for (const sink of r.sinks) this.countPending(sink, 1, size);
         }
         seqs[i] = seq;
       }
-      for (const [sink, ackSeqs] of acks) {
-        for (const seq of ackSeqs) {
-          const removed = this.stmts.deletePending.run(sink, seq).changes > 0;
-          const gone = this.stmts.reclaim.get(seq, seq) as { bytes: number } | undefined;
-          if (removed && live) {
-            // Reclaimed: its size came back; still needed by another sink: look it up.
-            const size = gone ? gone.bytes : ((this.stmts.bytesBySeq.get(seq) as { bytes: number } | undefined)?.bytes ?? 0);
-            this.countPending(sink, -1, -size);
-          }
-          if (gone) {
-            events++;
-            bytes += gone.bytes;
-          }
-        }
-      }
-      if (live) {
-        live.events -= events;
-        live.bytes -= bytes;
-      }
+      for (const [sink, ackSeqs] of acks) for (const seq of ackSeqs) this.markDone(sink, seq);
+      reclaimed = this.advance(nowMs);
     });
-    return { seqs, events, bytes };
+    return { seqs, ...reclaimed };
+  }
+
+  /**
+   * Records that `sink` has `seq` (delivered or dead-lettered). Beyond the cursor: remembered in
+   * memory until the cursor passes it. At or below it: the event was spilled (a pending row), which
+   * goes now; the event too when no other sink holds it.
+   */
+  private markDone(sink: string, seq: number): void {
+    const cursor = this.cursors.get(sink);
+    if (!cursor) return;
+    if (seq > cursor.doneThrough) {
+      cursor.done.add(seq);
+      return;
+    }
+    if (this.stmts.deleteException.run(sink, seq).changes === 0) return;
+    const row = this.stmts.eventBySeq.get(seq) as { bytes: number } | undefined;
+    this.countPending(sink, -1, -(row?.bytes ?? 0));
+    if (row && seq <= this.reclaimedThrough && this.stmts.exceptionsOf.get(seq) === undefined) {
+      const gone = this.stmts.reclaimOne.get(seq) as { bytes: number } | undefined;
+      if (gone) this.reclaimedNow.events++, (this.reclaimedNow.bytes += gone.bytes);
+    }
+  }
+
+  /** Reclaimed in the current transaction (markDone's single events; advance adds the ranges). */
+  private reclaimedNow = { events: 0, bytes: 0 };
+
+  /**
+   * Moves every cursor forward over the events that are done for its sink (not routed to it, or
+   * delivered), spilling an old event that blocks progress to a pending row; writes the cursors that
+   * moved; deletes the events every cursor has passed. Bounded per commit (CURSOR_SCAN_ROWS).
+   */
+  private advance(nowMs: number): { events: number; bytes: number } {
+    const spillBefore = nowMs - SPILL_AFTER_MS;
+    for (const [sink, cursor] of this.cursors) {
+      const from = cursor.doneThrough;
+      const tag = `,${sink},`;
+      let scanned = 0;
+      scan: while (scanned < CURSOR_SCAN_ROWS) {
+        const rows = this.stmts.beyondCursor.all(cursor.doneThrough, CURSOR_SCAN_CHUNK) as Array<{ seq: number; sinks: string; bytes: number; enqueuedMs: number }>;
+        for (let i = 0; i < rows.length; i++) {
+          const row = rows[i]!;
+          scanned++;
+          if (!row.sinks.includes(tag)) {
+            cursor.doneThrough = row.seq;
+          } else if (cursor.done.delete(row.seq)) {
+            cursor.doneThrough = row.seq;
+            this.countPending(sink, -1, -row.bytes);
+          } else if (row.enqueuedMs <= spillBefore && blocksProgress(rows, i, tag, cursor.done)) {
+            // Still pending, for a while now, and holding back events that are done: it becomes a
+            // pending row so that the cursor, and reclamation, can go on.
+            this.stmts.insertException.run(sink, row.seq);
+            cursor.doneThrough = row.seq;
+          } else break scan;
+        }
+        if (rows.length < CURSOR_SCAN_CHUNK) break;
+      }
+      for (const seq of cursor.done) if (seq <= cursor.doneThrough) cursor.done.delete(seq);
+      if (cursor.doneThrough !== from) this.stmts.setCursor.run(sink, cursor.doneThrough);
+    }
+    const reclaimed = this.reclaimedNow;
+    this.reclaimedNow = { events: 0, bytes: 0 };
+    let lowest = Number.POSITIVE_INFINITY;
+    for (const cursor of this.cursors.values()) lowest = Math.min(lowest, cursor.doneThrough);
+    if (lowest !== Number.POSITIVE_INFINITY && lowest > this.reclaimedThrough) {
+      for (const row of this.stmts.reclaimRange.all(this.reclaimedThrough, lowest, this.reclaimedThrough, lowest) as Array<{ bytes: number }>) {
+        reclaimed.events++;
+        reclaimed.bytes += row.bytes;
+      }
+      this.reclaimedThrough = lowest;
+    }
+    if (this.live) {
+      this.live.events -= reclaimed.events;
+      this.live.bytes -= reclaimed.bytes;
+    }
+    return reclaimed;
+  }
+
+  /** The sink's cursor; a sink seen for the first time starts right before its first event. */
+  private cursorOf(sink: string, before: number): SinkCursor {
+    let cursor = this.cursors.get(sink);
+    if (!cursor) {
+      cursor = { doneThrough: before, done: new Set() };
+      this.cursors.set(sink, cursor);
+      this.stmts.setCursor.run(sink, before);
+    }
+    return cursor;
+  }
+
+  private loadCursors(): void {
+    this.cursorsVersion = this.db.pragma('data_version', { simple: true }) as number;
+    for (const row of this.stmts.allCursors.all() as Array<{ sink: string; doneThrough: number }>) {
+      const cursor = this.cursors.get(row.sink);
+      if (!cursor) this.cursors.set(row.sink, { doneThrough: row.doneThrough, done: new Set() });
+      else if (row.doneThrough > cursor.doneThrough) cursor.doneThrough = row.doneThrough;
+    }
+  }
+
+  /** Another connection committed (`dlq replay`, `queue move`): take its cursors into account. */
+  private refreshCursors(): void {
+    if ((this.db.pragma('data_version', { simple: true }) as number) !== this.cursorsVersion) this.loadCursors();
   }
 
   /**
@@ -220,24 +348,44 @@ export class QueueStore {
     return { freedPages: free };
   }
 
+  /**
+   * The sink's pending events after `afterSeq`, in seq order: its pending rows (spilled events) and
+   * the events routed to it beyond its cursor that it does not have yet. Returns fewer than `limit`
+   * only when there are no more (the local source takes that as "caught up").
+   */
   read(sink: string, afterSeq: number, limit: number): StoredEvent[] {
-    return this.stmts.read.all(sink, afterSeq, limit) as StoredEvent[];
+    const spilled = this.stmts.readExceptions.all(sink, afterSeq, limit) as StoredEvent[];
+    const cursor = this.cursors.get(sink);
+    let routed: StoredEvent[] = [];
+    if (cursor) {
+      // At most done.size rows are left out below: ask for that many more.
+      routed = this.stmts.readRouted.all(Math.max(afterSeq, cursor.doneThrough), `,${sink},`, limit + cursor.done.size) as StoredEvent[];
+      if (cursor.done.size > 0) routed = routed.filter((e) => !cursor.done.has(e.seq));
+    }
+    if (spilled.length === 0) return routed.length > limit ? routed.slice(0, limit) : routed;
+    const merged: StoredEvent[] = [];
+    let a = 0;
+    let b = 0;
+    while (merged.length < limit && (a < spilled.length || b < routed.length)) {
+      if (b >= routed.length || (a < spilled.length && spilled[a]!.seq < routed[b]!.seq)) merged.push(spilled[a++]!);
+      else merged.push(routed[b++]!);
+    }
+    return merged;
   }
 
   /** Marks events delivered to one sink; reclaims events no sink still needs. Returns reclaimed counts. */
   ack(sink: string, seqs: readonly number[]): { events: number; bytes: number } {
-    const { events, bytes } = this.commit([], [[sink, seqs]], 0);
+    const { events, bytes } = this.commit([], [[sink, seqs]], Date.now());
     return { events, bytes };
   }
 
   /** Moves events of one sink to the dead-letter store (body copied), then acks them for that sink. */
   deadLetter(sink: string, items: readonly DeadLetterInput[], nowMs: number): { events: number; bytes: number; deadEvents: number; deadBytes: number } {
-    let events = 0;
-    let bytes = 0;
+    let reclaimed = { events: 0, bytes: 0 };
     let deadEvents = 0;
     let deadBytes = 0;
-    const live = this.live;
     this.guarded(() => {
+      this.refreshCursors();
       for (const item of items) {
         const row = this.stmts.eventBySeq.get(item.seq) as { id: string; subject: string; body: string; bytes: number } | undefined;
         if (!row) continue;
@@ -245,19 +393,11 @@ export class QueueStore {
         this.countDead('event', 1, row.bytes);
         deadEvents++;
         deadBytes += row.bytes;
-        if (this.stmts.deletePending.run(sink, item.seq).changes > 0) this.countPending(sink, -1, -row.bytes);
-        const gone = this.stmts.reclaim.get(item.seq, item.seq) as { bytes: number } | undefined;
-        if (gone) {
-          events++;
-          bytes += gone.bytes;
-        }
+        this.markDone(sink, item.seq);
       }
-      if (live) {
-        live.events -= events;
-        live.bytes -= bytes;
-      }
+      reclaimed = this.advance(nowMs);
     });
-    return { events, bytes, deadEvents, deadBytes };
+    return { ...reclaimed, deadEvents, deadBytes };
   }
 
   /**
@@ -353,6 +493,7 @@ export class QueueStore {
     const unknownSinks = new Set<string>();
     const live = this.live;
     this.guarded(() => {
+      this.refreshCursors();
       let rows = this.listDeadLetters({ sink: filter.sink, sinceMs: filter.sinceMs });
       if (filter.ids) rows = rows.filter((r) => filter.ids!.includes(r.dlqId));
       for (const row of rows) {
@@ -369,14 +510,14 @@ export class QueueStore {
           continue;
         }
         const size = Buffer.byteLength(row.body);
-        const seq = Number(this.stmts.insertEvent.run(row.eventId, row.subject ?? '', size, nowMs, row.body).lastInsertRowid);
-        this.stmts.insertPending.run(target, seq);
+        const seq = Number(this.stmts.insertEvent.run(row.eventId, row.subject ?? '', size, nowMs, sinkList([target]), row.body).lastInsertRowid);
+        this.cursorOf(target, seq - 1);
         this.db.prepare('DELETE FROM dead_letters WHERE dlq_id = ?').run(row.dlqId);
         this.countDead(row.kind, -1, -(row.bytes ?? size));
+        this.countPending(target, 1, size);
         if (live) {
           live.events++;
           live.bytes += size;
-          this.countPending(target, 1, size);
         }
         replayed++;
       }
@@ -395,36 +536,47 @@ export class QueueStore {
     let bytes = 0;
     const live = this.live;
     this.guarded(() => {
-      const seqs = (this.db.prepare('SELECT seq FROM pending WHERE sink = ? ORDER BY seq').all(fromSink) as Array<{ seq: number }>).map((r) => r.seq);
-      for (const seq of seqs) {
+      this.refreshCursors();
+      const cursor = this.cursors.get(fromSink);
+      if (!cursor) return;
+      const queued = this.pendingOf(fromSink, cursor);
+      const end = Math.max(cursor.doneThrough, ...queued.map((q) => q.seq));
+      for (const { seq } of queued) {
         const row = this.stmts.eventBySeq.get(seq) as { id: string; subject: string; body: string; bytes: number } | undefined;
-        this.stmts.deletePending.run(fromSink, seq);
         if (!row) continue;
         if ('sink' in to) {
-          const next = Number(this.stmts.insertEvent.run(row.id, row.subject, row.bytes, nowMs, row.body).lastInsertRowid);
-          this.stmts.insertPending.run(to.sink, next);
+          const next = Number(this.stmts.insertEvent.run(row.id, row.subject, row.bytes, nowMs, sinkList([to.sink]), row.body).lastInsertRowid);
+          this.cursorOf(to.sink, next - 1);
+          this.countPending(to.sink, 1, row.bytes);
           if (live) {
             live.events++;
             live.bytes += row.bytes;
-            this.countPending(to.sink, 1, row.bytes);
           }
         } else {
           this.stmts.insertDead.run('event', fromSink, row.id, row.subject, 0, 'SINK_REMOVED', `moved out of the queue of sink "${fromSink}" by an operator`, nowMs, row.body, row.bytes);
           this.countDead('event', 1, row.bytes);
         }
-        const gone = this.stmts.reclaim.get(seq, seq) as { bytes: number } | undefined;
-        if (live) {
-          this.countPending(fromSink, -1, -row.bytes);
-          if (gone) {
-            live.events--;
-            live.bytes -= gone.bytes;
-          }
-        }
+        // A spilled one loses its pending row; the others are passed by the cursor below.
+        if (seq <= cursor.doneThrough) this.markDone(fromSink, seq);
+        else this.countPending(fromSink, -1, -row.bytes);
         moved++;
         bytes += row.bytes;
       }
+      // Everything the sink had is done now. Set here, not by advance(), which is bounded per
+      // commit and keeps out-of-order progress in memory: the CLI process ends after this.
+      cursor.doneThrough = end;
+      for (const seq of cursor.done) if (seq <= end) cursor.done.delete(seq);
+      this.stmts.setCursor.run(fromSink, end);
+      this.advance(nowMs);
     });
     return { moved, bytes };
+  }
+
+  /** A sink's pending events, oldest first: its pending rows and the routed events beyond its cursor it does not have. */
+  private pendingOf(sink: string, cursor: SinkCursor): Array<{ seq: number; bytes: number; enqueuedMs: number }> {
+    const spilled = this.db.prepare('SELECT p.seq AS seq, e.bytes AS bytes, e.enqueued_ms AS enqueuedMs FROM pending p JOIN events e ON e.seq = p.seq WHERE p.sink = ? ORDER BY p.seq').all(sink) as Array<{ seq: number; bytes: number; enqueuedMs: number }>;
+    const routed = (this.db.prepare('SELECT seq, bytes, enqueued_ms AS enqueuedMs FROM events WHERE seq > ? AND instr(sinks, ?) > 0 ORDER BY seq').all(cursor.doneThrough, `,${sink},`) as Array<{ seq: number; bytes: number; enqueuedMs: number }>).filter((r) => !cursor.done.has(r.seq));
+    return [...spilled, ...routed];
   }
 
   purgeDeadLetters(filter: { sink?: string; beforeMs?: number; ids?: number[] } = {}): number {
@@ -446,11 +598,23 @@ export class QueueStore {
       if (row.kind === 'request') (dead.quarantined += row.n), (dead.quarantinedBytes += row.b);
       else (dead.deadLetterEvents += row.n), (dead.deadLetterBytes += row.b);
     }
-    const sinks = this.db
-      .prepare(
-        'SELECT p.sink AS sink, COUNT(*) AS depth, COALESCE(SUM(e.bytes), 0) AS bytes, MIN(e.enqueued_ms) AS oldestMs FROM pending p JOIN events e ON e.seq = p.seq GROUP BY p.sink ORDER BY p.sink',
-      )
-      .all() as SinkDepth[];
+    // Per sink: its pending rows, and the events routed to it beyond its cursor (less those this
+    // connection knows it has, out of order). Another process's out-of-order progress is not seen.
+    this.refreshCursors();
+    const spilled = this.db.prepare('SELECT p.sink AS sink, COUNT(*) AS depth, COALESCE(SUM(e.bytes), 0) AS bytes, MIN(e.enqueued_ms) AS oldestMs FROM pending p JOIN events e ON e.seq = p.seq GROUP BY p.sink').all() as SinkDepth[];
+    const routed = this.db.prepare('SELECT COUNT(*) AS depth, COALESCE(SUM(bytes), 0) AS bytes, MIN(enqueued_ms) AS oldestMs FROM events WHERE seq > ? AND instr(sinks, ?) > 0');
+    const sinks: SinkDepth[] = [];
+    for (const name of [...new Set([...this.cursors.keys(), ...spilled.map((r) => r.sink)])].sort()) {
+      const a = spilled.find((r) => r.sink === name);
+      const cursor = this.cursors.get(name);
+      const b = cursor ? (routed.get(cursor.doneThrough, `,${name},`) as SinkDepth) : undefined;
+      const ahead = this.doneAhead(name);
+      const depth = (a?.depth ?? 0) + (b?.depth ?? 0) - ahead.events;
+      const bytes = (a?.bytes ?? 0) + (b?.bytes ?? 0) - ahead.bytes;
+      if (depth <= 0) continue;
+      const oldest = [a?.oldestMs, b?.oldestMs].filter((x): x is number => typeof x === 'number');
+      sinks.push({ sink: name, depth, bytes, oldestMs: oldest.length ? Math.min(...oldest) : null });
+    }
     return { events: totals.n, bytes: totals.b, ...dead, sinks };
   }
 
@@ -479,12 +643,40 @@ export class QueueStore {
     }
     const sinks: SinkDepth[] = [];
     for (const [sink, count] of [...this.live.sinks].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
-      if (count.depth <= 0) continue;
-      const oldest = this.stmts.oldestForSink.get(sink) as { ms: number } | undefined;
-      sinks.push({ sink, depth: count.depth, bytes: count.bytes, oldestMs: oldest?.ms ?? null });
+      // The counters drop an event when the sink's cursor passes it; those it has out of order
+      // (a handful: see SPILL_AFTER_MS) are taken off here.
+      const ahead = this.doneAhead(sink);
+      const depth = count.depth - ahead.events;
+      if (depth <= 0) continue;
+      sinks.push({ sink, depth, bytes: count.bytes - ahead.bytes, oldestMs: this.oldestPending(sink) });
     }
     const { events, bytes, deadLetters, deadLetterEvents, deadLetterBytes, quarantined, quarantinedBytes } = this.live;
     return { events, bytes, deadLetters, deadLetterEvents, deadLetterBytes, quarantined, quarantinedBytes, sinks };
+  }
+
+  /** Events the sink has beyond its cursor (out of order), and their bytes. */
+  private doneAhead(sink: string): { events: number; bytes: number } {
+    const cursor = this.cursors.get(sink);
+    let events = 0;
+    let bytes = 0;
+    for (const seq of cursor?.done ?? []) {
+      const row = this.stmts.eventBySeq.get(seq) as { bytes: number } | undefined;
+      if (!row) continue;
+      events++;
+      bytes += row.bytes;
+    }
+    return { events, bytes };
+  }
+
+  /** Enqueue time of the sink's oldest pending event: a pending row, or the first routed event beyond its cursor it does not have. */
+  private oldestPending(sink: string): number | null {
+    const spilled = this.stmts.oldestException.get(sink) as { ms: number } | undefined;
+    if (spilled) return spilled.ms;
+    const cursor = this.cursors.get(sink);
+    if (!cursor) return null;
+    if (cursor.done.size === 0) return (this.stmts.oldestRouted.get(cursor.doneThrough, `,${sink},`) as { ms: number } | undefined)?.ms ?? null;
+    const rows = this.db.prepare('SELECT seq, enqueued_ms AS ms FROM events WHERE seq > ? AND instr(sinks, ?) > 0 ORDER BY seq LIMIT ?').all(cursor.doneThrough, `,${sink},`, cursor.done.size + 1) as Array<{ seq: number; ms: number }>;
+    return rows.find((r) => !cursor.done.has(r.seq))?.ms ?? null;
   }
 
   private countPending(sink: string, depth: number, bytes: number): void {
@@ -536,6 +728,23 @@ function openWithRecovery(
   for (const suffix of ['', '-wal', '-shm']) if (fs.existsSync(file + suffix)) fs.renameSync(file + suffix, aside + suffix);
   db = open(file, false);
   return { db, report: { cleanShutdown: clean, integrity: 'recovered-fresh', detail: `quick_check: ${result}; moved to ${aside}` } };
+}
+
+/**
+ * Schema 2: sink cursors. A store of schema 1 kept one pending row per event and sink; those rows
+ * stay, as pending rows behind a cursor that every sink holding some starts at the highest seq, which
+ * says exactly what they said: pending where a row is, done everywhere else. Events gain their sinks
+ * column (empty for the old ones, whose routing is all in their rows). One transaction, once.
+ */
+function migrateToCursors(db: Database.Database): void {
+  if (db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'cursors'").get()) return;
+  db.transaction(() => {
+    const columns = db.prepare('PRAGMA table_info(events)').all() as Array<{ name: string }>;
+    if (!columns.some((c) => c.name === 'sinks')) db.exec("ALTER TABLE events ADD COLUMN sinks TEXT NOT NULL DEFAULT ''");
+    db.exec('CREATE TABLE cursors (sink TEXT PRIMARY KEY, done_through INTEGER NOT NULL) WITHOUT ROWID');
+    db.exec('INSERT INTO cursors (sink, done_through) SELECT DISTINCT sink, (SELECT COALESCE(MAX(seq), 0) FROM events) FROM pending');
+    db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run('schema_version', String(SCHEMA_VERSION));
+  })();
 }
 
 /**
@@ -607,7 +816,8 @@ function open(file: string, readonly: boolean): Database.Database {
     const db = new Database(file, { readonly, fileMustExist: true });
     db.pragma('busy_timeout = 5000');
     const columns = db.prepare('PRAGMA table_info(dead_letters)').all() as Array<{ name: string }>;
-    if (columns.length === 0 || (columns.some((c) => c.name === 'bytes') && !deadLetterIdsReusable(db))) return db;
+    const hasCursors = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'cursors'").get() !== undefined;
+    if (columns.length === 0 || (columns.some((c) => c.name === 'bytes') && !deadLetterIdsReusable(db) && hasCursors)) return db;
     // A store of an older version that no daemon of this one has opened yet: migrate it first.
     db.close();
     open(file, false).close();
@@ -631,6 +841,7 @@ function open(file: string, readonly: boolean): Database.Database {
       subject TEXT NOT NULL,
       bytes INTEGER NOT NULL,
       enqueued_ms INTEGER NOT NULL,
+      sinks TEXT NOT NULL DEFAULT '',
       body TEXT NOT NULL
     );
     CREATE TABLE IF NOT EXISTS pending (
@@ -642,6 +853,7 @@ function open(file: string, readonly: boolean): Database.Database {
     CREATE TABLE IF NOT EXISTS dead_letters (${DEAD_LETTER_COLUMNS});
     CREATE INDEX IF NOT EXISTS dead_letters_by_sink ON dead_letters (sink, failed_ms);
   `);
+  migrateToCursors(db);
   migrateDeadLetterBytes(db);
   migrateDeadLetterIds(db);
   db.prepare('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)').run('schema_version', String(SCHEMA_VERSION));

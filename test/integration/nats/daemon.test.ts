@@ -10,6 +10,7 @@ import Database from 'better-sqlite3';
 import t from 'tap';
 import { connect, type JsMsg, type NatsConnection } from 'nats';
 import { daemonYaml, groupMessage, postCallback, startDaemon, waitFor, type Daemon } from '../../helpers/daemon.js';
+import { QueueStore } from '../../../src/queue/store.js';
 import { natsUrl, requireService, serviceControl, uniqueName } from '../../helpers/services.js';
 
 const GROUPS = 50;
@@ -98,12 +99,13 @@ function deadLetters(dir: string): number {
   }
 }
 
+/** Events on disk still pending for sink out, as a second process (the CLI) sees them. */
 function pendingOnDisk(dir: string): number {
-  const db = new Database(path.join(dir, 'queue', 'queue.db'), { readonly: true, fileMustExist: true });
+  const store = new QueueStore(path.join(dir, 'queue'), { readonly: true });
   try {
-    return (db.prepare("SELECT count(*) AS n FROM pending WHERE sink = 'out'").get() as { n: number }).n;
+    return store.stats().sinks.find((s) => s.sink === 'out')?.depth ?? 0;
   } finally {
-    db.close();
+    store.close();
   }
 }
 
