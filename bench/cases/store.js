@@ -1,12 +1,12 @@
 // The queue-store micro-benchmark (bench/lib/queue-store.js): an event's life in three store layouts
-// (today's SQLite queue, SQLite with one insert per event, a CRC-framed segment log), batches 8/32/128.
+// (SQLite schema 1, the queue's SQLite schema 2, a CRC-framed segment log), batches 8/32/128.
 // Runs with the numbered cases (not with --no-store).
 import path from 'node:path';
 import { ROOT, spawnNode, track } from '../lib/util.js';
 
 export default {
   id: 'store',
-  title: 'queue-store: an event\'s life in three layouts (sqlite today, sqlite one insert, segment log), batches 8/32/128',
+  title: 'queue-store: an event\'s life in three layouts (sqlite schema 1, sqlite schema 2 = the queue, segment log), batches 8/32/128',
   field: 'queue_store',
   needs: [],
   async run() {

@@ -3,11 +3,12 @@
 // ingest produces (≤ the concurrent requests: 8, 32, 128): each commit appends a batch of ~1.3 KB
 // events and records the deliveries of the previous batch (acks ride along, as in the daemon), with
 // one fsync. Reported per event: CPU (user + sys of this process) and records/s. Layouts:
-//   - sqlite-today       the daemon's own QueueStore (dist/src/queue/store.js): insert event, insert
-//                        pending row per sink (+ its seq index); on ack delete the pending row and
-//                        reclaim the event when no pending row is left: four row operations per event
-//   - sqlite-one-insert  one insert per event (its sinks in a column), a per-sink watermark row and one
-//                        range delete per commit instead of pending rows
+//   - sqlite-schema-1    the queue's previous layout: insert event, insert a pending row per sink (+ its
+//                        seq index); on ack delete the pending row and reclaim the event when no
+//                        pending row is left: four row operations per event
+//   - sqlite-schema-2    the daemon's own QueueStore (dist/src/queue/store.js): one insert per event (its
+//                        sinks in a column), each sink's cursor moved per commit, the events every
+//                        cursor passed deleted as a range
 //   - segment-log        CRC32-framed records appended to 64 MB segment files, one write + fdatasync
 //                        per commit, the acks as a watermark record in the same write, whole segments
 //                        unlinked once delivered
@@ -51,9 +52,9 @@ function measure(batch, commit) {
   return { events, commits, seconds: +s.toFixed(2), records_per_s: Math.round(events / s), cpu_us_per_event: +((cpu.user + cpu.system) / events).toFixed(1), sys_us_per_event: +(cpu.system / events).toFixed(1) };
 }
 
-async function sqliteToday(dir, batch) {
+async function sqliteSchema2(dir, batch) {
   const { QueueStore } = await import(path.join(ROOT, 'dist/src/queue/store.js'));
-  const store = new QueueStore(path.join(dir, `today-${batch}`), { checkIntegrity: 'never' });
+  const store = new QueueStore(path.join(dir, `v2-${batch}`), { checkIntegrity: 'never' });
   let previous = [];
   let i = 0;
   const result = measure(batch, () => {
@@ -65,33 +66,37 @@ async function sqliteToday(dir, batch) {
   return result;
 }
 
-function sqliteOneInsert(dir, batch) {
+function sqliteSchema1(dir, batch) {
   const Database = require('better-sqlite3');
-  fs.mkdirSync(path.join(dir, `one-${batch}`));
-  const db = new Database(path.join(dir, `one-${batch}`, 'q.db'));
+  fs.mkdirSync(path.join(dir, `v1-${batch}`));
+  const db = new Database(path.join(dir, `v1-${batch}`, 'q.db'));
   db.pragma('auto_vacuum = INCREMENTAL');
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');
   db.pragma('wal_autocheckpoint = 1000');
   db.pragma('cache_size = -8000');
-  db.exec(`CREATE TABLE events (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL, subject TEXT NOT NULL, bytes INTEGER NOT NULL, enqueued_ms INTEGER NOT NULL, sinks TEXT NOT NULL, body TEXT NOT NULL);
-           CREATE TABLE watermarks (sink TEXT PRIMARY KEY, done_through INTEGER NOT NULL) WITHOUT ROWID;`);
-  const insert = db.prepare('INSERT INTO events (id, subject, bytes, enqueued_ms, sinks, body) VALUES (?, ?, ?, ?, ?, ?)');
-  const mark = db.prepare('INSERT INTO watermarks (sink, done_through) VALUES (?, ?) ON CONFLICT(sink) DO UPDATE SET done_through = excluded.done_through');
-  const reclaim = db.prepare('DELETE FROM events WHERE seq <= ?');
-  let previous = 0;
+  db.exec(`CREATE TABLE events (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL, subject TEXT NOT NULL, bytes INTEGER NOT NULL, enqueued_ms INTEGER NOT NULL, body TEXT NOT NULL);
+           CREATE TABLE pending (sink TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (sink, seq)) WITHOUT ROWID;
+           CREATE INDEX pending_by_seq ON pending (seq);`);
+  const insertEvent = db.prepare('INSERT INTO events (id, subject, bytes, enqueued_ms, body) VALUES (?, ?, ?, ?, ?)');
+  const insertPending = db.prepare('INSERT INTO pending (sink, seq) VALUES (?, ?)');
+  const deletePending = db.prepare('DELETE FROM pending WHERE sink = ? AND seq = ?');
+  const reclaim = db.prepare('DELETE FROM events WHERE seq = ? AND NOT EXISTS (SELECT 1 FROM pending WHERE seq = ?) RETURNING bytes');
+  let previous = [];
   let i = 0;
   const commit = db.transaction(() => {
-    let last = 0;
+    const seqs = [];
     for (let k = 0; k < batch; k++, i++) {
       const r = RECORDS[i % RECORDS.length];
-      last = Number(insert.run(r.id, r.subject, r.body.length, Date.now(), `,${r.sinks.join(',')},`, r.body).lastInsertRowid);
+      const seq = Number(insertEvent.run(r.id, r.subject, r.body.length, Date.now(), r.body).lastInsertRowid);
+      for (const sink of r.sinks) insertPending.run(sink, seq);
+      seqs.push(seq);
     }
-    if (previous) {
-      mark.run(SINK, previous);
-      reclaim.run(previous);
+    for (const seq of previous) {
+      deletePending.run(SINK, seq);
+      reclaim.get(seq, seq);
     }
-    previous = last;
+    previous = seqs;
   });
   const result = measure(batch, () => commit());
   db.close();
@@ -163,8 +168,8 @@ const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'im-bridge-bench-store-'));
 try {
   const rows = [];
   for (const batch of BATCHES) {
-    rows.push({ store: 'sqlite-today', batch, ...(await sqliteToday(dir, batch)) });
-    rows.push({ store: 'sqlite-one-insert', batch, ...sqliteOneInsert(dir, batch) });
+    rows.push({ store: 'sqlite-schema-1', batch, ...sqliteSchema1(dir, batch) });
+    rows.push({ store: 'sqlite-schema-2', batch, ...(await sqliteSchema2(dir, batch)) });
     rows.push({ store: 'segment-log', batch, ...segmentLog(dir, batch) });
   }
   console.log(JSON.stringify({ bench: 'queue-store', record_bytes: RECORD_BYTES, seconds_per_config: SECONDS, tmpdir: os.tmpdir(), rows, lmdb: 'not a dependency here; issue #22 measured 27 µs of CPU per event for the four row operations (better-sqlite3: 14 µs)' }));

@@ -119,7 +119,8 @@ interface SinkCursor {
 const SPILL_AFTER_MS = 1000;
 /** Rows a cursor may move over in one commit (the rest waits for the next), and per query. */
 const CURSOR_SCAN_ROWS = 8192;
-const CURSOR_SCAN_CHUNK = 512;
+// Small: a caught-up sink's cursor stops at the first event it has not delivered yet.
+const CURSOR_SCAN_CHUNK = 64;
 
 /** The `sinks` column: `,a,b,` (sink names have no commas), so that `,a,` finds one exactly. */
 function sinkList(sinks: readonly string[]): string {
@@ -181,6 +182,7 @@ export class QueueStore {
       oldestRouted: db.prepare('SELECT enqueued_ms AS ms FROM events WHERE seq > ? AND instr(sinks, ?) > 0 ORDER BY seq LIMIT 1'),
       setMeta: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
       getMeta: db.prepare('SELECT value FROM meta WHERE key = ?'),
+      dataVersion: db.prepare('PRAGMA data_version').pluck(),
     };
     const totals = db.prepare('SELECT COUNT(*) AS n, COALESCE(SUM(bytes), 0) AS b, COALESCE(MAX(seq), 0) AS m FROM events').get() as { n: number; b: number; m: number };
     this.recovery = { ...opened.report, events: totals.n, bytes: totals.b, maxSeq: totals.m };
@@ -320,7 +322,7 @@ export class QueueStore {
   }
 
   private loadCursors(): void {
-    this.cursorsVersion = this.db.pragma('data_version', { simple: true }) as number;
+    this.cursorsVersion = this.stmts.dataVersion.get() as number;
     for (const row of this.stmts.allCursors.all() as Array<{ sink: string; doneThrough: number }>) {
       const cursor = this.cursors.get(row.sink);
       if (!cursor) this.cursors.set(row.sink, { doneThrough: row.doneThrough, done: new Set() });
@@ -330,7 +332,7 @@ export class QueueStore {
 
   /** Another connection committed (`dlq replay`, `queue move`): take its cursors into account. */
   private refreshCursors(): void {
-    if ((this.db.pragma('data_version', { simple: true }) as number) !== this.cursorsVersion) this.loadCursors();
+    if ((this.stmts.dataVersion.get() as number) !== this.cursorsVersion) this.loadCursors();
   }
 
   /**

@@ -85,7 +85,7 @@ t.test('1,000 messages, 50 lost, a restart in the middle: gaps reported with the
   // The lost callbacks arrive late (Tencent's retry, a replay): the gaps close.
   const late = [...missing].map((k) => ({ command: 'Group.CallbackAfterSendMsg', body: groupMessage(k.split(':')[0]!, Number(k.split(':')[1])) }));
   statuses = await postMany(daemon.url, late, 8);
-  t.ok(statuses.every((s) => s === 200));
+  t.ok(statuses.every((s) => s === 200), `late callbacks accepted (${JSON.stringify(statuses.filter((s) => s !== 200))} ${JSON.stringify(daemon.logs.filter((l) => l.level === 'error' || l.level === 'warn').slice(-5))})`);
   const closed = await waitFor(() => readyz(daemon.url), (r) => r.gaps?.missing === 0, 10_000);
   t.equal(closed.gaps.openGaps, 0);
   t.match(await (await fetch(`${daemon.url}/metrics`)).text(), /^im_bridge_group_seq_gaps_closed_seqs_total\{how="late_callback"\} 50$/m);
