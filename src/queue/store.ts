@@ -113,6 +113,8 @@ interface SinkCursor {
   doneThrough: number;
   /** Events beyond doneThrough the sink already has (delivered out of order): memory only. */
   done: Set<number>;
+  /** doneThrough as last written to `cursors`. */
+  persisted: number;
 }
 
 /** An event still pending this long that holds back done ones is spilled to a pending row. */
@@ -121,18 +123,17 @@ const SPILL_AFTER_MS = 1000;
 const CURSOR_SCAN_ROWS = 8192;
 // Small: a caught-up sink's cursor stops at the first event it has not delivered yet.
 const CURSOR_SCAN_CHUNK = 64;
+/**
+ * Under load (a commit with appends), a cursor is written, and the events behind the cursors are
+ * deleted, once they have moved this far; a commit without appends does both at once.
+ */
+const WRITE_BEHIND_EVENTS = 256;
 
 /** The `sinks` column: `,a,b,` (sink names have no commas), so that `,a,` finds one exactly. */
 function sinkList(sinks: readonly string[]): string {
   return `,${sinks.join(',')},`;
 }
 
-/** Whether moving past rows[i] would let the cursor go on: a row after it that is done for the sink. */
-function blocksProgress(rows: ReadonlyArray<{ sinks: string }>, i: number, tag: string, done: ReadonlySet<number>): boolean {
-  if (done.size > 0) return true;
-  for (let k = i + 1; k < rows.length; k++) if (!rows[k]!.sinks.includes(tag)) return true;
-  return false;
-}
 
 export class QueueStore {
   readonly db: Database.Database;
@@ -174,6 +175,9 @@ export class QueueStore {
       setCursor: db.prepare('INSERT INTO cursors (sink, done_through) VALUES (?, ?) ON CONFLICT(sink) DO UPDATE SET done_through = max(done_through, excluded.done_through)'),
       allCursors: db.prepare('SELECT sink, done_through AS doneThrough FROM cursors'),
       reclaimRange: db.prepare('DELETE FROM events WHERE seq > ? AND seq <= ? AND seq NOT IN (SELECT seq FROM pending WHERE seq > ? AND seq <= ?) RETURNING bytes'),
+      reclaimAll: db.prepare('DELETE FROM events WHERE seq > ? AND seq <= ? RETURNING bytes'),
+      anyException: db.prepare('SELECT 1 FROM pending LIMIT 1'),
+      unroutedAfter: db.prepare('SELECT 1 FROM events WHERE seq > ? AND seq <= ? AND instr(sinks, ?) = 0 LIMIT 1'),
       reclaimOne: db.prepare('DELETE FROM events WHERE seq = ? RETURNING bytes'),
       evictOld: db.prepare("DELETE FROM dead_letters WHERE kind = 'request' AND failed_ms < ? RETURNING bytes"),
       evictOldest: db.prepare("DELETE FROM dead_letters WHERE dlq_id IN (SELECT dlq_id FROM dead_letters WHERE kind = 'request' ORDER BY failed_ms, dlq_id LIMIT 64) RETURNING bytes"),
@@ -230,7 +234,7 @@ export class QueueStore {
         seqs[i] = seq;
       }
       for (const [sink, ackSeqs] of acks) for (const seq of ackSeqs) this.markDone(sink, seq);
-      reclaimed = this.advance(nowMs);
+      reclaimed = this.advance(nowMs, records.length === 0);
     });
     return { seqs, ...reclaimed };
   }
@@ -264,14 +268,17 @@ export class QueueStore {
    * delivered), spilling an old event that blocks progress to a pending row; writes the cursors that
    * moved; deletes the events every cursor has passed. Bounded per commit (CURSOR_SCAN_ROWS).
    */
-  private advance(nowMs: number): { events: number; bytes: number } {
+  private advance(nowMs: number, idle: boolean): { events: number; bytes: number } {
     const spillBefore = nowMs - SPILL_AFTER_MS;
     for (const [sink, cursor] of this.cursors) {
-      const from = cursor.doneThrough;
+      let spilled = false;
       const tag = `,${sink},`;
       let scanned = 0;
+      // The first read asks for what the sink has out of order and one more: in order, that is
+      // exactly the rows the cursor passes and the one it stops at.
+      let chunk = Math.min(CURSOR_SCAN_CHUNK, cursor.done.size + 2);
       scan: while (scanned < CURSOR_SCAN_ROWS) {
-        const rows = this.stmts.beyondCursor.all(cursor.doneThrough, CURSOR_SCAN_CHUNK) as Array<{ seq: number; sinks: string; bytes: number; enqueuedMs: number }>;
+        const rows = this.stmts.beyondCursor.all(cursor.doneThrough, chunk) as Array<{ seq: number; sinks: string; bytes: number; enqueuedMs: number }>;
         for (let i = 0; i < rows.length; i++) {
           const row = rows[i]!;
           scanned++;
@@ -280,24 +287,32 @@ export class QueueStore {
           } else if (cursor.done.delete(row.seq)) {
             cursor.doneThrough = row.seq;
             this.countPending(sink, -1, -row.bytes);
-          } else if (row.enqueuedMs <= spillBefore && blocksProgress(rows, i, tag, cursor.done)) {
+          } else if (row.enqueuedMs <= spillBefore && this.blocksProgress(row.seq, tag, cursor.done)) {
             // Still pending, for a while now, and holding back events that are done: it becomes a
             // pending row so that the cursor, and reclamation, can go on.
             this.stmts.insertException.run(sink, row.seq);
             cursor.doneThrough = row.seq;
+            spilled = true;
           } else break scan;
         }
-        if (rows.length < CURSOR_SCAN_CHUNK) break;
+        if (rows.length < chunk) break;
+        chunk = CURSOR_SCAN_CHUNK;
       }
       for (const seq of cursor.done) if (seq <= cursor.doneThrough) cursor.done.delete(seq);
-      if (cursor.doneThrough !== from) this.stmts.setCursor.run(sink, cursor.doneThrough);
+      // Written when it moved far enough, or past a spilled event (whose pending row must never be
+      // beyond the cursor on disk), or when the queue is idle: one page less per commit under load.
+      // A crash may lose the rest: those deliveries are made again (at least once).
+      if (cursor.doneThrough !== cursor.persisted && (spilled || idle || cursor.doneThrough - cursor.persisted >= WRITE_BEHIND_EVENTS)) this.persistCursor(sink, cursor);
     }
     const reclaimed = this.reclaimedNow;
     this.reclaimedNow = { events: 0, bytes: 0 };
     let lowest = Number.POSITIVE_INFINITY;
     for (const cursor of this.cursors.values()) lowest = Math.min(lowest, cursor.doneThrough);
-    if (lowest !== Number.POSITIVE_INFINITY && lowest > this.reclaimedThrough) {
-      for (const row of this.stmts.reclaimRange.all(this.reclaimedThrough, lowest, this.reclaimedThrough, lowest) as Array<{ bytes: number }>) {
+    // Under load, events are deleted in runs of WRITE_BEHIND_EVENTS: a page emptied at once is freed
+    // once, rather than rewritten each commit as its rows go. An idle commit deletes what is done.
+    if (lowest !== Number.POSITIVE_INFINITY && lowest > this.reclaimedThrough && (idle || lowest - this.reclaimedThrough >= WRITE_BEHIND_EVENTS)) {
+      const rows = this.stmts.anyException.get() === undefined ? this.stmts.reclaimAll.all(this.reclaimedThrough, lowest) : this.stmts.reclaimRange.all(this.reclaimedThrough, lowest, this.reclaimedThrough, lowest);
+      for (const row of rows as Array<{ bytes: number }>) {
         reclaimed.events++;
         reclaimed.bytes += row.bytes;
       }
@@ -310,11 +325,24 @@ export class QueueStore {
     return reclaimed;
   }
 
+  /**
+   * Whether moving past the pending event `seq` would let the cursor go on: the sink has events
+   * after it already, or one of the next CURSOR_SCAN_CHUNK × 8 events is not routed to it.
+   */
+  private blocksProgress(seq: number, tag: string, done: ReadonlySet<number>): boolean {
+    return done.size > 0 || this.stmts.unroutedAfter.get(seq, seq + CURSOR_SCAN_CHUNK * 8, tag) !== undefined;
+  }
+
+  private persistCursor(sink: string, cursor: SinkCursor): void {
+    this.stmts.setCursor.run(sink, cursor.doneThrough);
+    cursor.persisted = cursor.doneThrough;
+  }
+
   /** The sink's cursor; a sink seen for the first time starts right before its first event. */
   private cursorOf(sink: string, before: number): SinkCursor {
     let cursor = this.cursors.get(sink);
     if (!cursor) {
-      cursor = { doneThrough: before, done: new Set() };
+      cursor = { doneThrough: before, done: new Set(), persisted: before };
       this.cursors.set(sink, cursor);
       this.stmts.setCursor.run(sink, before);
     }
@@ -325,8 +353,8 @@ export class QueueStore {
     this.cursorsVersion = this.stmts.dataVersion.get() as number;
     for (const row of this.stmts.allCursors.all() as Array<{ sink: string; doneThrough: number }>) {
       const cursor = this.cursors.get(row.sink);
-      if (!cursor) this.cursors.set(row.sink, { doneThrough: row.doneThrough, done: new Set() });
-      else if (row.doneThrough > cursor.doneThrough) cursor.doneThrough = row.doneThrough;
+      if (!cursor) this.cursors.set(row.sink, { doneThrough: row.doneThrough, done: new Set(), persisted: row.doneThrough });
+      else if (row.doneThrough > cursor.doneThrough) cursor.doneThrough = cursor.persisted = row.doneThrough;
     }
   }
 
@@ -397,7 +425,7 @@ export class QueueStore {
         deadBytes += row.bytes;
         this.markDone(sink, item.seq);
       }
-      reclaimed = this.advance(nowMs);
+      reclaimed = this.advance(nowMs, true);
     });
     return { ...reclaimed, deadEvents, deadBytes };
   }
@@ -568,8 +596,8 @@ export class QueueStore {
       // commit and keeps out-of-order progress in memory: the CLI process ends after this.
       cursor.doneThrough = end;
       for (const seq of cursor.done) if (seq <= end) cursor.done.delete(seq);
-      this.stmts.setCursor.run(fromSink, end);
-      this.advance(nowMs);
+      this.persistCursor(fromSink, cursor);
+      this.advance(nowMs, true);
     });
     return { moved, bytes };
   }
@@ -702,6 +730,7 @@ export class QueueStore {
   close(): void {
     if (this.db.open) {
       if (!this.db.readonly) {
+        for (const [sink, cursor] of this.cursors) if (cursor.doneThrough !== cursor.persisted) this.persistCursor(sink, cursor);
         this.stmts.setMeta.run('clean_shutdown', '1');
         this.db.pragma('wal_checkpoint(TRUNCATE)');
       }
