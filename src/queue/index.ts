@@ -25,8 +25,9 @@
  * 2. An event is stored once (`events`, one row) with the sinks it must reach in its `sinks`
  *    column. For each sink the event is pending until the sink delivered it or it was copied to
  *    `dead_letters` for that sink (see CURSORS for how that is recorded).
- * 3. An event row is reclaimed, in the transaction that records it, once it is done for every sink
- *    in its `sinks`.
+ * 3. An event row is reclaimed once it is done for every sink in its `sinks`: by the commit that
+ *    records that, or, under load (commits with appends), by the commit that finds 256 such events
+ *    behind every cursor (WRITE_BEHIND_EVENTS in store.ts: a page emptied at once is freed once).
  * 4. Per sink, events are read in `seq` order (= commit order), which is the order the delivery
  *    engine keeps per conversation (subject).
  *
@@ -49,6 +50,8 @@
  *   that are routed to it are pending, except those the sink already has out of order, which the
  *   store remembers in memory only. Each commit moves every cursor forward over done events (at most
  *   8192 rows per commit) and deletes the events below the lowest cursor that have no pending row.
+ *   Under load a cursor is written once it moved 256 events (and always past a spilled event, and at
+ *   close): a crash forgets at most that much progress, which is delivered again.
  *   An event still pending after SPILL_AFTER_MS (1 s) that holds back done events (a conversation
  *   waiting for a retry, a sink that is down but gets only some events) becomes a `pending` row
  *   and the cursor goes on: so one held event never keeps other events on disk, and what is kept
