@@ -59,15 +59,28 @@ export interface ServerDeps {
 /** A request whose body is being read; swept by one interval timer (no timer per request). */
 interface BodyRead {
   startedMs: number;
+  req: HyperExpress.Request;
   res: HyperExpress.Response;
   ip: () => string;
+  /** The body bytes seen at the last sweep, and when that count last grew. */
+  bytesSeen: number;
+  progressMs: number;
   /** Set while we wait for the body to be read. */
   resolve?: (body: Buffer | undefined) => void;
-  /** Set when the answer is given and hyper-express waits for the rest of the body before sending it. */
+  /** Set when the answer is decided and only the rest of the body is awaited before it goes out. */
   answer?: Answer;
 }
 
 export const DEFAULT_BODY_TIMEOUT_MS = 8_000;
+
+/**
+ * uWS closes a connection that received nothing for its 10 s idle timeout, counted in 4 s ticks:
+ * 8 to 12 s after the last byte, without an answer. A body that stalls is therefore answered
+ * (408, or the answer already decided) after this long without a new byte, whatever
+ * listen.body_timeout_ms says, so that the client always reads why. One sweep period (≤ 1 s) is
+ * added on top, which keeps it under 8 s.
+ */
+const STALL_ANSWER_MS = 6_000;
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 const EMPTY_BODY = Buffer.alloc(0);
@@ -214,7 +227,7 @@ export class IngestServer {
       logListenError(this.deps.logger, error);
       throw error;
     }
-    const period = Math.max(50, Math.min(1000, Math.floor(this.bodyTimeoutMs / 4)));
+    const period = Math.max(50, Math.min(1000, Math.floor(Math.min(this.bodyTimeoutMs, STALL_ANSWER_MS) / 4)));
     this.sweeper = setInterval(() => this.sweep(), period);
     this.sweeper.unref();
   }
@@ -256,7 +269,7 @@ export class IngestServer {
    */
   private readBody(req: HyperExpress.Request, res: HyperExpress.Response, startedMs: number, ip: () => string): Promise<Buffer | undefined> {
     return new Promise((resolve, rejectRead) => {
-      const entry: BodyRead = { startedMs, res, ip, resolve };
+      const entry: BodyRead = { startedMs, req, res, ip, resolve, bytesSeen: 0, progressMs: startedMs };
       this.reading.add(entry);
       bodyOf(req).then(
         (body) => {
@@ -272,10 +285,10 @@ export class IngestServer {
   /**
    * Rejects a request whose body is not (fully) read; nothing of the body is kept either way, and
    * the connection is closed afterwards.
-   * - By default the body is discarded as it arrives, and hyper-express sends the answer once it is
+   * - By default the body is discarded as it arrives, and the answer goes out, whole, once it is
    *   complete: answering while the client is still uploading makes most clients fail with EPIPE
-   *   instead of seeing the status. A body that does not finish within the body deadline gets the
-   *   answer at once.
+   *   instead of seeing the status. A body that does not finish within the body deadline, or stops
+   *   arriving for STALL_ANSWER_MS, gets the answer at once.
    * - `cutShort` (a stranger: authentication failed, or the in-flight budget is full) with a body
    *   over 64 KiB: the answer goes out at once and the connection is closed, which ends the upload
    *   (an attacker's 4 MiB costs the headers only). Small bodies are usually in the socket buffer
@@ -286,12 +299,25 @@ export class IngestServer {
     if (cutShort && !req.received && declared > SMALL_BODY_BYTES) {
       // Chunks uWS already holds are still delivered after the close: hyper-express must drop them
       // (buffering one would pause() a finished response, which throws and kills the process).
-      (req as unknown as { _body_parser_stop(): void })._body_parser_stop();
+      discardBody(req);
       forceAnswer(res, answer);
       return;
     }
-    send(res, answer, true);
-    if (!res.completed && !res.aborted && !req.received) this.reading.add({ startedMs, res, ip, answer });
+    if (req.received) {
+      send(res, answer, true);
+      return;
+    }
+    // Not hyper-express's send(): it writes the status line at once and the rest only when the body
+    // is in, so a client cut off in between (uWS idle timeout) would read a status without a body.
+    // The whole answer goes out when the body is in, or at the sweep's deadline.
+    discardBody(req);
+    const entry: BodyRead = { startedMs, req, res, ip, answer, bytesSeen: receivedBytes(req), progressMs: startedMs };
+    this.reading.add(entry);
+    req.once('received', () => {
+      if (this.reading.delete(entry)) forceAnswer(res, answer);
+    });
+    // hyper-express pauses uWS past max_body_buffer; the rest of a discarded body must flow in.
+    req.resume();
   }
 
   /**
@@ -305,21 +331,30 @@ export class IngestServer {
 
   private sweep(): void {
     if (this.reading.size === 0) return;
-    const cutoff = performance.now() - this.bodyTimeoutMs;
+    const now = performance.now();
+    const cutoff = now - this.bodyTimeoutMs;
     const { metrics, logger } = this.deps;
     for (const entry of this.reading) {
       if (entry.res.completed || entry.res.aborted) {
         // The client went away mid-body: hyper-express never settles req.buffer() then.
         this.reading.delete(entry);
         entry.resolve?.(undefined);
-      } else if (entry.startedMs <= cutoff) {
-        this.reading.delete(entry);
-        if (entry.answer) {
-          forceAnswer(entry.res, entry.answer);
-        } else {
-          forceAnswer(entry.res, rejectTransport('REQUEST_TIMEOUT', `the body was not received within ${this.bodyTimeoutMs} ms`, metrics, logger, entry.ip()));
-          entry.resolve?.(undefined);
-        }
+        continue;
+      }
+      const bytes = receivedBytes(entry.req);
+      if (bytes !== entry.bytesSeen) {
+        entry.bytesSeen = bytes;
+        entry.progressMs = now;
+      }
+      const stalled = now - entry.progressMs >= STALL_ANSWER_MS;
+      if (entry.startedMs > cutoff && !stalled) continue;
+      this.reading.delete(entry);
+      if (entry.answer) {
+        forceAnswer(entry.res, entry.answer);
+      } else {
+        const why = entry.startedMs <= cutoff ? `the body was not received within ${this.bodyTimeoutMs} ms` : `no body bytes for ${Math.round((now - entry.progressMs) / 1000)} s (${bytes} received)`;
+        forceAnswer(entry.res, rejectTransport('REQUEST_TIMEOUT', why, metrics, logger, entry.ip()));
+        entry.resolve?.(undefined);
       }
     }
   }
@@ -480,6 +515,16 @@ export class IngestServer {
 /** A failed bind, logged with its code, address and errno (the message names them for people). */
 function logListenError(logger: Logger, error: unknown): void {
   if (error instanceof ListenError) logger.error({ code: error.code, address: error.address, errno: error.errno }, error.message);
+}
+
+/** From now on hyper-express drops the body's chunks as uWS hands them over (still counting them). */
+function discardBody(req: HyperExpress.Request): void {
+  (req as unknown as { _body_parser_stop(): void })._body_parser_stop();
+}
+
+/** Body bytes uWS has handed to hyper-express so far (its parser counts them, kept or not). */
+function receivedBytes(req: HyperExpress.Request): number {
+  return (req as unknown as { _body_received_bytes?: number })._body_received_bytes ?? 0;
 }
 
 function send(res: HyperExpress.Response, answer: Answer, close = false, headers?: Record<string, string>): void {

@@ -109,6 +109,23 @@ t.test('an oversized body still trickling gets its 413 at the deadline', async (
   t.match(answer.body, /PAYLOAD_TOO_LARGE/);
 });
 
+t.test('a stalled body is answered, whole, before uWS drops the idle connection (8–12 s), whatever body_timeout_ms says', async (t) => {
+  // uWS closes a connection silent for its 10 s idle timeout (4 s ticks). With a 120 s body
+  // deadline, only the stall rule can answer in time; before it, the 413 case got its status line
+  // (hyper-express wrote it early) and then a close, and the 408 case a close.
+  const { port, server: s } = await server(t, { bodyTimeoutMs: 120_000 });
+  const [tooLarge, stalled] = await Promise.all([
+    raw(port, 'POST /cb HTTP/1.1\r\nHost: x\r\nContent-Length: 5000000\r\n\r\n', 30_000),
+    raw(port, 'POST /cb HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"a":', 30_000),
+  ]);
+  t.equal(tooLarge.status, 413, `declared too large, nothing sent: 413 (${tooLarge.ms} ms)`);
+  t.match(tooLarge.body, /^\{"ActionStatus":"FAIL","ErrorCode":41300,"ErrorInfo":"PAYLOAD_TOO_LARGE: /, 'with its body');
+  t.equal(stalled.status, 408, `a body that stops arriving: 408 (${stalled.ms} ms)`);
+  t.match(stalled.body, /"ErrorInfo":"REQUEST_TIMEOUT: /);
+  t.ok(tooLarge.ms >= 5_000 && stalled.ms >= 5_000, 'not before the stall limit');
+  t.equal(s.readingBodies, 0, 'nothing left in flight');
+});
+
 t.test('conflicting Content-Length headers are refused (used to crash hyper-express)', async (t) => {
   const { port, seen } = await server(t);
   for (const [a, b, body] of [['30', '2', '{}' + ' '.repeat(28)], ['2', '30', '{}']] as const) {
