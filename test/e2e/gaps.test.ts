@@ -1,7 +1,8 @@
 // Issue 25 "lost callbacks": through the real daemon (dist/), 1,000 group messages over 20 groups
 // with 50 never delivered, and a restart in the middle: the gaps are reported with the right ranges
 // on /readyz, /metrics, the log and `im-bridge gaps list`, and the state survives the restart.
-import { spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import t from 'tap';
 import { CLI, groupMessage, postMany, startDaemon, waitFor } from '../helpers/daemon.js';
 
@@ -75,10 +76,10 @@ t.test('1,000 messages, 50 lost, a restart in the middle: gaps reported with the
   t.ok(lines.length > 0 && lines.every((l) => /^g\d+$/.test(String(l.groupId)) && Number(l.to) >= Number(l.from)), 'a log line per gap with group and range (rate-limited)');
 
   await waitFor(() => cliList(daemon.configFile), (r) => r.length === expected.length, 10_000);
-  const listed = cliList(daemon.configFile).map((r) => ({ groupId: r.groupId, from: r.from, to: r.to }));
+  const listed = (await cliList(daemon.configFile)).map((r) => ({ groupId: r.groupId, from: r.from, to: r.to }));
   const order = (a: { groupId: string; from: number }, b: { groupId: string; from: number }) => Number(a.groupId.slice(1)) - Number(b.groupId.slice(1)) || a.from - b.from;
   t.same(listed.sort(order), expected.sort(order), 'gaps list: every range');
-  const one = spawnSync(process.execPath, [CLI, 'gaps', 'list', '--config', daemon.configFile, '--group', expected[0]!.groupId], { encoding: 'utf8' });
+  const one = await cli(['gaps', 'list', '--config', daemon.configFile, '--group', expected[0]!.groupId]);
   t.equal(one.status, 0);
   t.match(one.stdout, new RegExp(`\\t${expected[0]!.groupId}\\t-\\t${expected[0]!.from}`));
 
@@ -90,11 +91,26 @@ t.test('1,000 messages, 50 lost, a restart in the middle: gaps reported with the
   t.equal(closed.gaps.openGaps, 0);
   t.match(await (await fetch(`${daemon.url}/metrics`)).text(), /^im_bridge_group_seq_gaps_closed_seqs_total\{how="late_callback"\} 50$/m);
   await daemon.stop();
-  t.same(cliList(daemon.configFile), [], 'nothing open after the stop');
+  t.same(await cliList(daemon.configFile), [], 'nothing open after the stop');
 });
 
-function cliList(configFile: string): Array<Record<string, any>> {
-  const r = spawnSync(process.execPath, [CLI, 'gaps', 'list', '--json', '--config', configFile], { encoding: 'utf8' });
+/**
+ * The CLI, run without blocking this process. A spawnSync stalls the test's event loop for seconds
+ * on a busy machine; a keep-alive connection the daemon closes meanwhile (uWS: idle 8–12 s) can then
+ * be reused by fetch before it has seen the close, and the late callback fails with status 0.
+ */
+async function cli(args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [CLI, ...args], { encoding: 'utf8' });
+    return { status: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code?: number; stdout?: string; stderr?: string };
+    return { status: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout ?? '', stderr: e.stderr ?? String(error) };
+  }
+}
+
+async function cliList(configFile: string): Promise<Array<Record<string, any>>> {
+  const r = await cli(['gaps', 'list', '--json', '--config', configFile]);
   if (r.status !== 0) throw new Error(`gaps list exited ${r.status}: ${r.stderr}`);
   return JSON.parse(r.stdout) as Array<Record<string, any>>;
 }
