@@ -26,8 +26,10 @@
  *    column. For each sink the event is pending until the sink delivered it or it was copied to
  *    `dead_letters` for that sink (see CURSORS for how that is recorded).
  * 3. An event row is reclaimed once it is done for every sink in its `sinks`: by the commit that
- *    records that, or, under load (commits with appends), by the commit that finds 256 such events
- *    behind every cursor (WRITE_BEHIND_EVENTS in store.ts: a page emptied at once is freed once).
+ *    finds 256 such events behind every cursor, or 1 s after the last deletion (WRITE_BEHIND_* in
+ *    store.ts: a page emptied at once is freed once), or by the `settle` transaction that follows
+ *    the last commit by 100 ms once commits stop (SETTLE_AFTER_MS), or at close. Done events left
+ *    by a crash are deleted by the first commit after the next open.
  * 4. Per sink, events are read in `seq` order (= commit order), which is the order the delivery
  *    engine keeps per conversation (subject).
  *
@@ -50,8 +52,9 @@
  *   that are routed to it are pending, except those the sink already has out of order, which the
  *   store remembers in memory only. Each commit moves every cursor forward over done events (at most
  *   8192 rows per commit) and deletes the events below the lowest cursor that have no pending row.
- *   Under load a cursor is written once it moved 256 events (and always past a spilled event, and at
- *   close): a crash forgets at most that much progress, which is delivered again.
+ *   A cursor is written once it moved 256 events or 1 s after it was last written (and always past
+ *   a spilled event, at settle and at close): a crash forgets at most that much progress, which is
+ *   delivered again.
  *   An event still pending after SPILL_AFTER_MS (1 s) that holds back done events (a conversation
  *   waiting for a retry, a sink that is down but gets only some events) becomes a `pending` row
  *   and the cursor goes on: so one held event never keeps other events on disk, and what is kept
@@ -142,6 +145,8 @@ interface PendingAck {
  * gathers. More would only split batches (more fsyncs) without shortening the wait.
  */
 const MAX_COMMITS_IN_FLIGHT = 2;
+/** Quiet time after a commit before write-behind progress is written on its own (settleSoon). */
+const SETTLE_AFTER_MS = 100;
 
 export interface QueueOptions
   extends Pick<QueueConfig, 'dir' | 'max_bytes' | 'max_events' | 'max_wait_ms' | 'max_batch_events' | 'min_free_bytes'>,
@@ -165,6 +170,8 @@ export class DurableQueue {
   /** Commits posted to the worker and not yet answered (see MAX_COMMITS_IN_FLIGHT). */
   private commitsInFlight = 0;
   private flushTimer: NodeJS.Immediate | NodeJS.Timeout | undefined;
+  /** Armed when a commit leaves write-behind progress in memory; fires if no commit follows. */
+  private settleTimer: NodeJS.Timeout | undefined;
   private closed = false;
   private diskFree = Number.POSITIVE_INFINITY;
   private lastWriteError: string | undefined;
@@ -315,6 +322,7 @@ export class DurableQueue {
     this.closed = true;
     clearInterval(this.diskTimer);
     clearInterval(this.sweepTimer);
+    clearTimeout(this.settleTimer);
     while (this.batch.length > 0 || this.acks.length > 0 || this.commitsInFlight > 0) {
       if (this.commitsInFlight < MAX_COMMITS_IN_FLIGHT) this.flush();
       await new Promise((r) => setTimeout(r, 1));
@@ -371,9 +379,10 @@ export class DurableQueue {
       acks.map((a) => [a.sink, a.seqs]),
     ).then(
       (result) => {
-        const { seqs, events: reclaimedEvents, bytes: reclaimedBytes } = result as { seqs: number[]; events: number; bytes: number };
+        const { seqs, events: reclaimedEvents, bytes: reclaimedBytes, behind } = result as { seqs: number[]; events: number; bytes: number; behind: boolean };
         this.events -= reclaimedEvents;
         this.bytes -= reclaimedBytes;
+        if (behind) this.settleSoon();
         for (const a of acks) a.resolve();
         this.committedBatches++;
         this.lastWriteError = undefined;
@@ -414,6 +423,33 @@ export class DurableQueue {
         this.afterCommit();
       },
     );
+  }
+
+  /**
+   * Write-behind (store.ts) keeps some progress in memory while commits follow each other; once they
+   * stop for SETTLE_AFTER_MS, one more transaction writes it, so that the files (read by `queue
+   * stats`, `dlq`, a restart) catch up with what was delivered.
+   */
+  private settleSoon(): void {
+    if (this.settleTimer) {
+      this.settleTimer.refresh();
+      return;
+    }
+    this.settleTimer = setTimeout(() => {
+      this.settleTimer = undefined;
+      if (this.closed) return;
+      if (this.batch.length > 0 || this.acks.length > 0 || this.commitsInFlight > 0) return this.settleSoon();
+      this.call('settle').then(
+        (result) => {
+          const { events, bytes } = result as { events: number; bytes: number };
+          this.events -= events;
+          this.bytes -= bytes;
+        },
+        // Nothing is lost: the progress stays in memory and goes with the next commit or settle.
+        () => undefined,
+      );
+    }, SETTLE_AFTER_MS);
+    this.settleTimer.unref();
   }
 
   private afterCommit(): void {

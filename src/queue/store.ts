@@ -113,8 +113,9 @@ interface SinkCursor {
   doneThrough: number;
   /** Events beyond doneThrough the sink already has (delivered out of order): memory only. */
   done: Set<number>;
-  /** doneThrough as last written to `cursors`. */
+  /** doneThrough as last written to `cursors`, and when. */
   persisted: number;
+  persistedMs: number;
 }
 
 /** An event still pending this long that holds back done ones is spilled to a pending row. */
@@ -124,10 +125,13 @@ const CURSOR_SCAN_ROWS = 8192;
 // Small: a caught-up sink's cursor stops at the first event it has not delivered yet.
 const CURSOR_SCAN_CHUNK = 64;
 /**
- * Under load (a commit with appends), a cursor is written, and the events behind the cursors are
- * deleted, once they have moved this far; a commit without appends does both at once.
+ * Write-behind: a commit writes a cursor, and deletes the events behind the cursors, once they have
+ * moved this far or this long ago; settle() (the queue calls it once commits stop for a moment)
+ * writes what is left. Each costs page writes of its own, which a commit with a few events (half
+ * load: many small commits, most of them acks only) used to pay every time.
  */
 const WRITE_BEHIND_EVENTS = 256;
+const WRITE_BEHIND_MS = 1000;
 
 /** The `sinks` column: `,a,b,` (sink names have no commas), so that `,a,` finds one exactly. */
 function sinkList(sinks: readonly string[]): string {
@@ -148,6 +152,7 @@ export class QueueStore {
   private readonly cursors = new Map<string, SinkCursor>();
   /** Every event at or below this seq is deleted or has a pending (exception) row. */
   private reclaimedThrough = 0;
+  private reclaimedMs = 0;
   /** PRAGMA data_version when the cursors were read: another connection (the CLI) may add or move some. */
   private cursorsVersion = -1;
 
@@ -188,12 +193,14 @@ export class QueueStore {
       getMeta: db.prepare('SELECT value FROM meta WHERE key = ?'),
       dataVersion: db.prepare('PRAGMA data_version').pluck(),
     };
-    const totals = db.prepare('SELECT COUNT(*) AS n, COALESCE(SUM(bytes), 0) AS b, COALESCE(MAX(seq), 0) AS m FROM events').get() as { n: number; b: number; m: number };
+    const totals = db.prepare('SELECT COUNT(*) AS n, COALESCE(SUM(bytes), 0) AS b, COALESCE(MAX(seq), 0) AS m, MIN(seq) AS first FROM events').get() as { n: number; b: number; m: number; first: number | null };
     this.recovery = { ...opened.report, events: totals.n, bytes: totals.b, maxSeq: totals.m };
     this.loadCursors();
-    // Reclamation runs in the transaction that moves a cursor: at open, every event at or below the
-    // lowest cursor is gone or held by a pending row.
-    this.reclaimedThrough = this.cursors.size > 0 ? Math.min(...[...this.cursors.values()].map((c) => c.doneThrough)) : totals.m;
+    // Every event below the first one left is gone. Write-behind may have left done events at or
+    // below the lowest cursor (a crash, or a cursor written before its range was deleted): the
+    // first commit deletes them (WRITE_BEHIND_MS has passed since reclaimedMs = 0).
+    const lowestCursor = this.cursors.size > 0 ? Math.min(...[...this.cursors.values()].map((c) => c.doneThrough)) : totals.m;
+    this.reclaimedThrough = Math.min(lowestCursor, (totals.first ?? totals.m + 1) - 1);
     if (!options.readonly) this.stmts.setMeta.run('clean_shutdown', '0');
   }
 
@@ -207,7 +214,7 @@ export class QueueStore {
    * transaction and so one fsync. Acks ride along instead of paying an fsync of their own. One row
    * write per event: its sinks are a column, each sink's progress is its cursor (see CURSORS).
    */
-  commit(records: readonly AppendRecord[], acks: ReadonlyArray<readonly [string, readonly number[]]>, nowMs: number): { seqs: number[]; events: number; bytes: number } {
+  commit(records: readonly AppendRecord[], acks: ReadonlyArray<readonly [string, readonly number[]]>, nowMs: number, settle = false): { seqs: number[]; events: number; bytes: number; behind: boolean } {
     const seqs: number[] = new Array(records.length);
     let reclaimed = { events: 0, bytes: 0 };
     const live = this.live;
@@ -234,9 +241,32 @@ export class QueueStore {
         seqs[i] = seq;
       }
       for (const [sink, ackSeqs] of acks) for (const seq of ackSeqs) this.markDone(sink, seq);
-      reclaimed = this.advance(nowMs, records.length === 0);
+      reclaimed = this.advance(nowMs, settle);
     });
-    return { seqs, ...reclaimed };
+    return { seqs, ...reclaimed, behind: this.progressBehind() };
+  }
+
+  /**
+   * Writes the progress write-behind left in memory (cursors, deletions). The queue calls it when
+   * no commit came for a moment, so that on-disk state (`queue stats`, another process) catches up.
+   */
+  settle(nowMs: number): { events: number; bytes: number } {
+    let reclaimed = { events: 0, bytes: 0 };
+    this.guarded(() => {
+      this.refreshCursors();
+      reclaimed = this.advance(nowMs, true);
+    });
+    return reclaimed;
+  }
+
+  /** Whether a cursor, or the deletion of done events, is behind what memory knows. */
+  private progressBehind(): boolean {
+    let lowest = Number.POSITIVE_INFINITY;
+    for (const cursor of this.cursors.values()) {
+      if (cursor.doneThrough !== cursor.persisted) return true;
+      lowest = Math.min(lowest, cursor.doneThrough);
+    }
+    return lowest !== Number.POSITIVE_INFINITY && lowest > this.reclaimedThrough;
   }
 
   /**
@@ -302,21 +332,22 @@ export class QueueStore {
       // Written when it moved far enough, or past a spilled event (whose pending row must never be
       // beyond the cursor on disk), or when the queue is idle: one page less per commit under load.
       // A crash may lose the rest: those deliveries are made again (at least once).
-      if (cursor.doneThrough !== cursor.persisted && (spilled || idle || cursor.doneThrough - cursor.persisted >= WRITE_BEHIND_EVENTS)) this.persistCursor(sink, cursor);
+      if (cursor.doneThrough !== cursor.persisted && (spilled || idle || cursor.doneThrough - cursor.persisted >= WRITE_BEHIND_EVENTS || nowMs - cursor.persistedMs >= WRITE_BEHIND_MS)) this.persistCursor(sink, cursor, nowMs);
     }
     const reclaimed = this.reclaimedNow;
     this.reclaimedNow = { events: 0, bytes: 0 };
     let lowest = Number.POSITIVE_INFINITY;
     for (const cursor of this.cursors.values()) lowest = Math.min(lowest, cursor.doneThrough);
-    // Under load, events are deleted in runs of WRITE_BEHIND_EVENTS: a page emptied at once is freed
-    // once, rather than rewritten each commit as its rows go. An idle commit deletes what is done.
-    if (lowest !== Number.POSITIVE_INFINITY && lowest > this.reclaimedThrough && (idle || lowest - this.reclaimedThrough >= WRITE_BEHIND_EVENTS)) {
+    // Events are deleted in runs (WRITE_BEHIND_*): a page emptied at once is freed once, rather than
+    // rewritten each commit as its rows go. settle() and the operators' commands delete what is done.
+    if (lowest !== Number.POSITIVE_INFINITY && lowest > this.reclaimedThrough && (idle || lowest - this.reclaimedThrough >= WRITE_BEHIND_EVENTS || nowMs - this.reclaimedMs >= WRITE_BEHIND_MS)) {
       const rows = this.stmts.anyException.get() === undefined ? this.stmts.reclaimAll.all(this.reclaimedThrough, lowest) : this.stmts.reclaimRange.all(this.reclaimedThrough, lowest, this.reclaimedThrough, lowest);
       for (const row of rows as Array<{ bytes: number }>) {
         reclaimed.events++;
         reclaimed.bytes += row.bytes;
       }
       this.reclaimedThrough = lowest;
+      this.reclaimedMs = nowMs;
     }
     if (this.live) {
       this.live.events -= reclaimed.events;
@@ -333,16 +364,17 @@ export class QueueStore {
     return done.size > 0 || this.stmts.unroutedAfter.get(seq, seq + CURSOR_SCAN_CHUNK * 8, tag) !== undefined;
   }
 
-  private persistCursor(sink: string, cursor: SinkCursor): void {
+  private persistCursor(sink: string, cursor: SinkCursor, nowMs = Date.now()): void {
     this.stmts.setCursor.run(sink, cursor.doneThrough);
     cursor.persisted = cursor.doneThrough;
+    cursor.persistedMs = nowMs;
   }
 
   /** The sink's cursor; a sink seen for the first time starts right before its first event. */
   private cursorOf(sink: string, before: number): SinkCursor {
     let cursor = this.cursors.get(sink);
     if (!cursor) {
-      cursor = { doneThrough: before, done: new Set(), persisted: before };
+      cursor = { doneThrough: before, done: new Set(), persisted: before, persistedMs: Date.now() };
       this.cursors.set(sink, cursor);
       this.stmts.setCursor.run(sink, before);
     }
@@ -353,7 +385,7 @@ export class QueueStore {
     this.cursorsVersion = this.stmts.dataVersion.get() as number;
     for (const row of this.stmts.allCursors.all() as Array<{ sink: string; doneThrough: number }>) {
       const cursor = this.cursors.get(row.sink);
-      if (!cursor) this.cursors.set(row.sink, { doneThrough: row.doneThrough, done: new Set(), persisted: row.doneThrough });
+      if (!cursor) this.cursors.set(row.sink, { doneThrough: row.doneThrough, done: new Set(), persisted: row.doneThrough, persistedMs: Date.now() });
       else if (row.doneThrough > cursor.doneThrough) cursor.doneThrough = cursor.persisted = row.doneThrough;
     }
   }
@@ -405,7 +437,7 @@ export class QueueStore {
 
   /** Marks events delivered to one sink; reclaims events no sink still needs. Returns reclaimed counts. */
   ack(sink: string, seqs: readonly number[]): { events: number; bytes: number } {
-    const { events, bytes } = this.commit([], [[sink, seqs]], Date.now());
+    const { events, bytes } = this.commit([], [[sink, seqs]], Date.now(), true);
     return { events, bytes };
   }
 
@@ -730,7 +762,13 @@ export class QueueStore {
   close(): void {
     if (this.db.open) {
       if (!this.db.readonly) {
-        for (const [sink, cursor] of this.cursors) if (cursor.doneThrough !== cursor.persisted) this.persistCursor(sink, cursor);
+        // What write-behind holds goes to disk; if that fails (disk full), the next open deletes
+        // the done events and the sinks get the rest again.
+        try {
+          if (this.progressBehind()) this.settle(Date.now());
+        } catch {
+          for (const [sink, cursor] of this.cursors) if (cursor.doneThrough !== cursor.persisted) this.persistCursor(sink, cursor);
+        }
         this.stmts.setMeta.run('clean_shutdown', '1');
         this.db.pragma('wal_checkpoint(TRUNCATE)');
       }

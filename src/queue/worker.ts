@@ -5,7 +5,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { QueueStore, type QuarantineLimits } from './store.js';
 
-type Op = 'checkpoint' | 'commit' | 'append' | 'read' | 'ack' | 'deadLetter' | 'quarantine' | 'sweepQuarantine' | 'stats' | 'liveStats' | 'listDeadLetters' | 'replay' | 'purgeDeadLetters' | 'close';
+type Op = 'checkpoint' | 'commit' | 'settle' | 'append' | 'read' | 'ack' | 'deadLetter' | 'quarantine' | 'sweepQuarantine' | 'stats' | 'liveStats' | 'listDeadLetters' | 'replay' | 'purgeDeadLetters' | 'close';
 interface Request {
   id: number;
   op: Op;
@@ -24,7 +24,7 @@ try {
   process.exit(1);
 }
 
-const NOW_OPS = new Set<Op>(['commit', 'append', 'deadLetter', 'quarantine', 'sweepQuarantine', 'replay']);
+const NOW_OPS = new Set<Op>(['commit', 'settle', 'append', 'deadLetter', 'quarantine', 'sweepQuarantine', 'replay']);
 
 port.on('message', (request: Request) => {
   try {

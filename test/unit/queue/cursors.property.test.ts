@@ -7,7 +7,9 @@
 //   - nothing comes back without a restart: a finished event is not read again;
 //   - depth and bytes per sink (liveStats, the daemon's counters) equal what a read returns;
 //   - reclamation: the events table holds exactly the events some sink still needs, once cursors
-//     have caught up (at the end, after every sink finished everything).
+//     have caught up (at the end, after every sink finished everything);
+//   - write-behind: after settle() the files alone (another connection) lose nothing, and at the
+//     end they show nothing pending.
 import t from 'tap';
 import fc from 'fast-check';
 import Database from 'better-sqlite3';
@@ -23,6 +25,7 @@ type Op =
   | { op: 'ack'; sink: Sink; pick: number[] }
   | { op: 'dead'; sink: Sink; pick: number[] }
   | { op: 'later'; ms: number }
+  | { op: 'settle' }
   | { op: 'restart'; clean: boolean };
 
 const sinkSet = fc.subarray([...SINKS], { minLength: 0, maxLength: 3 });
@@ -31,6 +34,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 5, arbitrary: fc.record({ op: fc.constant('ack' as const), sink: fc.constantFrom(...SINKS), pick: fc.array(fc.nat(40), { maxLength: 10 }) }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('dead' as const), sink: fc.constantFrom(...SINKS), pick: fc.array(fc.nat(40), { maxLength: 3 }) }) },
   { weight: 2, arbitrary: fc.record({ op: fc.constant('later' as const), ms: fc.constantFrom(10, 600, 1500, 5000) }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant('settle' as const) }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('restart' as const), clean: fc.boolean() }) },
 );
 
@@ -81,6 +85,17 @@ t.test('sink cursors keep every pending event, drop finished ones, count right a
           } else if (op.op === 'later') {
             now += op.ms;
             store.commit([], [], now);
+          } else if (op.op === 'settle') {
+            store.settle(now);
+            const files = new QueueStore(dir, { readonly: true });
+            try {
+              for (const sink of SINKS) {
+                const onDisk = new Set(files.read(sink, 0, 1_000_000).map((e) => e.seq));
+                for (const seq of pending.get(sink)!) if (!onDisk.has(seq)) throw new Error(`${where}: sink ${sink}: seq ${seq} pending in the model, not on disk after settle`);
+              }
+            } finally {
+              files.close();
+            }
           } else {
             if (op.clean) store.close();
             else store.db.close();
@@ -104,6 +119,13 @@ t.test('sink cursors keep every pending event, drop finished ones, count right a
         }
         store.commit([], [], now + 10_000);
         check('end');
+        store.settle(now + 10_000);
+        const files = new QueueStore(dir, { readonly: true });
+        try {
+          for (const sink of SINKS) if (files.read(sink, 0, 1_000_000).length > 0) throw new Error(`end: sink ${sink} still has events on disk after settle`);
+        } finally {
+          files.close();
+        }
         const left = (store.db.prepare('SELECT COUNT(*) AS n FROM events').get() as { n: number }).n;
         const rows = (store.db.prepare('SELECT COUNT(*) AS n FROM pending').get() as { n: number }).n;
         if (left !== 0 || rows !== 0) throw new Error(`end: ${left} event(s) and ${rows} pending row(s) left after every sink finished`);
