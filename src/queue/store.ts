@@ -231,7 +231,7 @@ export class QueueStore {
         }
         const seq = Number(this.stmts.insertEvent.run(r.id, r.subject, size, nowMs, sinkList(r.sinks), r.body).lastInsertRowid);
         for (const sink of r.sinks) {
-          this.cursorOf(sink, seq - 1);
+          this.cursorOf(sink, seq - 1, nowMs);
           this.countPending(sink, 1, size);
         }
         if (live) {
@@ -298,7 +298,7 @@ export class QueueStore {
    * delivered), spilling an old event that blocks progress to a pending row; writes the cursors that
    * moved; deletes the events every cursor has passed. Bounded per commit (CURSOR_SCAN_ROWS).
    */
-  private advance(nowMs: number, idle: boolean): { events: number; bytes: number } {
+  private advance(nowMs: number, settle: boolean): { events: number; bytes: number } {
     const spillBefore = nowMs - SPILL_AFTER_MS;
     for (const [sink, cursor] of this.cursors) {
       let spilled = false;
@@ -329,10 +329,10 @@ export class QueueStore {
         chunk = CURSOR_SCAN_CHUNK;
       }
       for (const seq of cursor.done) if (seq <= cursor.doneThrough) cursor.done.delete(seq);
-      // Written when it moved far enough, or past a spilled event (whose pending row must never be
-      // beyond the cursor on disk), or when the queue is idle: one page less per commit under load.
+      // Written when it moved far enough or long enough ago, past a spilled event (whose pending row
+      // must never be beyond the cursor on disk), and at settle: one page less per commit otherwise.
       // A crash may lose the rest: those deliveries are made again (at least once).
-      if (cursor.doneThrough !== cursor.persisted && (spilled || idle || cursor.doneThrough - cursor.persisted >= WRITE_BEHIND_EVENTS || nowMs - cursor.persistedMs >= WRITE_BEHIND_MS)) this.persistCursor(sink, cursor, nowMs);
+      if (cursor.doneThrough !== cursor.persisted && (spilled || settle || cursor.doneThrough - cursor.persisted >= WRITE_BEHIND_EVENTS || nowMs - cursor.persistedMs >= WRITE_BEHIND_MS)) this.persistCursor(sink, cursor, nowMs);
     }
     const reclaimed = this.reclaimedNow;
     this.reclaimedNow = { events: 0, bytes: 0 };
@@ -340,7 +340,7 @@ export class QueueStore {
     for (const cursor of this.cursors.values()) lowest = Math.min(lowest, cursor.doneThrough);
     // Events are deleted in runs (WRITE_BEHIND_*): a page emptied at once is freed once, rather than
     // rewritten each commit as its rows go. settle() and the operators' commands delete what is done.
-    if (lowest !== Number.POSITIVE_INFINITY && lowest > this.reclaimedThrough && (idle || lowest - this.reclaimedThrough >= WRITE_BEHIND_EVENTS || nowMs - this.reclaimedMs >= WRITE_BEHIND_MS)) {
+    if (lowest !== Number.POSITIVE_INFINITY && lowest > this.reclaimedThrough && (settle || lowest - this.reclaimedThrough >= WRITE_BEHIND_EVENTS || nowMs - this.reclaimedMs >= WRITE_BEHIND_MS)) {
       const rows = this.stmts.anyException.get() === undefined ? this.stmts.reclaimAll.all(this.reclaimedThrough, lowest) : this.stmts.reclaimRange.all(this.reclaimedThrough, lowest, this.reclaimedThrough, lowest);
       for (const row of rows as Array<{ bytes: number }>) {
         reclaimed.events++;
@@ -364,17 +364,17 @@ export class QueueStore {
     return done.size > 0 || this.stmts.unroutedAfter.get(seq, seq + CURSOR_SCAN_CHUNK * 8, tag) !== undefined;
   }
 
-  private persistCursor(sink: string, cursor: SinkCursor, nowMs = Date.now()): void {
+  private persistCursor(sink: string, cursor: SinkCursor, nowMs: number): void {
     this.stmts.setCursor.run(sink, cursor.doneThrough);
     cursor.persisted = cursor.doneThrough;
     cursor.persistedMs = nowMs;
   }
 
   /** The sink's cursor; a sink seen for the first time starts right before its first event. */
-  private cursorOf(sink: string, before: number): SinkCursor {
+  private cursorOf(sink: string, before: number, nowMs: number): SinkCursor {
     let cursor = this.cursors.get(sink);
     if (!cursor) {
-      cursor = { doneThrough: before, done: new Set(), persisted: before, persistedMs: Date.now() };
+      cursor = { doneThrough: before, done: new Set(), persisted: before, persistedMs: nowMs };
       this.cursors.set(sink, cursor);
       this.stmts.setCursor.run(sink, before);
     }
@@ -385,7 +385,8 @@ export class QueueStore {
     this.cursorsVersion = this.stmts.dataVersion.get() as number;
     for (const row of this.stmts.allCursors.all() as Array<{ sink: string; doneThrough: number }>) {
       const cursor = this.cursors.get(row.sink);
-      if (!cursor) this.cursors.set(row.sink, { doneThrough: row.doneThrough, done: new Set(), persisted: row.doneThrough, persistedMs: Date.now() });
+      // persistedMs 0: a cursor that moves is written by the first commit after the open.
+      if (!cursor) this.cursors.set(row.sink, { doneThrough: row.doneThrough, done: new Set(), persisted: row.doneThrough, persistedMs: 0 });
       else if (row.doneThrough > cursor.doneThrough) cursor.doneThrough = cursor.persisted = row.doneThrough;
     }
   }
@@ -573,7 +574,7 @@ export class QueueStore {
         }
         const size = Buffer.byteLength(row.body);
         const seq = Number(this.stmts.insertEvent.run(row.eventId, row.subject ?? '', size, nowMs, sinkList([target]), row.body).lastInsertRowid);
-        this.cursorOf(target, seq - 1);
+        this.cursorOf(target, seq - 1, nowMs);
         this.db.prepare('DELETE FROM dead_letters WHERE dlq_id = ?').run(row.dlqId);
         this.countDead(row.kind, -1, -(row.bytes ?? size));
         this.countPending(target, 1, size);
@@ -608,7 +609,7 @@ export class QueueStore {
         if (!row) continue;
         if ('sink' in to) {
           const next = Number(this.stmts.insertEvent.run(row.id, row.subject, row.bytes, nowMs, sinkList([to.sink]), row.body).lastInsertRowid);
-          this.cursorOf(to.sink, next - 1);
+          this.cursorOf(to.sink, next - 1, nowMs);
           this.countPending(to.sink, 1, row.bytes);
           if (live) {
             live.events++;
@@ -628,7 +629,7 @@ export class QueueStore {
       // commit and keeps out-of-order progress in memory: the CLI process ends after this.
       cursor.doneThrough = end;
       for (const seq of cursor.done) if (seq <= end) cursor.done.delete(seq);
-      this.persistCursor(fromSink, cursor);
+      this.persistCursor(fromSink, cursor, nowMs);
       this.advance(nowMs, true);
     });
     return { moved, bytes };
@@ -767,7 +768,7 @@ export class QueueStore {
         try {
           if (this.progressBehind()) this.settle(Date.now());
         } catch {
-          for (const [sink, cursor] of this.cursors) if (cursor.doneThrough !== cursor.persisted) this.persistCursor(sink, cursor);
+          for (const [sink, cursor] of this.cursors) if (cursor.doneThrough !== cursor.persisted) this.persistCursor(sink, cursor, Date.now());
         }
         this.stmts.setMeta.run('clean_shutdown', '1');
         this.db.pragma('wal_checkpoint(TRUNCATE)');

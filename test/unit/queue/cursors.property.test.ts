@@ -206,3 +206,33 @@ t.test('a sink that receives a share of the events and is down does not hold bac
   t.same(store.liveStats().sinks.map((s) => [s.sink, s.depth]), [['webhook', 20]], 'and counted for it');
   t.equal(store.read('webhook', 0, 100).length, 20, 'and read for it');
 });
+
+t.test('write-behind leaves nothing behind: a restart, clean or not, still deletes every delivered event', async (t) => {
+  // Two sinks, so that a cursor is written (it moved 256 events) while the deletion waits for the
+  // other one. Before, the next open took the lowest cursor on disk as "deleted through": the
+  // delivered events below it stayed in the file, and in the queue's counts, for good.
+  for (const clean of [true, false]) {
+    const dir = tempDir('im-bridge-cursors-behind-');
+    let store = new QueueStore(dir, { checkIntegrity: 'never' });
+    const t0 = 1_767_225_600_000;
+    const one = [{ id: 'x-1', subject: 'group/x', body: '{}', sinks: ['a', 'b'] }];
+    // A first event, delivered everywhere and deleted: the write-behind clock starts at t0.
+    const [first] = store.commit(one, [], t0).seqs;
+    store.commit([], [['a', [first!]], ['b', [first!]]], t0);
+    t.equal(store.stats().events, 0);
+    const records = Array.from({ length: 300 }, (_, n) => ({ id: `id-${n}`, subject: `group/g${n % 5}`, body: JSON.stringify({ n }), sinks: ['a', 'b'] }));
+    const seqs = store.commit(records, [], t0).seqs;
+    store.commit(one, [['a', seqs]], t0 + 1);
+    store.commit(one, [['b', seqs.slice(0, 200)]], t0 + 2);
+    t.equal(store.stats().events, 302, `${clean ? 'clean' : 'crash'}: nothing deleted yet (write-behind)`);
+    if (clean) store.close();
+    else store.db.close();
+    store = new QueueStore(dir, { checkIntegrity: 'never' });
+    // A crash forgets b's progress (its cursor was not written yet): b gets all 302 again.
+    t.equal(store.read('b', 0, 1000).length, clean ? 102 : 302, 'b reads what it has not finished, as far as the files know');
+    store.commit([], [], t0 + 10_000);
+    const left = store.stats().events;
+    t.equal(left, store.read('b', 0, 1000).length, `${clean ? 'clean' : 'crash'}: only the events b still needs are kept (${left})`);
+    store.close();
+  }
+});
