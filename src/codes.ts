@@ -65,7 +65,7 @@ const ANSWERS: Record<RejectCode, CodeInfo> = {
   PAYLOAD_TOO_LARGE: answer('PAYLOAD_TOO_LARGE', 'The body is over listen.body_limit_bytes.', 'Raise listen.body_limit_bytes if such bodies are legitimate.'),
   LENGTH_REQUIRED: answer('LENGTH_REQUIRED', 'A chunked body without Content-Length.'),
   CONTENT_LENGTH_INVALID: answer('CONTENT_LENGTH_INVALID', 'Conflicting or malformed Content-Length headers.'),
-  REQUEST_TIMEOUT: answer('REQUEST_TIMEOUT', 'The body did not arrive within listen.body_timeout_ms (slow upload), or no byte of it came for 6 s (stalled upload).'),
+  REQUEST_TIMEOUT: answer('REQUEST_TIMEOUT', 'The body did not arrive within listen.body_timeout_ms (slow upload), or no byte of it came for 5 s (stalled upload).'),
   APP_MISSING: answer('APP_MISSING', 'No SdkAppid in the query string.'),
   APP_UNKNOWN: answer('APP_UNKNOWN', 'The SdkAppid is not one of apps[].', 'Add the app to apps[] (or IM_SDK_APP_ID) if it is yours; the log line names the SdkAppid.'),
   IP_NOT_ALLOWED: answer('IP_NOT_ALLOWED', 'The client address is not in apps[].allow_ips.', 'Check apps[].allow_ips and listen.trusted_proxies; the log line names the address.'),

@@ -14,7 +14,7 @@ export const ListenSchema = Type.Object(
     port: Type.Integer({ minimum: 0, maximum: 65535, default: 8080 }),
     path: Type.String({ pattern: '^/', default: '/im/callback', description: 'Callback URL path set in the IM console.' }),
     body_limit_bytes: Type.Integer({ minimum: 1024, default: 4 * 1024 * 1024 }),
-    body_timeout_ms: Type.Integer({ minimum: 1000, default: 8000, description: 'A body not fully received in this time gets 408 (slow clients). A body with no new byte for 6 s gets 408 sooner (stalled clients), before the HTTP layer drops the idle connection.' }),
+    body_timeout_ms: Type.Integer({ minimum: 1000, default: 8000, description: 'A body not fully received in this time gets 408 (slow clients). A body with no new byte for 5 s gets 408 sooner (stalled clients), before the HTTP layer drops the idle connection.' }),
     threads: Type.Optional(
       Type.Integer({
         minimum: 1,
