@@ -415,9 +415,7 @@ export class DurableQueue {
         }
       },
       (error: Error & { code?: string }) => {
-        this.lastWriteError = `queue write failed: ${error.code ?? ''} ${error.message}`.trim();
-        if (error.code === 'SQLITE_FULL') this.call('checkpoint').catch(() => undefined);
-        const refusal = new QueueUnavailableError(error.code === 'SQLITE_FULL' ? 'QUEUE_DISK_FULL' : 'QUEUE_WRITE_FAILED', this.lastWriteError);
+        const refusal = new QueueUnavailableError(error.code === 'SQLITE_FULL' ? 'QUEUE_DISK_FULL' : 'QUEUE_WRITE_FAILED', this.writeFailed(error));
         for (const p of taken) p.reject(refusal);
         for (const a of acks) a.reject(refusal);
         this.afterCommit();
@@ -444,12 +442,25 @@ export class DurableQueue {
           const { events, bytes } = result as { events: number; bytes: number };
           this.events -= events;
           this.bytes -= bytes;
+          this.lastWriteError = undefined;
         },
-        // Nothing is lost: the progress stays in memory and goes with the next commit or settle.
-        () => undefined,
+        (error: Error & { code?: string }) => {
+          // Nothing is lost: the progress stays in memory and is written by the next commit (which
+          // arms this again) or at close. Like a failed commit, it makes the queue unready and
+          // shows in /readyz; on a full disk the worker checkpoints to give space back.
+          this.writeFailed(error);
+        },
       );
     }, SETTLE_AFTER_MS);
     this.settleTimer.unref();
+  }
+
+  /** A transaction failed: the queue is unready until one succeeds; a full disk gets a checkpoint. */
+  private writeFailed(error: Error & { code?: string }): string {
+    const reason = `queue write failed: ${error.code ?? ''} ${error.message}`.trim();
+    this.lastWriteError = reason;
+    if (error.code === 'SQLITE_FULL') this.call('checkpoint').catch(() => undefined);
+    return reason;
   }
 
   private afterCommit(): void {
