@@ -237,6 +237,14 @@ export function readEvents(file: string): Array<Record<string, any>> {
 }
 
 /** Polls until `ok(probe())`. The default timeout is generous on purpose: CI machines can be busy. */
+/**
+ * Resolves once Date.now() reaches `epochMs`. One setTimeout is not enough: timers count from the
+ * event loop's cached time, so on a busy machine they fire a few ms early by Date.now().
+ */
+export async function sleepUntil(epochMs: number): Promise<void> {
+  for (let left = epochMs - Date.now(); left > 0; left = epochMs - Date.now()) await new Promise((r) => setTimeout(r, left + 1));
+}
+
 export async function waitFor<T>(probe: () => T | Promise<T>, ok: (value: T) => boolean, timeoutMs = 60_000, intervalMs = 100): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let value = await probe();

@@ -9,7 +9,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import t from 'tap';
-import { daemonYaml, groupMessage, postMany, startDaemon, waitFor } from '../../helpers/daemon.js';
+import { daemonYaml, groupMessage, postMany, sleepUntil, startDaemon, waitFor } from '../../helpers/daemon.js';
 import { elasticsearchUrl, requireService, serviceControl, uniqueName } from '../../helpers/services.js';
 
 const ES = elasticsearchUrl();
@@ -85,7 +85,7 @@ t.test('Elasticsearch down for 30 s: every event indexed after it returns', asyn
   const late = await postMany(daemon.url, messages(tag, 5000, 1000), 16);
   t.equal(late.filter((s) => s === 200).length, 1000);
   await daemon.waitForLog('SINK_WRITE_RETRY', 60_000);
-  await new Promise((r) => setTimeout(r, Math.max(0, 30_000 - (Date.now() - downAt))));
+  await sleepUntil(downAt + 30_000);
   t.ok(Date.now() - downAt >= 30_000, 'down for 30 s');
   await serviceControl('elasticsearch', 'start');
   stopped = false;

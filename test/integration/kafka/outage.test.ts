@@ -6,7 +6,7 @@
  */
 import t from 'tap';
 import { Kafka, logLevel } from 'kafkajs';
-import { groupMessage, postCallback, startDaemon, waitFor } from '../../helpers/daemon.js';
+import { groupMessage, postCallback, sleepUntil, startDaemon, waitFor } from '../../helpers/daemon.js';
 import { kafkaBrokers, requireService, serviceControl, uniqueName } from '../../helpers/services.js';
 
 const COMMAND = 'Group.CallbackAfterSendMsg';
@@ -81,7 +81,7 @@ routes:
   await serviceControl('kafka', 'stop');
   kafkaStopped = true;
   const ackedWhenStopped = acked.length;
-  await new Promise((r) => setTimeout(r, Math.max(0, 30_000 - (Date.now() - stoppedAt))));
+  await sleepUntil(stoppedAt + 30_000);
   const ackedDuringOutage = acked.length - ackedWhenStopped;
   await serviceControl('kafka', 'start');
   kafkaStopped = false;

@@ -9,7 +9,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import t from 'tap';
 import { connect, type JsMsg, type NatsConnection } from 'nats';
-import { daemonYaml, groupMessage, postCallback, startDaemon, waitFor, type Daemon } from '../../helpers/daemon.js';
+import { daemonYaml, groupMessage, postCallback, sleepUntil, startDaemon, waitFor, type Daemon } from '../../helpers/daemon.js';
 import { QueueStore } from '../../../src/queue/store.js';
 import { natsUrl, requireService, serviceControl, uniqueName } from '../../helpers/services.js';
 
@@ -179,7 +179,7 @@ t.test('nats sink through the daemon', async (t) => {
       t.equal(backlog, 40 * GROUPS, 'the backlog waits in the on-disk queue');
       const ready = await fetch(`${daemon.url}/readyz`);
       t.comment(`readyz while NATS is down: ${ready.status}`);
-      await new Promise((r) => setTimeout(r, Math.max(0, 30_000 - (Date.now() - downAt))));
+      await sleepUntil(downAt + 30_000);
       t.equal(pendingOnDisk(daemon.dir), 40 * GROUPS, 'still all on disk after 30 s, nothing lost or dead-lettered');
       t.equal(deadLetters(daemon.dir), 0);
       await serviceControl('nats', 'start');
