@@ -88,6 +88,70 @@ t.test('batches written concurrently never interleave, and keep their order', as
   );
 });
 
+/** FileHandle's prototype, to count (or fail, once) the sink's real datasync calls. */
+async function fileHandlePrototype(dir: string): Promise<{ datasync(): Promise<void> }> {
+  const probe = await fs.promises.open(path.join(dir, 'probe'), 'w');
+  await probe.close();
+  return Object.getPrototypeOf(probe) as { datasync(): Promise<void> };
+}
+
+t.test('batches that arrive during a write share the next write and its one fdatasync', async (t) => {
+  const dir = tmp(t);
+  const file = path.join(dir, 'events.ndjson');
+  const sink = await makeSink(t, { path: file });
+  const proto = await fileHandlePrototype(dir);
+  const original = proto.datasync;
+  let syncs = 0;
+  proto.datasync = function (this: unknown) {
+    syncs++;
+    return original.call(this);
+  };
+  t.teardown(() => {
+    proto.datasync = original;
+  });
+  const signal = new AbortController().signal;
+  const batches = Array.from({ length: 20 }, (_, b) => Array.from({ length: 5 }, (_, i) => event(b * 5 + i, `group ${b}/${i}`)));
+  await Promise.all(batches.map((batch) => sink.writeBatch(batch, signal)));
+  t.equal(syncs, 2, 'the first batch is written at once, the 19 that arrived meanwhile in one more write');
+  t.same(lines(file).map((l) => (JSON.parse(l) as CanonicalEvent).id), batches.flat().map((e) => e.id), 'every event once, in order');
+  await sink.writeBatch([event(1000, 'alone')], signal);
+  t.equal(syncs, 3, 'a batch on an idle sink is written at once, alone');
+});
+
+t.test('a failed fdatasync fails every batch that shared it (retriable, with the code); the next write succeeds', async (t) => {
+  const dir = tmp(t);
+  const file = path.join(dir, 'events.ndjson');
+  const sink = await makeSink(t, { path: file });
+  const proto = await fileHandlePrototype(dir);
+  const original = proto.datasync;
+  let calls = 0;
+  proto.datasync = function (this: unknown) {
+    // The second fdatasync: that of the write that takes the two batches sent during the first.
+    if (++calls === 2) {
+      return Promise.reject(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' }));
+    }
+    return original.call(this);
+  };
+  t.teardown(() => {
+    proto.datasync = original;
+  });
+  const signal = new AbortController().signal;
+  const first = sink.writeBatch([event(1, 'first')], signal);
+  const shared = [sink.writeBatch([event(2, 'second')], signal), sink.writeBatch([event(3, 'third')], signal)];
+  await first;
+  const outcomes = await Promise.allSettled(shared);
+  for (const outcome of outcomes) {
+    t.equal(outcome.status, 'rejected', 'a batch of the failed write is not reported delivered');
+    const error = (outcome as PromiseRejectedResult).reason as Error & { code?: string; retriable?: boolean };
+    t.equal(error.code, 'FILE_EIO');
+    t.match(error.message, /EIO/);
+  }
+  await sink.writeBatch([event(4, 'after')], signal);
+  const ids = lines(file).map((l) => (JSON.parse(l) as CanonicalEvent).id);
+  t.equal(ids[0], 'evt-1');
+  t.equal(ids[ids.length - 1], 'evt-4', 'the sink writes again after a failure, on a fresh handle');
+});
+
 t.test('rotates by size: events.ndjson → .1 → .2, oldest beyond max_files deleted, nothing lost in between', async (t) => {
   const dir = tmp(t);
   const file = path.join(dir, 'events.ndjson');
