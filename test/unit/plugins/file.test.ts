@@ -1,6 +1,7 @@
 /**
  * file sink driven directly (no daemon) on a real directory: exact NDJSON bytes (non-ASCII,
- * emoji, batches larger than the reused encode buffer), serialized concurrent batches, rotation,
+ * emoji, batches larger than the reused encode buffer), serialized concurrent batches, batches that
+ * share a write and its fdatasync (and its failure), rotation,
  * a torn last line left by a crash, and the conformance kit with its default hostile event.
  */
 import fs from 'node:fs';
@@ -10,7 +11,7 @@ import { Ajv } from 'ajv';
 import { pino } from 'pino';
 import t from 'tap';
 import plugin from '../../../plugins/file/index.js';
-import type { CanonicalEvent, Sink } from '../../../src/sink/api.js';
+import { RetriableError, type CanonicalEvent, type Sink } from '../../../src/sink/api.js';
 import { formatConformanceReport, runSinkConformance } from '../../../src/sink/conformance.js';
 import { groupEvent } from '../../helpers/events.js';
 
@@ -88,26 +89,32 @@ t.test('batches written concurrently never interleave, and keep their order', as
   );
 });
 
-/** FileHandle's prototype, to count (or fail, once) the sink's real datasync calls. */
-async function fileHandlePrototype(dir: string): Promise<{ datasync(): Promise<void> }> {
+/**
+ * Replaces FileHandle's datasync for the test (to count, or fail, the sink's real calls): `wrap` gets
+ * the original and the call's number (1, 2, …).
+ */
+async function patchDatasync(t: { teardown(fn: () => unknown): void }, dir: string, wrap: (original: () => Promise<void>, call: number) => Promise<void>): Promise<void> {
   const probe = await fs.promises.open(path.join(dir, 'probe'), 'w');
   await probe.close();
-  return Object.getPrototypeOf(probe) as { datasync(): Promise<void> };
+  const proto = Object.getPrototypeOf(probe) as { datasync(): Promise<void> };
+  const original = proto.datasync;
+  let calls = 0;
+  proto.datasync = function (this: unknown) {
+    return wrap(() => original.call(this), ++calls);
+  };
+  t.teardown(() => {
+    proto.datasync = original;
+  });
 }
 
 t.test('batches that arrive during a write share the next write and its one fdatasync', async (t) => {
   const dir = tmp(t);
   const file = path.join(dir, 'events.ndjson');
   const sink = await makeSink(t, { path: file });
-  const proto = await fileHandlePrototype(dir);
-  const original = proto.datasync;
   let syncs = 0;
-  proto.datasync = function (this: unknown) {
-    syncs++;
-    return original.call(this);
-  };
-  t.teardown(() => {
-    proto.datasync = original;
+  await patchDatasync(t, dir, (original, call) => {
+    syncs = call;
+    return original();
   });
   const signal = new AbortController().signal;
   const batches = Array.from({ length: 20 }, (_, b) => Array.from({ length: 5 }, (_, i) => event(b * 5 + i, `group ${b}/${i}`)));
@@ -122,19 +129,10 @@ t.test('a failed fdatasync fails every batch that shared it (retriable, with the
   const dir = tmp(t);
   const file = path.join(dir, 'events.ndjson');
   const sink = await makeSink(t, { path: file });
-  const proto = await fileHandlePrototype(dir);
-  const original = proto.datasync;
-  let calls = 0;
-  proto.datasync = function (this: unknown) {
-    // The second fdatasync: that of the write that takes the two batches sent during the first.
-    if (++calls === 2) {
-      return Promise.reject(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' }));
-    }
-    return original.call(this);
-  };
-  t.teardown(() => {
-    proto.datasync = original;
-  });
+  // The second fdatasync: that of the write that takes the two batches sent during the first.
+  await patchDatasync(t, dir, (original, call) =>
+    call === 2 ? Promise.reject(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' })) : original(),
+  );
   const signal = new AbortController().signal;
   const first = sink.writeBatch([event(1, 'first')], signal);
   const shared = [sink.writeBatch([event(2, 'second')], signal), sink.writeBatch([event(3, 'third')], signal)];
@@ -142,7 +140,8 @@ t.test('a failed fdatasync fails every batch that shared it (retriable, with the
   const outcomes = await Promise.allSettled(shared);
   for (const outcome of outcomes) {
     t.equal(outcome.status, 'rejected', 'a batch of the failed write is not reported delivered');
-    const error = (outcome as PromiseRejectedResult).reason as Error & { code?: string; retriable?: boolean };
+    const error = (outcome as PromiseRejectedResult).reason as Error & { code?: string };
+    t.ok(error instanceof RetriableError, 'retriable: the host tries the batch again');
     t.equal(error.code, 'FILE_EIO');
     t.match(error.message, /EIO/);
   }
