@@ -83,7 +83,8 @@ export class GapMonitor {
   private readonly rangesDirty = new Set<SeqState>();
   /** Evicted from memory, not yet written. */
   private readonly evicted = new Map<string, SeqState>();
-  private readonly forgotten = new Set<string>();
+  /** Destroyed groups (key prefix → app, group) whose rows the next flush deletes; gaps.db is stale for them until then. */
+  private readonly destroyed = new Map<string, readonly [string, string]>();
   /** States with ranges still within grace. */
   private readonly pending = new Set<SeqState>();
   private readonly limits: TrackerLimits;
@@ -147,7 +148,7 @@ export class GapMonitor {
       this.states.delete(key);
       this.states.set(key, state);
     } else {
-      state = this.evicted.get(key) ?? this.store.get(key);
+      state = this.fromStore(key);
       if (state === undefined) {
         state = newState(event.imsdkappid, groupId, conversation.topicId ?? '', seq, nowMs, conversation.groupType);
         this.stored++;
@@ -170,7 +171,7 @@ export class GapMonitor {
     const key = stateKey(sdkAppId, groupId, topicId);
     let state = this.states.get(key);
     if (state === undefined) {
-      state = this.evicted.get(key) ?? this.store.get(key);
+      state = this.fromStore(key);
       if (state === undefined) return 0;
       this.evicted.delete(key);
       this.admit(state);
@@ -225,20 +226,20 @@ export class GapMonitor {
     this.store.close();
   }
 
-  /** Writes changed ranges, evictions and forgotten groups, and up to `plainRows` states that only advanced. */
+  /** Writes destroyed groups, changed ranges, evictions, and up to `plainRows` states that only advanced. */
   private flush(plainRows: number): void {
-    if (this.closed || (this.rangesDirty.size === 0 && this.evicted.size === 0 && this.forgotten.size === 0 && (this.dirty.size === 0 || plainRows === 0))) return;
+    if (this.closed || (this.rangesDirty.size === 0 && this.evicted.size === 0 && this.destroyed.size === 0 && (this.dirty.size === 0 || plainRows === 0))) return;
     const batch = new Set<SeqState>([...this.rangesDirty, ...this.evicted.values()]);
     for (const state of this.dirty) {
       if (batch.size - this.rangesDirty.size - this.evicted.size >= plainRows) break;
       batch.add(state);
     }
     try {
-      this.store.write(batch, this.forgotten);
+      this.store.write(batch, this.destroyed.values());
       for (const state of batch) this.dirty.delete(state);
       this.rangesDirty.clear();
       this.evicted.clear();
-      this.forgotten.clear();
+      this.destroyed.clear();
     } catch (error) {
       // Kept in memory and written at the next tick; the events themselves are not affected.
       this.options.logger.warn({ code: 'GAPS_STORE_WRITE_FAILED', err: (error as Error).message, file: this.store.file }, 'cannot write the gap state; retrying at the next flush');
@@ -328,32 +329,47 @@ export class GapMonitor {
     }, `group ${state.groupId}${state.topicId ? ` topic ${state.topicId}` : ''}: no callback for MsgSeq ${range.from === range.to ? range.from : `${range.from}-${range.to}`} (${rangeSize(range)} message(s)) within ${this.config.grace_ms} ms`);
   }
 
-  /** Group.CallbackAfterGroupDestroyed: its history is gone, its gaps cannot be repaired. */
+  /**
+   * Group.CallbackAfterGroupDestroyed: its history is gone, its gaps cannot be repaired. Its
+   * conversations leave memory now and gaps.db with the next flush (one transaction per flush
+   * interval, like every write: a burst of destroyed groups used to cost three transactions and a
+   * count of the whole table each, on the thread that answers callbacks).
+   */
   private forgetGroup(event: CanonicalEvent): void {
+    const sdkAppId = event.imsdkappid;
     const groupId = event.data.conversation.groupId;
     if (groupId === undefined) return;
-    this.flush(0);
-    const prefix = stateKey(event.imsdkappid, groupId, '');
-    let dropped = 0;
-    for (const state of this.store.open({ sdkAppId: event.imsdkappid, groupId })) {
+    const prefix = stateKey(sdkAppId, groupId, '');
+    // Memory holds the newest state of a conversation; gaps.db the others (unless a destruction
+    // of the same group is still to be written: then it holds nothing of this group any more).
+    const dropped = new Map<string, SeqState>();
+    for (const [key, state] of this.states) if (key.startsWith(prefix)) dropped.set(key, state);
+    for (const [key, state] of this.evicted) if (key.startsWith(prefix)) dropped.set(key, state);
+    if (!this.destroyed.has(prefix)) for (const state of this.store.group(sdkAppId, groupId)) if (!dropped.has(state.key)) dropped.set(state.key, state);
+    let missing = 0;
+    for (const [key, state] of dropped) {
       const t = confirmedTotals(state);
       this.openGaps -= t.gaps;
       this.missing -= t.missing;
-      dropped += t.missing;
-    }
-    for (const key of [...this.states.keys()]) {
-      if (!key.startsWith(prefix)) continue;
-      const state = this.states.get(key)!;
+      missing += t.missing;
       this.states.delete(key);
+      this.evicted.delete(key);
       this.pending.delete(state);
       this.dirty.delete(state);
       this.rangesDirty.delete(state);
-      this.forgotten.add(key);
     }
-    this.store.forgetGroup(event.imsdkappid, groupId);
-    this.stored = this.store.totals().conversations;
-    if (dropped > 0) this.options.metrics.groupSeqGapsClosed.inc({ how: 'destroyed' }, dropped);
-    this.flush(0);
+    // Each was counted once: read from gaps.db, or new (not written yet).
+    this.stored -= dropped.size;
+    this.destroyed.set(prefix, [sdkAppId, groupId]);
+    if (missing > 0) this.options.metrics.groupSeqGapsClosed.inc({ how: 'destroyed' }, missing);
+    this.publish();
+  }
+
+  /** A conversation that is not in memory: evicted and not written yet, or in gaps.db. */
+  private fromStore(key: string): SeqState | undefined {
+    const evicted = this.evicted.get(key);
+    if (evicted !== undefined) return evicted;
+    return this.destroyed.has(key.slice(0, key.lastIndexOf('\u0000') + 1)) ? undefined : this.store.get(key);
   }
 
   private logLimited(level: 'info' | 'warn', fields: Record<string, unknown>, message: string): void {

@@ -2,7 +2,7 @@
  * gaps.db: the gap tracker's state, one row per conversation (app, group, topic), in the queue
  * directory next to the queue's own database. A separate file because the queue's database is
  * written by its worker thread; this one is written by the main thread in batches (one transaction
- * per flush interval), never per request. synchronous=NORMAL: the state is advisory (a crash loses
+ * per flush interval), never per request: a destroyed group's rows go with the next batch too. synchronous=NORMAL: the state is advisory (a crash loses
  * at most the last flush interval, see README "When callbacks are lost"), the events are not in it.
  */
 import fs from 'node:fs';
@@ -37,6 +37,8 @@ export class GapStore {
   private readonly remove: Database.Statement;
   private readonly byKey: Database.Statement;
   private readonly inGroup: Database.Statement;
+  private readonly allInGroup: Database.Statement;
+  private readonly removeGroup: Database.Statement;
 
   private constructor(db: Database.Database, readonly file: string) {
     this.db = db;
@@ -49,6 +51,9 @@ export class GapStore {
     this.remove = db.prepare('DELETE FROM group_seq WHERE key = ?');
     this.byKey = db.prepare('SELECT * FROM group_seq WHERE key = ?');
     this.inGroup = db.prepare("SELECT * FROM group_seq WHERE key >= ? AND key < ? AND ranges <> '[]' ORDER BY key");
+    // A group's conversations are a range of the primary key (app NUL group NUL topic): no scan.
+    this.allInGroup = db.prepare('SELECT * FROM group_seq WHERE key >= ? AND key < ?');
+    this.removeGroup = db.prepare('DELETE FROM group_seq WHERE key >= ? AND key < ?');
   }
 
   /** Opens (creating) dir/gaps.db for the daemon. */
@@ -73,9 +78,13 @@ export class GapStore {
     return new GapStore(new Database(file, { readonly: true, fileMustExist: true }), file);
   }
 
-  /** One transaction for a batch of changed states (and forgotten keys). */
-  write(states: Iterable<SeqState>, forgotten: Iterable<string> = []): void {
+  /**
+   * One transaction for a batch: the destroyed groups' rows go first, then the changed states (a
+   * group re-created under the same id after its destruction keeps its new state).
+   */
+  write(states: Iterable<SeqState>, destroyedGroups: Iterable<readonly [sdkAppId: string, groupId: string]> = []): void {
     this.db.transaction(() => {
+      for (const [sdkAppId, groupId] of destroyedGroups) this.removeGroup.run(...groupKeyRange(sdkAppId, groupId));
       for (const s of states) {
         let gaps = 0;
         let missing = 0;
@@ -86,13 +95,12 @@ export class GapStore {
         }
         this.upsert.run({ key: s.key, sdkAppId: s.sdkAppId, groupId: s.groupId, topicId: s.topicId, groupType: s.groupType, base: s.base, high: s.high, max: s.max, ranges: JSON.stringify(s.ranges), gaps, missing, updatedMs: s.updatedMs });
       }
-      for (const key of forgotten) this.remove.run(key);
     })();
   }
 
-  /** Every conversation of a group (its own sequence and its topics'). */
-  forgetGroup(sdkAppId: string, groupId: string): void {
-    this.db.prepare('DELETE FROM group_seq WHERE sdk_app_id = ? AND group_id = ?').run(sdkAppId, groupId);
+  /** Every conversation of a group (its own sequence and its topics'), as stored. */
+  group(sdkAppId: string, groupId: string): SeqState[] {
+    return (this.allInGroup.all(...groupKeyRange(sdkAppId, groupId)) as Row[]).map(toState);
   }
 
   get(key: string): SeqState | undefined {
@@ -109,12 +117,12 @@ export class GapStore {
   /**
    * States with open (pending or confirmed) ranges, filtered by group id and detection time. With
    * `sdkAppId` and `groupId` only that group's rows are read (a key range of the primary key: the
-   * key is app NUL group NUL topic), not the whole table: a group's destruction runs this per event.
+   * key is app NUL group NUL topic), not the whole table.
    */
   open(filter: { sdkAppId?: string; groupId?: string; sinceMs?: number } = {}): SeqState[] {
     const rows = (
       filter.sdkAppId !== undefined && filter.groupId !== undefined
-        ? this.inGroup.all(stateKey(filter.sdkAppId, filter.groupId, ''), filter.sdkAppId + '\u0000' + filter.groupId + '\u0001')
+        ? this.inGroup.all(...groupKeyRange(filter.sdkAppId, filter.groupId))
         : this.db.prepare("SELECT * FROM group_seq WHERE ranges <> '[]' ORDER BY sdk_app_id, group_id, topic_id").all()
     ) as Row[];
     const out: SeqState[] = [];
@@ -135,6 +143,11 @@ export class GapStore {
   close(): void {
     this.db.close();
   }
+}
+
+/** [first, after last) of the keys of a group's conversations: app NUL group NUL topic. */
+function groupKeyRange(sdkAppId: string, groupId: string): [string, string] {
+  return [stateKey(sdkAppId, groupId, ''), sdkAppId + '\u0000' + groupId + '\u0001'];
 }
 
 function toState(row: Row): SeqState {

@@ -39,22 +39,28 @@ export function secondsToMs(value: unknown): number | undefined {
  * otherwise.
  */
 export function formatRfc3339(ms: number): string {
-  // Events of a burst share their second (MsgTime, the receive time): the date and time of day are
-  // formatted once per second, the milliseconds appended (toISOString per event was 1 % of ingest).
   if (!Number.isInteger(ms) || ms < 0) {
     const iso = new Date(ms).toISOString();
     return iso.endsWith('.000Z') ? iso.slice(0, -5) + 'Z' : iso;
   }
-  const second = Math.floor(ms / 1000);
-  if (second !== lastSecond) {
-    // toISOString always ends with ".sssZ"
-    lastSecondPrefix = new Date(second * 1000).toISOString().slice(0, -5);
-    lastSecond = second;
+  // The date is formatted once per UTC day, the time of day by arithmetic: events of one day share
+  // the prefix even when each has its own second (MsgTime of a backlog, a mix of conversations),
+  // where a cache of one second missed on every event (toISOString was 1.8 % of ingest).
+  const day = Math.floor(ms / DAY_MS);
+  if (day !== lastDay) {
+    lastDayPrefix = new Date(day * DAY_MS).toISOString().slice(0, 11);
+    lastDay = day;
   }
-  const millis = ms - second * 1000;
-  if (millis === 0) return lastSecondPrefix + 'Z';
-  return lastSecondPrefix + (millis < 10 ? '.00' : millis < 100 ? '.0' : '.') + millis + 'Z';
+  const ofDay = ms - day * DAY_MS;
+  const seconds = Math.floor(ofDay / 1000);
+  const millis = ofDay - seconds * 1000;
+  const time = TWO_DIGITS[Math.floor(seconds / 3600)]! + ':' + TWO_DIGITS[Math.floor(seconds / 60) % 60]! + ':' + TWO_DIGITS[seconds % 60]!;
+  if (millis === 0) return lastDayPrefix + time + 'Z';
+  return lastDayPrefix + time + (millis < 10 ? '.00' : millis < 100 ? '.0' : '.') + millis + 'Z';
 }
 
-let lastSecond = Number.NaN;
-let lastSecondPrefix = '';
+const DAY_MS = 86_400_000;
+const TWO_DIGITS = Array.from({ length: 60 }, (_, i) => String(i).padStart(2, '0'));
+let lastDay = Number.NaN;
+/** `YYYY-MM-DDT` of lastDay. */
+let lastDayPrefix = '';

@@ -1,8 +1,10 @@
 // Issue 25: the gap monitor (src/gaps/index.ts) over real events (normalize) and a real gaps.db.
+import path from 'node:path';
 import { Writable } from 'node:stream';
+import Database from 'better-sqlite3';
 import pino from 'pino';
 import t from 'tap';
-import { GapMonitor, GapStore, gapsConfig } from '../../../src/gaps/index.js';
+import { GAPS_DB_FILE, GapMonitor, GapStore, gapsConfig } from '../../../src/gaps/index.js';
 import { normalize } from '../../../src/normalize/index.js';
 import { Metrics } from '../../../src/telemetry/metrics.js';
 import { groupMessage, tempDir } from '../../helpers/daemon.js';
@@ -195,6 +197,41 @@ t.test('the LRU bound: evicted conversations stay in gaps.db and are read back',
   monitor.observe(event(groupMessage('a', 5)));
   t.same(monitor.openRanges().map((s) => [s.groupId, s.ranges.map((r) => [r.from, r.to])]), [['a', [[3, 3]]]], 'state read back from gaps.db');
   t.equal(monitor.report().missing, 1);
+  monitor.close();
+});
+
+t.test('a destroyed group leaves gaps.db with the next flush, not per event; re-created under its id, it starts afresh', async (t) => {
+  const dir = tempDir();
+  let now = 0;
+  const metrics = new Metrics({ processMetrics: false });
+  const monitor = GapMonitor.open({ dir, config: { ...config, max_groups: 3 }, metrics, logger: capture().logger, now: () => now });
+  const topic = (id: string, seq: number) => event({ ...groupMessage('doomed', seq), Type: 'Community', TopicId: id });
+  // Two topics with a confirmed gap each, then pushed out of memory (max_groups 3) into gaps.db.
+  for (const [id, seq] of [['t1', 1], ['t1', 3], ['t2', 1], ['t2', 5]] as const) monitor.observe(topic(id, seq));
+  now += 2000;
+  monitor.tick();
+  t.same([monitor.report().openGaps, monitor.report().missing], [2, 4]);
+  for (const g of ['a', 'b', 'c']) monitor.observe(event(groupMessage(g, 1)));
+  monitor.tick();
+  const reader = new Database(path.join(dir, GAPS_DB_FILE), { readonly: true });
+  const version = () => reader.pragma('data_version', { simple: true });
+  const before = version();
+  const destroyed = { CallbackCommand: 'Group.CallbackAfterGroupDestroyed', GroupId: 'doomed', Type: 'Community', Owner_Account: 'o', Name: 'n', MemberList: [], EventTime: 1 };
+  for (let i = 0; i < 50; i++) monitor.observe(event(destroyed));
+  t.equal(version(), before, '50 destructions wrote nothing on the calling thread');
+  t.same([monitor.report().openGaps, monitor.report().missing, monitor.report().stored], [0, 0, 3], 'its gaps and conversations are gone at once');
+  // Re-created before the flush: gaps.db still has the old rows, they must not come back.
+  monitor.observe(topic('t1', 10));
+  monitor.observe(topic('t1', 11));
+  now += 2000;
+  monitor.tick();
+  t.not(version(), before, 'the flush wrote the destruction');
+  const stored = GapStore.openReadOnly(dir)!;
+  t.same(stored.group(APP, 'doomed').map((s) => [s.topicId, s.base, s.max, s.ranges.length]), [['t1', 10, 11, 0]], 'only the new sequence is stored');
+  t.same([monitor.report().openGaps, monitor.report().missing, monitor.report().stored], [0, 0, 4]);
+  t.equal(await metric(metrics, 'im_bridge_group_seq_gaps_closed_seqs_total'), 4, 'the 4 missing seqs were closed as destroyed, once');
+  stored.close();
+  reader.close();
   monitor.close();
 });
 
