@@ -64,7 +64,9 @@
  *   Appends arriving while commits are in flight are gathered and committed together (natural
  *   group commit: one fsync for many requests). At most two commits are in flight: the worker runs
  *   them one after the other, so while one is fsync'd the next is already waiting. An idle queue
- *   commits at the next turn of the event loop, or after `queue.max_wait_ms` when that is > 0. At most
+ *   commits after `queue.max_wait_ms` (1 ms by default: at half load a few appends share an fsync,
+ *   where each used to pay one; under full load commits follow each other without waiting), or at
+ *   the next turn of the event loop when it is 0. At most
  *   `queue.max_batch_events` events share one transaction. Deliveries (acks) recorded by sinks
  *   ride along in the next group commit instead of paying an fsync of their own; losing one in a
  *   crash only means redelivery (at-least-once, same event id). Dead-letters are their own
