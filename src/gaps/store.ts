@@ -2,8 +2,9 @@
  * gaps.db: the gap tracker's state, one row per conversation (app, group, topic), in the queue
  * directory next to the queue's own database. A separate file because the queue's database is
  * written by its worker thread; this one is written by the main thread in batches (one transaction
- * per flush interval), never per request: a destroyed group's rows go with the next batch too. synchronous=NORMAL: the state is advisory (a crash loses
- * at most the last flush interval, see README "When callbacks are lost"), the events are not in it.
+ * per flush interval), never per request: a destroyed group's rows go with the next batch too.
+ * synchronous=NORMAL: the state is advisory (a crash loses at most the last flush interval, see
+ * README "When callbacks are lost"), the events are not in it.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -34,7 +35,6 @@ export interface StoredTotals {
 export class GapStore {
   private readonly db: Database.Database;
   private readonly upsert: Database.Statement;
-  private readonly remove: Database.Statement;
   private readonly byKey: Database.Statement;
   private readonly inGroup: Database.Statement;
   private readonly allInGroup: Database.Statement;
@@ -48,7 +48,6 @@ export class GapStore {
        ON CONFLICT(key) DO UPDATE SET group_type=excluded.group_type, base=excluded.base, high=excluded.high, max=excluded.max, ranges=excluded.ranges,
          gaps=excluded.gaps, missing=excluded.missing, updated_ms=excluded.updated_ms`,
     );
-    this.remove = db.prepare('DELETE FROM group_seq WHERE key = ?');
     this.byKey = db.prepare('SELECT * FROM group_seq WHERE key = ?');
     this.inGroup = db.prepare("SELECT * FROM group_seq WHERE key >= ? AND key < ? AND ranges <> '[]' ORDER BY key");
     // A group's conversations are a range of the primary key (app NUL group NUL topic): no scan.
