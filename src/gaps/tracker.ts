@@ -62,6 +62,11 @@ export function stateKey(sdkAppId: string, groupId: string, topicId: string): st
   return sdkAppId + '\u0000' + groupId + '\u0000' + topicId;
 }
 
+/** The key of a conversation's group itself (its topic cut off): stateKey(app, group, ''). */
+export function groupKeyOf(key: string): string {
+  return key.slice(0, key.lastIndexOf('\u0000') + 1);
+}
+
 export function newState(sdkAppId: string, groupId: string, topicId: string, seq: number, nowMs: number, groupType = ''): SeqState {
   return { key: stateKey(sdkAppId, groupId, topicId), sdkAppId, groupId, topicId, groupType, base: seq, high: seq, max: seq, ranges: [], updatedMs: nowMs };
 }

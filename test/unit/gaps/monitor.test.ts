@@ -235,6 +235,28 @@ t.test('a destroyed group leaves gaps.db with the next flush, not per event; re-
   monitor.close();
 });
 
+t.test('a destroyed Community group drops its topics in memory and evicted ones not written yet', async (t) => {
+  const dir = tempDir();
+  const metrics = new Metrics({ processMetrics: false });
+  const monitor = GapMonitor.open({ dir, config: { ...config, max_groups: 2 }, metrics, logger: capture().logger, now: () => 0 });
+  const topic = (id: string, seq: number) => event({ ...groupMessage('c1', seq), Type: 'Community', TopicId: id });
+  monitor.observe(topic('x', 1));
+  monitor.observe(topic('x', 3));
+  monitor.observe(topic('y', 1));
+  // Evicts c1/x (its pending gap is reported at eviction); it is not written yet.
+  monitor.observe(event(groupMessage('z', 1)));
+  t.same([monitor.report().conversations, monitor.report().openGaps, monitor.report().missing], [2, 1, 1]);
+  monitor.observe(event({ CallbackCommand: 'Group.CallbackAfterGroupDestroyed', GroupId: 'c1', Type: 'Community', Owner_Account: 'o', Name: 'n', MemberList: [], EventTime: 1 }));
+  t.same([monitor.report().conversations, monitor.report().openGaps, monitor.report().missing, monitor.report().stored], [1, 0, 0, 1], 'only z is left');
+  monitor.tick();
+  const stored = GapStore.openReadOnly(dir)!;
+  t.same(stored.group(APP, 'c1'), [], 'nothing of c1 was written');
+  stored.close();
+  monitor.observe(topic('x', 5));
+  t.same(monitor.openRanges(), [], 'c1/x starts afresh at 5');
+  monitor.close();
+});
+
 t.test('without a gaps: section (embedders) the schema defaults apply', async (t) => {
   t.same(gapsConfig(undefined), { enabled: true, grace_ms: 60_000, max_groups: 100_000, max_ranges_per_group: 100, max_jump: 100_000, flush_interval_ms: 1000 });
   const monitor = GapMonitor.open({ dir: tempDir(), metrics: new Metrics({ processMetrics: false }), logger: capture().logger });
