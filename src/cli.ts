@@ -40,6 +40,7 @@ import {
 import { startSummary } from './cli/summary.js';
 import { gapsBackfill, gapsBackfillC2C, gapsList } from './cli/gaps.js';
 import { reload } from './cli/reload.js';
+import { applyHeapGrowth } from './util/heap.js';
 
 type Values = Parsed['values'];
 
@@ -205,6 +206,8 @@ async function runLogger(configFile: string | undefined): Promise<Logger> {
  * the file. SIGHUP reloads.
  */
 async function run(configFile: string | undefined): Promise<number> {
+  // Before the threads start (src/util/heap.ts): the daemon's heaps stay within 3× what is live.
+  const heap = applyHeapGrowth();
   const logger = await runLogger(configFile);
   const bridge = new Bridge({ configFile, logger });
   try {
@@ -215,7 +218,7 @@ async function run(configFile: string | undefined): Promise<number> {
     throw error;
   }
   const summary = startSummary(bridge.config, bridge.port, invocation());
-  bridge.logger.info(summary, `ready: ${summary.url}, ${summary.apps.length} app(s), ${summary.sinks.length} sink(s), queue ${summary.queue}`);
+  bridge.logger.info({ ...summary, heap: { growingPercent: heap.percent, source: heap.source } }, `ready: ${summary.url}, ${summary.apps.length} app(s), ${summary.sinks.length} sink(s), queue ${summary.queue}`);
   const code = await new Promise<number>((resolve) => {
     let signals = 0;
     let done = false;

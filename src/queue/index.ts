@@ -116,6 +116,7 @@ export type { AppendRecord, StoredEvent, StoreStats, DeadLetterRow, RecoveryRepo
 
 export { QueueUnavailableError, type QueueRefusal, type QueueHealth } from './queue.js';
 import { QueueUnavailableError, type QueueRefusal, type QueueHealth } from './queue.js';
+import { WORKER_YOUNG_GENERATION_MB } from '../util/heap.js';
 
 /** Events of one group commit, handed to the delivery engine so it need not read them back. */
 export interface CommitNotice {
@@ -147,8 +148,6 @@ interface PendingAck {
  * gathers. More would only split batches (more fsyncs) without shortening the wait.
  */
 const MAX_COMMITS_IN_FLIGHT = 2;
-/** The queue worker's young generation (see open()). */
-const QUEUE_WORKER_YOUNG_MB = 8;
 /** Quiet time after a commit before write-behind progress is written on its own (settleSoon). */
 const SETTLE_AFTER_MS = 100;
 
@@ -224,7 +223,7 @@ export class DurableQueue {
     const worker = new Worker(workerUrl(), {
       // The worker's objects live for one commit (the records it binds, the seqs it returns): V8's
       // default young generation (up to 3 × 16 MB) only held ~12 MB more RSS (bench case 4).
-      resourceLimits: { maxYoungGenerationSizeMb: QUEUE_WORKER_YOUNG_MB },
+      resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB },
       workerData: { dir: options.dir, checkIntegrity: options.checkIntegrity, quarantine },
     });
     const recovery = await new Promise<RecoveryReport>((resolve, reject) => {

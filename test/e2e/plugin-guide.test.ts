@@ -81,6 +81,7 @@ t.test('the plugin guide, step by step, from a fresh home outside the repository
   t.ok(files.length >= 12, `one file per event (${files.length})`);
   const log = fs.readFileSync(path.join(home, 'daemon.log'), 'utf8');
   t.match(log, /BRIDGE_SUMMARY/, 'the daemon printed its start-up summary');
+  t.match(log, /"heap":\{"growingPercent":200,"source":"default"\}/, 'with the heap growth it applied (src/util/heap.ts)');
   t.match(log, /"code":"BRIDGE_STOPPED","forced":false/, 'Ctrl-C stopped the daemon cleanly');
   t.notMatch(log, /SINK_UNEXPECTED_ERROR/, 'the plugin\'s errors are its own (one copy of im-bridge)');
 });
