@@ -7,9 +7,10 @@
  * (events waiting for their fsync, batches waiting for a sink), so its heap sat at 2.5–3× what was
  * live: in bench case 4 the main thread's old space held 59 MB for 19 MB live, the process peaked at
  * 197–204 MB. With growth capped at 3× (HEAP_GROWING_PERCENT = 200) the same load peaks at
- * 180–183 MB for the same CPU per request (the Kafka case: 246 → 200 MB for ~5 % more CPU, in V8's
- * marking threads; 100 % would cost 5 % in case 4 too), and a 200,000-event backlog at 280 instead of 321 MB
- * while it fills and 395 instead of 463 MB while it drains (README, Performance, "Memory").
+ * 180–183 MB for the same CPU per request; the Kafka case at 200 instead of 246 MB for ~5 % more
+ * CPU (in V8's marking threads); a 200,000-event backlog at 280 instead of 321 MB while it fills and
+ * 395 instead of 463 MB while it drains. 100 % would cost 5 % of CPU in case 4 too (README,
+ * Performance, "Memory").
  *
  * V8 reads this flag each time it sets the next collection's limit, so it can be set after start
  * (node cannot take it from NODE_OPTIONS). A `--heap-growing-percent` given to node on the command
