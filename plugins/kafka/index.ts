@@ -22,6 +22,8 @@
  *   re-sending the request's records one by one: only the oversized ones are dead-lettered.
  */
 import type { ConnectionOptions } from 'node:tls';
+// Before kafkajs: its protocol modules must load the faster Encoder (src/kafka/fast-encoding.ts).
+import '../../src/kafka/fast-encoding.js';
 import { CompressionTypes, Partitioners, type Admin, type Kafka, type Message, type Producer } from 'kafkajs';
 import type { Logger } from 'pino';
 import {

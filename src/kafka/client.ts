@@ -7,6 +7,8 @@
  * answers 503 and replaces its producer, the sink's batch is retried by the delivery engine), not
  * from endless retries inside kafkajs.
  */
+// First: kafkajs's protocol modules must load the faster Encoder (fast-encoding.ts).
+import './fast-encoding.js';
 import { Kafka, logLevel, type LogEntry, type RetryOptions, type SASLOptions } from 'kafkajs';
 import type { ConnectionOptions } from 'node:tls';
 
