@@ -37,7 +37,22 @@ function drive(Encoder: EncoderCtor, seed: number): Buffer {
   const root = new Encoder(int(2000));
   const call = (e: Enc, name: string, ...args: unknown[]) => (e[name] as (...a: unknown[]) => Enc).apply(e, args);
   for (let op = 0; op < 400; op++) {
-    switch (int(9)) {
+    switch (int(12)) {
+      case 9:
+      case 10: {
+        const items = Array.from({ length: int(40) }, () => {
+          const inner = new Encoder();
+          call(inner, 'writeVarInt', int(1000));
+          call(inner, 'writeBytes', Buffer.from(text(int(2000))));
+          return inner;
+        });
+        if (int(2) === 0) call(root, 'writeArray', items, int(2) === 0 ? 'object' : undefined);
+        else call(root, int(2) === 0 ? 'writeVarIntArray' : 'writeEncoderArray', items, 'object');
+        break;
+      }
+      case 11:
+        call(root, 'writeArray', Array.from({ length: int(30) }, () => text(int(50))), 'string');
+        break;
       case 0:
         call(root, 'writeInt8', int(256) - 128);
         break;
