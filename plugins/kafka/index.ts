@@ -22,8 +22,9 @@
  *   re-sending the request's records one by one: only the oversized ones are dead-lettered.
  */
 import type { ConnectionOptions } from 'node:tls';
-// Before kafkajs: its protocol modules must load the faster Encoder (src/kafka/fast-encoding.ts).
-import '../../src/kafka/fast-encoding.js';
+// First, before kafkajs: it loads src/kafka/fast-encoding.ts, which must swap kafkajs's protocol
+// modules before they run.
+import { createKafkaClient, KafkaConfigError, kafkaSaslOptions, kafkaTlsOptions } from '../../src/kafka/index.js';
 import { CompressionTypes, Partitioners, type Admin, type Kafka, type Message, type Producer } from 'kafkajs';
 import type { Logger } from 'pino';
 import {
@@ -41,7 +42,6 @@ import {
   type Sink,
   type SinkContext,
 } from '../../src/sink/api.js';
-import { createKafkaClient, KafkaConfigError, kafkaSaslOptions, kafkaTlsOptions } from '../../src/kafka/index.js';
 import { describeKafkaError, type KafkaErrorInfo } from './errors.js';
 import { encodeRecord, isLegalTopic } from './records.js';
 import { configSchema, type KafkaSinkConfig } from './schema.js';

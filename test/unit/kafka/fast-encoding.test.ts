@@ -88,17 +88,36 @@ function drive(Encoder: EncoderCtor, seed: number): Buffer {
   return Buffer.from(root.buffer);
 }
 
-const { encoder, crc32c } = kafkajsEncoding;
+const { encoder, crc32c, record, recordBatch, produceRequest, requestFrame } = kafkajsEncoding;
+
+const MODULES = {
+  encoder: 'kafkajs/src/protocol/encoder',
+  crc32c: 'kafkajs/src/protocol/recordBatch/crc32C',
+  record: 'kafkajs/src/protocol/recordBatch/record/v0',
+  recordBatch: 'kafkajs/src/protocol/recordBatch/v0',
+  produceRequest: 'kafkajs/src/protocol/requests/produce/v3/request',
+  requestFrame: 'kafkajs/src/protocol/request',
+} as const;
 
 t.test('the swaps are in force for the pinned kafkajs', async (t) => {
   const version = (require('kafkajs/package.json') as { version: string }).version;
   t.equal(version, PATCHED_KAFKAJS_VERSION, 'package.json pins the kafkajs version fast-encoding.ts was checked against');
   t.equal(kafkajsEncoding.notApplied, undefined);
-  t.ok(encoder.fast && crc32c.fast, 'both installed (@node-rs/crc32 has a binary for this machine)');
-  t.equal(require('kafkajs/src/protocol/encoder'), encoder.fast, "kafkajs's modules get the faster Encoder");
-  t.equal(require('kafkajs/src/protocol/recordBatch/crc32C'), crc32c.fast, 'and the native CRC32C');
-  t.not(encoder.fast, encoder.original);
-  t.not(crc32c.fast, crc32c.original);
+  for (const [name, id] of Object.entries(MODULES)) {
+    const one = kafkajsEncoding[name as keyof typeof MODULES];
+    t.ok(one.fast, `${name}: installed (for crc32c: @node-rs/crc32 has a binary for this machine)`);
+    t.equal(require(id), one.fast, `${name}: kafkajs's modules load the faster one`);
+    t.not(one.fast, one.original);
+  }
+});
+
+t.test("the kafka sink's module, imported alone, gets the swaps (its imports run fast-encoding before kafkajs)", async (t) => {
+  const script = `import './dist/plugins/kafka/index.js'; import { createRequire } from 'node:module'; const require = createRequire(process.cwd() + '/');
+    const marked = ${JSON.stringify(Object.values(MODULES))}.filter((id) => require(id)[Symbol.for('im-bridge.kafkajs.original')]);
+    process.stdout.write(String(marked.length));`;
+  const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: REPO_ROOT, encoding: 'utf8' });
+  t.equal(child.status, 0, child.stderr);
+  t.equal(child.stdout, String(Object.keys(MODULES).length), 'every swapped module is in force');
 });
 
 t.test('the native CRC32C is the one kafkajs computes', async (t) => {
@@ -122,9 +141,101 @@ t.test('byte for byte what kafkajs writes, with garbage in the buffer pool', asy
   t.pass('40 random write sequences equal');
 });
 
-/** A produce request (v3, the one kafkajs sends to Kafka ≥ 0.11) with a record batch per partition. */
+type Message = { key?: unknown; value?: unknown; headers?: Record<string, unknown>; timestamp?: unknown };
+
+/** Random messages as a producer may pass them: keys, values and headers null, strings or Buffers. */
+function messages(next: () => number, count: number): Message[] {
+  const int = (max: number) => Math.floor(next() * max);
+  const text = (n: number) => Array.from({ length: n }, () => String.fromCharCode(int(3) === 0 ? 0x4e00 + int(500) : 32 + int(90))).join('');
+  const bytesOrText = (n: number): unknown => [null, undefined, text(n), Buffer.from(text(n))][int(4)];
+  return Array.from({ length: count }, () => {
+    const headers: Record<string, unknown> = {};
+    for (let h = int(4); h > 0; h--) headers[text(1 + int(12))] = int(3) === 0 ? [text(int(40)), Buffer.from(text(int(40)))] : int(2) ? text(int(60)) : Buffer.from(text(int(60)));
+    return { key: bytesOrText(int(30)), value: bytesOrText(int(int(5) === 0 ? 20_000 : 2000)), headers: int(5) === 0 ? undefined : headers, timestamp: 1767225600000 + int(5000) };
+  });
+}
+
+/** Bytes written, or the error thrown: either way, the fast code must do as kafkajs does. */
+async function outcome(encode: () => Enc | Promise<Enc>): Promise<string> {
+  try {
+    return (await encode()).buffer.toString('hex');
+  } catch (error) {
+    return `throws ${(error as Error).message}`;
+  }
+}
+
+type RecordFn = (input: Record<string, unknown>) => Enc;
+type BatchFn = (input: Record<string, unknown>) => Promise<Enc>;
+type ProduceFn = (input: Record<string, unknown>) => { apiKey: number; apiVersion: number; encode(): Promise<Enc> };
+type FrameFn = (input: Record<string, unknown>) => Promise<Enc>;
+
+t.test('records, record batches, produce requests and their frames: the bytes kafkajs writes', async (t) => {
+  const next = random(11);
+  const int = (max: number) => Math.floor(next() * max);
+  const Record = { original: record.original as unknown as RecordFn, fast: record.fast as unknown as RecordFn };
+  const Batch = { original: (recordBatch.original as unknown as { RecordBatch: BatchFn }).RecordBatch, fast: (recordBatch.fast as unknown as { RecordBatch: BatchFn }).RecordBatch };
+  const Produce = { original: produceRequest.original as unknown as ProduceFn, fast: produceRequest.fast as unknown as ProduceFn };
+  const Frame = { original: requestFrame.original as unknown as FrameFn, fast: requestFrame.fast as unknown as FrameFn };
+  const deltas = [0, 1, -1, 63, 64, -65, 2 ** 20, 2 ** 31 - 1, -(2 ** 31), 2 ** 31, -(2 ** 31) - 1, 2 ** 40, 1.5];
+  let compared = 0;
+  let thrown = 0;
+  for (let i = 0; i < 200; i++) {
+    const [message] = messages(next, 1);
+    const input = { ...message, offsetDelta: int(3) ? int(1000) : deltas[int(deltas.length)], timestampDelta: deltas[int(deltas.length)] };
+    const expected = await outcome(() => Record.original(input));
+    dirtyPool();
+    const actual = await outcome(() => Record.fast(input));
+    if (actual !== expected) t.fail(`record ${JSON.stringify(input).slice(0, 200)}: ${actual.slice(0, 100)} against ${expected.slice(0, 100)}`);
+    if (expected.startsWith('throws')) thrown++;
+    compared++;
+  }
+  for (let i = 0; i < 60; i++) {
+    const records = messages(next, int(30)).map((m, offsetDelta) => Record.original({ ...m, offsetDelta, timestampDelta: int(100) }));
+    const input = {
+      records,
+      firstTimestamp: 1767225600000 + int(100),
+      maxTimestamp: String(1767225600000 + 100 + int(100)),
+      ...(int(2) ? { firstOffset: int(1000), producerId: int(2 ** 40), producerEpoch: int(100), firstSequence: int(10_000), partitionLeaderEpoch: int(5) } : {}),
+      ...(int(2) ? { transactional: true, lastOffsetDelta: records.length - 1 } : {}),
+      ...(int(4) === 0 ? { compression: 1 } : int(3) === 0 ? { compression: 0 } : {}),
+    };
+    const expected = (await Batch.original(input)).buffer;
+    dirtyPool();
+    const actual = (await Batch.fast(input)).buffer;
+    if (!actual.equals(expected)) t.fail(`record batch ${i}: ${actual.length} bytes against ${expected.length}`);
+    compared++;
+  }
+  for (let i = 0; i < 40; i++) {
+    const topicData = Array.from({ length: 1 + int(3) }, (_, topic) => ({
+      topic: `events-${topic}-${'话'.repeat(int(3))}`,
+      partitions: Array.from({ length: 1 + int(4) }, (_, partition) => ({ partition, firstSequence: int(1000), messages: messages(next, 1 + int(25)) })),
+    }));
+    const input = {
+      acks: [-1, 0, 1][int(3)],
+      timeout: 30_000,
+      topicData,
+      ...(int(2) ? { transactionalId: 'tx-' + int(100), producerId: int(5000), producerEpoch: int(10) } : {}),
+      ...(int(4) === 0 ? { compression: 1 } : {}),
+    };
+    const frame = { correlationId: int(2 ** 31), clientId: int(4) ? 'im-bridge' : 'client-话' };
+    const expected = (await Frame.original({ ...frame, request: Produce.original(input) })).buffer;
+    dirtyPool();
+    const actual = (await Frame.fast({ ...frame, request: Produce.fast(input) })).buffer;
+    if (!actual.equals(expected)) t.fail(`produce request ${i}: ${actual.length} bytes against ${expected.length}`);
+    compared++;
+  }
+  t.equal(compared, 300, '200 records, 60 record batches (compressed ones among them), 40 framed produce requests equal');
+  t.ok(thrown > 0 && thrown < 100, `${thrown} records kafkajs refuses (a timestamp delta it cannot take) are refused alike`);
+  const message = { ...messages(next, 1)[0], offsetDelta: 0, timestampDelta: 0, headers: { a: 5 } };
+  t.match(await outcome(() => Record.fast(message)), /^throws/, 'a header value kafkajs cannot encode throws');
+  t.equal(await outcome(() => Record.fast(message)), await outcome(() => Record.original(message)), 'the same error');
+});
+
+/** A framed produce request (v7, what kafkajs sends to Kafka 4: v5's encoding, v3's) with a record batch per partition. */
 const PRODUCE_SCRIPT = `
-  const Produce = require('kafkajs/src/protocol/requests/produce/v3/request');
+  const V7 = require('kafkajs/src/protocol/requests/produce/v7/request');
+  const frame = require('kafkajs/src/protocol/request');
+  const Produce = (input) => ({ encode: () => frame({ correlationId: 42, clientId: 'im-bridge', request: V7(input) }) });
   const zh = '你好世界，这是一条群消息。';
   const messages = (p) => Array.from({ length: 25 }, (_, i) => ({
     key: Buffer.from('group/@TGS#' + p + '-' + i),
@@ -141,7 +252,7 @@ const PRODUCE_SCRIPT = `
 t.test('a produce request encodes to the same bytes as with kafkajs alone', async (t) => {
   const plain = spawnSync(process.execPath, ['-e', PRODUCE_SCRIPT], { cwd: REPO_ROOT, encoding: 'utf8' });
   t.equal(plain.status, 0, plain.stderr);
-  const patched = spawnSync(process.execPath, ['--input-type=module', '-e', `import './dist/src/kafka/client.js'; import { createRequire } from 'node:module'; const require = createRequire(process.cwd() + '/'); if (require('kafkajs/src/protocol/encoder').name !== 'FastEncoder' || !require('kafkajs/src/protocol/recordBatch/crc32C')[Symbol.for('im-bridge.kafkajs.original')]) process.exit(3); ${PRODUCE_SCRIPT}`], { cwd: REPO_ROOT, encoding: 'utf8' });
+  const patched = spawnSync(process.execPath, ['--input-type=module', '-e', `import './dist/src/kafka/client.js'; import { createRequire } from 'node:module'; const require = createRequire(process.cwd() + '/'); if (${JSON.stringify(Object.values(MODULES))}.some((id) => !require(id)[Symbol.for('im-bridge.kafkajs.original')])) process.exit(3); ${PRODUCE_SCRIPT}`], { cwd: REPO_ROOT, encoding: 'utf8' });
   t.equal(patched.status, 0, patched.stderr);
   t.ok(plain.stdout.length > 2 * 100_000, `a request of ${plain.stdout.length / 2} bytes`);
   t.equal(patched.stdout, plain.stdout, 'identical bytes');
