@@ -16,9 +16,8 @@
  *   into the next: a record's bytes were copied nine times or more. The swapped Record,
  *   RecordBatch, Produce request (v3, which v4–v7 are) and request frame size each Encoder first
  *   and write the levels below straight into it: four copies (record, batch, request, frame), and
- *   no growth. Compressed batches
- *   go kafkajs's way (on the faster Encoder and CRC32C).
-
+ *   no growth. Compressed batches go kafkajs's way (on the faster Encoder and CRC32C).
+ *
  * All are swapped in Node's module cache, so they must be in place before kafkajs's protocol
  * modules load (each reads them once): every module that imports kafkajs imports this one first
  * (the kafka sink through `im-bridge/kafka`).
