@@ -38,13 +38,15 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ op: fc.constant('restart' as const), clean: fc.boolean() }) },
 );
 
-t.test('sink cursors keep every pending event, drop finished ones, count right and reclaim all', async (t) => {
+// The store keeps the rows it appended in memory for its cursors (AppendedTail): the property holds
+// with the default tail, a tail of three rows (most reads fall back to SQLite), and none.
+for (const appendedTailRows of [undefined, 3, 0]) t.test(`sink cursors keep every pending event, drop finished ones, count right and reclaim all (appended tail: ${appendedTailRows ?? 'default'})`, async (t) => {
   let runs = 0;
   fc.assert(
     fc.property(fc.array(opArb, { minLength: 1, maxLength: 40 }), (ops) => {
       runs++;
       const dir = tempDir('im-bridge-cursors-');
-      let store = new QueueStore(dir, { checkIntegrity: 'never' });
+      let store = new QueueStore(dir, { checkIntegrity: 'never', appendedTailRows });
       store.liveStats();
       let now = 1_767_225_600_000;
       // Model: per sink, the seqs routed to it and not finished; per seq, its size.
@@ -99,7 +101,7 @@ t.test('sink cursors keep every pending event, drop finished ones, count right a
           } else {
             if (op.clean) store.close();
             else store.db.close();
-            store = new QueueStore(dir, { checkIntegrity: 'never' });
+            store = new QueueStore(dir, { checkIntegrity: 'never', appendedTailRows });
             store.liveStats();
             // Progress made out of order and not yet passed by a cursor lives in memory: after a
             // restart those events are read again (at least once). The model takes them back.
@@ -235,4 +237,42 @@ t.test('write-behind leaves nothing behind: a restart, clean or not, still delet
     t.equal(left, store.read('b', 0, 1000).length, `${clean ? 'clean' : 'crash'}: only the events b still needs are kept (${left})`);
     store.close();
   }
+});
+
+t.test('another connection adds an event (dlq replay) behind the rows the store holds in memory: its cursor still passes it', async (t) => {
+  const dir = tempDir('im-bridge-tail-');
+  const store = new QueueStore(dir, { checkIntegrity: 'never' });
+  const now = Date.now();
+  const seqs = store.append([1, 2, 3, 4, 5].map((i) => ({ id: `e${i}`, subject: 's', body: `{"n":${i}}`, sinks: ['a'] })), now);
+  store.deadLetter('a', [{ seq: seqs[0]!, attempts: 1, code: 'X', error: 'x' }], now);
+  const other = new QueueStore(dir, { checkIntegrity: 'never' });
+  t.equal(other.replay({ sink: 'a' }, now).replayed, 1, 'the other connection queues the dead letter again');
+  other.db.close();
+  const pending = store.read('a', 0, 100).map((e) => e.seq);
+  t.same(pending, [...seqs.slice(1), seqs[4]! + 1], 'the replayed event follows the five');
+  store.ack('a', pending); // a settling commit: what every cursor passed is deleted at once
+  t.equal((store.db.prepare('SELECT COUNT(*) AS n FROM events').get() as { n: number }).n, 0, 'every delivered event is deleted by that commit, the replayed one too');
+  t.same(store.read('a', 0, 100), []);
+  store.close();
+});
+
+t.test('a commit that rolls back leaves no row in memory: the seqs it took are given again, to other events', async (t) => {
+  const dir = tempDir('im-bridge-tail-');
+  const store = new QueueStore(dir, { checkIntegrity: 'never' });
+  const now = Date.now();
+  const first = store.append([1, 2].map((i) => ({ id: `e${i}`, subject: 's', body: `{"n":${i}}`, sinks: ['a', 'b'] })), now);
+  // The second record cannot be bound: the transaction rolls back after the first was inserted.
+  const poisoned = [{ id: 'x', subject: 's', body: '{}', sinks: ['a'] }, { id: 'y', subject: 's', body: {} as unknown as string, sinks: ['a'] }];
+  t.throws(() => store.append(poisoned, now), 'the commit fails');
+  store.ack('a', first);
+  store.ack('b', first);
+  const [reused] = store.append([{ id: 'e3', subject: 's', body: '{"n":3}', sinks: ['b'] }], now);
+  t.equal(reused, first[1]! + 1, 'the rolled-back seq is used again');
+  store.settle(now + 5000);
+  t.same(
+    store.read('b', 0, 100).map((e) => e.id),
+    ['e3'],
+    "the new event is pending for its sink: no cursor passed it on the strength of the rolled-back row's routing",
+  );
+  store.close();
 });
