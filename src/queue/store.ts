@@ -146,8 +146,12 @@ interface CursorRow {
   enqueuedMs: number;
 }
 
-/** Rows kept by AppendedTail: ~4 MB at most. */
-const APPENDED_TAIL_ROWS = 65_536;
+/**
+ * Rows kept by AppendedTail (in the queue worker): ~1.3 MB of heap when full. A sink that keeps up
+ * has its cursor within the delivery window of the newest event, far less than this; one that is
+ * behind by more reads its rows from SQLite, as it would anyway.
+ */
+const APPENDED_TAIL_ROWS = 16_384;
 
 /**
  * The last events this connection inserted, in seq order and without a gap, so that advance()
@@ -171,8 +175,10 @@ class AppendedTail {
 
   push(row: CursorRow): void {
     if (this.maxRows <= 0) return;
-    const size = this.rows.length - this.head;
-    if (size > 0 && row.seq !== this.rows[this.rows.length - 1]!.seq + 1) this.clear();
+    const last = this.rows.length > this.head ? this.rows[this.rows.length - 1]! : undefined;
+    if (last && row.seq !== last.seq + 1) this.clear();
+    // Most events share their routing: one string for a run of them, not one each.
+    else if (last && row.sinks === last.sinks) row.sinks = last.sinks;
     this.rows.push(row);
     if (this.rows.length - this.head > this.maxRows) this.head++;
     this.compact();
