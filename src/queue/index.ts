@@ -52,6 +52,9 @@
  *   that are routed to it are pending, except those the sink already has out of order, which the
  *   store remembers in memory only. Each commit moves every cursor forward over done events (at most
  *   8192 rows per commit) and deletes the events below the lowest cursor that have no pending row.
+ *   The rows a cursor moves over are read from memory when this connection appended them (their
+ *   routing, size and time: AppendedTail in store.ts, emptied on a rollback or another writer's
+ *   commit), else from SQLite.
  *   A cursor is written once it moved 256 events or 1 s after it was last written (and always past
  *   a spilled event, at settle and at close): a crash forgets at most that much progress, which is
  *   delivered again.
