@@ -16,7 +16,8 @@
  * (framing, CRC) as SQLite does in C, without SQLite's recovery, so the store stays SQLite. (lmdb was
  * measured for issue #22 at 27 µs per event for the four operations, better-sqlite3 14 µs.)
  * better-sqlite3 is synchronous, so the write connection lives in a worker thread (worker.ts): fsync
- * never blocks the HTTP event loop.
+ * never blocks the HTTP event loop. A commit's appends reach it as UTF-8 in one transferred buffer
+ * (wire.ts), written as they are appended, and the body is stored from those bytes as they are.
  *
  * INVARIANTS
  * 1. An append resolves (and ingest answers 200) only after the transaction holding the event is
@@ -120,6 +121,7 @@ export type { AppendRecord, StoredEvent, StoreStats, DeadLetterRow, RecoveryRepo
 export { QueueUnavailableError, type QueueRefusal, type QueueHealth } from './queue.js';
 import { QueueUnavailableError, type QueueRefusal, type QueueHealth } from './queue.js';
 import { WORKER_YOUNG_GENERATION_MB } from '../util/heap.js';
+import { WireBatch, WirePool } from './wire.js';
 
 /** Events of one group commit, handed to the delivery engine so it need not read them back. */
 export interface CommitNotice {
@@ -136,6 +138,12 @@ interface PendingAppend {
   event: CanonicalEvent | undefined;
   resolve: (seq: number) => void;
   reject: (error: Error) => void;
+}
+
+/** Appends not yet posted to the worker, written into one commit's wire (at most max_batch_events). */
+interface OpenBatch {
+  wire: WireBatch;
+  appends: PendingAppend[];
 }
 
 interface PendingAck {
@@ -171,7 +179,10 @@ export class DurableQueue {
   private readonly worker: Worker;
   private readonly calls = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   private nextCallId = 1;
-  private batch: PendingAppend[] = [];
+  /** Appends not yet posted, oldest first; the first is the next commit's. */
+  private open: OpenBatch[] = [];
+  private openAppends = 0;
+  private readonly wirePool = new WirePool();
   private acks: PendingAck[] = [];
   /** Commits posted to the worker and not yet answered (see MAX_COMMITS_IN_FLIGHT). */
   private commitsInFlight = 0;
@@ -202,7 +213,8 @@ export class DurableQueue {
     this.events = recovery.events;
     this.bytes = recovery.bytes;
     this.maxSeq = recovery.maxSeq;
-    worker.on('message', (message: { id: number; ok: boolean; result?: unknown; error?: { message: string; code?: string } }) => {
+    worker.on('message', (message: { id: number; ok: boolean; result?: unknown; error?: { message: string; code?: string }; buffer?: ArrayBuffer }) => {
+      if (message.buffer) this.wirePool.give(message.buffer);
       const call = this.calls.get(message.id);
       if (!call) return;
       this.calls.delete(message.id);
@@ -263,12 +275,27 @@ export class DurableQueue {
    * letter). `event`, the parsed form of record.body, lets caught-up sinks skip a read and a parse.
    */
   append(record: AppendRecord, event?: CanonicalEvent): Promise<number> {
-    const bytes = (record.bytes ??= Buffer.byteLength(record.body));
-    const refusal = this.refusal(1 + this.batch.length, bytes);
-    if (refusal) return Promise.reject(refusal);
+    let batch = this.open[this.open.length - 1];
+    if (batch === undefined || batch.appends.length >= this.options.max_batch_events) {
+      batch = { wire: new WireBatch(this.wirePool), appends: [] };
+      this.open.push(batch);
+    }
+    // Written now: the UTF-8 size is what the capacity checks need, and writing it costs what measuring it did.
+    const bytes = batch.wire.add(record);
+    record.bytes = bytes;
+    const refusal = this.refusal(1 + this.openAppends, bytes);
+    if (refusal) {
+      batch.wire.dropLast();
+      if (batch.appends.length === 0) {
+        this.open.pop();
+        batch.wire.release();
+      }
+      return Promise.reject(refusal);
+    }
     return new Promise<number>((resolve, reject) => {
-      this.batch.push({ record, bytes, event, resolve, reject });
-      if (this.batch.length >= this.options.max_batch_events && this.commitsInFlight < MAX_COMMITS_IN_FLIGHT) this.flush();
+      batch.appends.push({ record, bytes, event, resolve, reject });
+      this.openAppends++;
+      if (this.open[0]!.appends.length >= this.options.max_batch_events && this.commitsInFlight < MAX_COMMITS_IN_FLIGHT) this.flush();
       else this.scheduleFlush();
     });
   }
@@ -334,7 +361,7 @@ export class DurableQueue {
     clearInterval(this.diskTimer);
     clearInterval(this.sweepTimer);
     clearTimeout(this.settleTimer);
-    while (this.batch.length > 0 || this.acks.length > 0 || this.commitsInFlight > 0) {
+    while (this.openAppends > 0 || this.acks.length > 0 || this.commitsInFlight > 0) {
       if (this.commitsInFlight < MAX_COMMITS_IN_FLIGHT) this.flush();
       await new Promise((r) => setTimeout(r, 1));
     }
@@ -380,15 +407,14 @@ export class DurableQueue {
       clearImmediate(this.flushTimer as NodeJS.Immediate);
       this.flushTimer = undefined;
     }
-    if (this.commitsInFlight >= MAX_COMMITS_IN_FLIGHT || (this.batch.length === 0 && this.acks.length === 0)) return;
-    const taken = this.batch.splice(0, this.options.max_batch_events);
+    if (this.commitsInFlight >= MAX_COMMITS_IN_FLIGHT || (this.openAppends === 0 && this.acks.length === 0)) return;
+    const batch = this.open.shift();
+    const taken = batch?.appends ?? [];
+    this.openAppends -= taken.length;
     const acks = this.acks.splice(0);
+    const ackArgs = acks.map((a) => [a.sink, a.seqs]);
     this.commitsInFlight++;
-    this.call(
-      'commit',
-      taken.map((p) => p.record),
-      acks.map((a) => [a.sink, a.seqs]),
-    ).then(
+    (batch ? this.callWire(batch.wire, ackArgs) : this.call('commit', [], ackArgs)).then(
       (result) => {
         const { seqs, events: reclaimedEvents, bytes: reclaimedBytes, behind } = result as { seqs: number[]; events: number; bytes: number; behind: boolean };
         this.events -= reclaimedEvents;
@@ -447,7 +473,7 @@ export class DurableQueue {
     this.settleTimer = setTimeout(() => {
       this.settleTimer = undefined;
       if (this.closed) return;
-      if (this.batch.length > 0 || this.acks.length > 0 || this.commitsInFlight > 0) return this.settleSoon();
+      if (this.openAppends > 0 || this.acks.length > 0 || this.commitsInFlight > 0) return this.settleSoon();
       this.call('settle').then(
         (result) => {
           const { events, bytes } = result as { events: number; bytes: number };
@@ -476,7 +502,17 @@ export class DurableQueue {
 
   private afterCommit(): void {
     this.commitsInFlight--;
-    if (this.batch.length > 0 || this.acks.length > 0) this.flush();
+    if (this.openAppends > 0 || this.acks.length > 0) this.flush();
+  }
+
+  /** A commit whose appends travel as a transferred buffer (wire.ts); the worker sends it back. */
+  private callWire(wire: WireBatch, acks: unknown[]): Promise<unknown> {
+    const id = this.nextCallId++;
+    const sealed = wire.seal();
+    return new Promise((resolve, reject) => {
+      this.calls.set(id, { resolve, reject });
+      this.worker.postMessage({ id, op: 'commitWire', args: [sealed, acks] }, [sealed.buffer]);
+    });
   }
 
   private call(op: string, ...args: unknown[]): Promise<unknown> {
@@ -490,7 +526,11 @@ export class DurableQueue {
   private failAll(error: Error): void {
     for (const call of this.calls.values()) call.reject(error);
     this.calls.clear();
-    for (const p of this.batch.splice(0)) p.reject(new QueueUnavailableError('QUEUE_WRITE_FAILED', error.message));
+    for (const batch of this.open.splice(0)) {
+      for (const p of batch.appends) p.reject(new QueueUnavailableError('QUEUE_WRITE_FAILED', error.message));
+      batch.wire.release();
+    }
+    this.openAppends = 0;
     for (const a of this.acks.splice(0)) a.reject(new QueueUnavailableError('QUEUE_WRITE_FAILED', error.message));
   }
 

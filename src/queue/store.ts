@@ -21,6 +21,9 @@ export interface AppendRecord {
   bytes?: number;
 }
 
+/** An append as the store takes it: the body may be its UTF-8 bytes already (wire.ts). */
+export type StoreRecord = Omit<AppendRecord, 'body'> & { body: string | Uint8Array };
+
 export interface StoredEvent {
   seq: number;
   id: string;
@@ -243,10 +246,11 @@ export class QueueStore {
     this.db = opened.db;
     const db = this.db;
     this.stmts = {
-      insertEvent: db.prepare('INSERT INTO events (id, subject, bytes, enqueued_ms, sinks, body) VALUES (?, ?, ?, ?, ?, ?)'),
+      // CAST: a body given as UTF-8 bytes (wire.ts) is stored as the TEXT it is; a string is unchanged.
+      insertEvent: db.prepare('INSERT INTO events (id, subject, bytes, enqueued_ms, sinks, body) VALUES (?, ?, ?, ?, ?, CAST(? AS TEXT))'),
       insertException: db.prepare('INSERT OR IGNORE INTO pending (sink, seq) VALUES (?, ?)'),
       insertDead: db.prepare(
-        'INSERT INTO dead_letters (kind, sink, event_id, subject, attempts, error_code, error, failed_ms, body, bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+        'INSERT INTO dead_letters (kind, sink, event_id, subject, attempts, error_code, error, failed_ms, body, bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, CAST(? AS TEXT), ?)',
       ),
       readExceptions: db.prepare(
         'SELECT p.seq AS seq, e.id AS id, e.subject AS subject, e.body AS body, e.enqueued_ms AS enqueuedMs FROM pending p JOIN events e ON e.seq = p.seq WHERE p.sink = ? AND p.seq > ? ORDER BY p.seq LIMIT ?',
@@ -284,7 +288,7 @@ export class QueueStore {
   }
 
   /** One transaction = one fsync (synchronous=FULL): the group commit. Returns the seq of each record. */
-  append(records: readonly AppendRecord[], nowMs: number): number[] {
+  append(records: readonly StoreRecord[], nowMs: number): number[] {
     return this.commit(records, [], nowMs).seqs;
   }
 
@@ -293,7 +297,7 @@ export class QueueStore {
    * transaction and so one fsync. Acks ride along instead of paying an fsync of their own. One row
    * write per event: its sinks are a column, each sink's progress is its cursor (see CURSORS).
    */
-  commit(records: readonly AppendRecord[], acks: ReadonlyArray<readonly [string, readonly number[]]>, nowMs: number, settle = false): { seqs: number[]; events: number; bytes: number; behind: boolean } {
+  commit(records: readonly StoreRecord[], acks: ReadonlyArray<readonly [string, readonly number[]]>, nowMs: number, settle = false): { seqs: number[]; events: number; bytes: number; behind: boolean } {
     const seqs: number[] = new Array(records.length);
     let reclaimed = { events: 0, bytes: 0 };
     const live = this.live;
@@ -437,7 +441,7 @@ export class QueueStore {
   }
 
   /** Inserts an event row; its seq is remembered with its routing for advance(). */
-  private insertEvent(id: string, subject: string, bytes: number, enqueuedMs: number, sinks: string, body: string): number {
+  private insertEvent(id: string, subject: string, bytes: number, enqueuedMs: number, sinks: string, body: string | Uint8Array): number {
     const seq = Number(this.stmts.insertEvent.run(id, subject, bytes, enqueuedMs, sinks, body).lastInsertRowid);
     this.appended.push({ seq, sinks, bytes, enqueuedMs });
     return seq;
