@@ -62,11 +62,21 @@ export default defineSink({
     const SCRATCH_KEEP_BYTES = 4 * 1024 * 1024;
 
     function encode(lines: readonly string[]): { buffer: Buffer; bytes: number } {
-      let needed = 0;
-      for (const line of lines) needed += Buffer.byteLength(line) + 1;
+      // UTF-8 takes at most 3 bytes per UTF-16 code unit: when that bound fits in the scratch buffer
+      // the lines are written without measuring each one first (Buffer.byteLength is a pass over
+      // every line, ~1 µs per event in bench case 4); only a batch that may not fit is measured.
+      let bound = 0;
+      for (const line of lines) bound += 3 * line.length + 1;
       let buffer = scratch;
+      let needed = bound;
+      if (bound > buffer.length) {
+        needed = 0;
+        for (const line of lines) needed += Buffer.byteLength(line) + 1;
+      }
       if (needed > buffer.length) {
-        buffer = Buffer.allocUnsafeSlow(needed);
+        // Grown to the bound, so that the next batch like this one skips the measuring (only the
+        // pages written to become resident).
+        buffer = Buffer.allocUnsafeSlow(Math.max(needed, Math.min(bound, SCRATCH_KEEP_BYTES)));
         // Keep a grown buffer for next time unless it is one exceptional batch of huge events.
         if (needed <= SCRATCH_KEEP_BYTES) scratch = buffer;
       }

@@ -76,6 +76,21 @@ t.test('batches larger than the reused encode buffer, and a huge one-off batch, 
   t.equal(fs.statSync(file).size, [...medium, ...huge, ...small].reduce((n, e) => n + Buffer.byteLength(JSON.stringify(e)) + 1, 0));
 });
 
+t.test('batches written from the 3-bytes-per-character bound and from measured sizes are the same bytes', async (t) => {
+  const dir = tmp(t);
+  const file = path.join(dir, 'events.ndjson');
+  const sink = await makeSink(t, { path: file });
+  const signal = new AbortController().signal;
+  const batches = [
+    Array.from({ length: 40 }, (_, i) => event(i, 'a'.repeat(900))), // bound 3 × ~40 KB > 64 KB, measured size fits
+    Array.from({ length: 30 }, (_, i) => event(100 + i, '话'.repeat(3000))), // grows the buffer to its bound
+    Array.from({ length: 30 }, (_, i) => event(200 + i, 'ünïcödé 🙂 '.repeat(250))), // fits that bound: written unmeasured
+    [event(300, 'x'.repeat(10))],
+  ];
+  for (const batch of batches) await sink.writeBatch(batch, signal);
+  t.equal(fs.readFileSync(file, 'utf8'), batches.flat().map((e) => JSON.stringify(e) + '\n').join(''), 'exact bytes, in order');
+});
+
 t.test('batches written concurrently never interleave, and keep their order', async (t) => {
   const dir = tmp(t);
   const file = path.join(dir, 'events.ndjson');
