@@ -4,7 +4,7 @@
 // the selected cases in order, writes the results JSON (bench/results/) and prints the report
 // (bench/lib/report.js). Same machine, same run, same payload mix, same concurrency for every case.
 //
-// Flags:  --cases=1,2,3,4,4h,2h,5,5t,F,Fk  run a subset (F, Fk: Apache Flume 1.11, bench/peers/flume)        --no-store    skip the queue-store benchmark
+// Flags:  --cases=1,1u,1t,2,3,4,4h,2h,5,5t,F,Fk  run a subset (F, Fk: Apache Flume 1.11, bench/peers/flume)        --no-store    skip the queue-store benchmark
 //         --cases=transform      only the transform micro-benchmark (seconds)   --no-transform  skip it
 //         --profile              also run case 4 (and 5 if available) under `node --cpu-prof`, summarize
 //         --sinks                also run bench/sinks/{kafka,nats,elasticsearch,webhook}.js
@@ -33,7 +33,7 @@ const args = process.argv.slice(2);
 const flag = (name) => args.some((a) => a === `--${name}` || a.startsWith(`--${name}=`));
 const flagValue = (name) => args.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? (args.includes(`--${name}`) ? args[args.indexOf(`--${name}`) + 1] : undefined);
 
-const CLASSIC = ['1', '2', '3', '4', '4h', '2h', '5', '5t', 'F', 'Fk'];
+const CLASSIC = ['1', '1u', '1t', '2', '3', '4', '4h', '2h', '5', '5t', 'F', 'Fk'];
 const CASES = new Set((flagValue('cases') ?? (flag('scaling') || flag('backlog') || flag('threads') ? '' : CLASSIC.join(','))).split(',').filter(Boolean));
 if (flag('threads')) {
   CASES.add('threads');
@@ -52,7 +52,7 @@ if (flag('sinks')) CASES.add('sinks');
 const BASELINE = flagValue('baseline') && path.resolve(flagValue('baseline'));
 const REPEAT = Math.max(1, Number(flagValue('repeat') ?? 1));
 // The order cases run in (a numbered case may use an earlier one's result: 4h and 2h use 4's rate).
-const ORDER = ['store', 'transform', '1', '2', '4', '4h', '2h', 'F', '3', '5', '5t', 'Fk', 'threads', 'scale', 'backlog', 'profile', 'sinks'];
+const ORDER = ['store', 'transform', '1', '1u', '1t', '2', '4', '4h', '2h', 'F', '3', '5', '5t', 'Fk', 'threads', 'scale', 'backlog', 'profile', 'sinks'];
 const TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'im-bridge-bench-'));
 const log = (...a) => console.error('[bench]', ...a);
 

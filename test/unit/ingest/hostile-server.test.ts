@@ -137,6 +137,48 @@ t.test('conflicting Content-Length headers are refused (used to crash hyper-expr
   t.equal(seen.length, 1);
 });
 
+t.test('Content-Length: a repeated equal value is one length; any non-decimal value among several is refused', async (t) => {
+  const { port, seen } = await server(t);
+  const same = await raw(port, 'POST /cb HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 7\r\nContent-Length: 7\r\n\r\n{"a":1}');
+  t.equal(same.status, 200, 'the same length twice');
+  t.same(seen.map(String), ['{"a":1}'], 'the body, whole');
+  const bad = await raw(port, 'POST /cb HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 7\r\nContent-Length: 7x\r\n\r\n{"a":1}');
+  t.equal(bad.status, 400, 'a second, non-decimal length');
+  t.match(bad.body, /CONTENT_LENGTH_INVALID: Content-Length is not a decimal number/);
+  t.equal(seen.length, 1, 'the refused body never reached the handler');
+});
+
+t.test('a body sent in many small chunks arrives whole, in order, and a client gone mid-body frees its budget', async (t) => {
+  const { port, seen, server: s } = await server(t);
+  const body = JSON.stringify({ text: 'x'.repeat(900), emoji: '\u{1F600}'.repeat(10) });
+  const bytes = Buffer.from(body);
+  const whole = await new Promise<string>((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    let out = '';
+    socket.on('data', (d) => (out += d.toString()));
+    socket.on('close', () => resolve(out));
+    socket.write(`POST /cb HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: ${bytes.length}\r\n\r\n`);
+    let at = 0;
+    const next = () => {
+      if (at >= bytes.length) return;
+      socket.write(bytes.subarray(at, at + 97));
+      at += 97;
+      setTimeout(next, 2);
+    };
+    next();
+  });
+  t.match(whole, /^HTTP\/1\.1 200/);
+  t.equal(seen.at(-1)?.toString(), body, 'byte for byte');
+  const gone = net.connect(port, '127.0.0.1');
+  gone.write('POST /cb HTTP/1.1\r\nHost: x\r\nContent-Length: 500\r\n\r\n{"half":');
+  await waitFor(() => s.inflightBytes, (bytes) => bytes === 500, 5000);
+  t.pass('the body is reserved while it arrives');
+  gone.destroy();
+  await waitFor(() => s.inflightBytes + s.pending + s.readingBodies, (left) => left === 0, 5000);
+  t.pass('freed after the client went away');
+  t.equal(seen.length, 1, 'the half body never reached the handler');
+});
+
 t.test('nesting depth scan', async (t) => {
   const b = (s: string) => Buffer.from(s);
   t.notOk(nestedDeeperThan(b('{"a":[{"b":[]}]}'), 4));
