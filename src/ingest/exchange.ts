@@ -65,6 +65,8 @@ export class Exchange {
   receivedBytes = 0;
   /** The last chunk of the body has arrived. */
   complete = false;
+  /** Called once if the client goes away before the answer (what it held can be freed at once). */
+  onAborted: (() => void) | undefined;
   private body: Buffer | undefined;
   private onComplete: ((body: Buffer) => void) | undefined;
   private address: string | undefined;
@@ -72,6 +74,9 @@ export class Exchange {
   constructor(private readonly res: uWS.HttpResponse) {
     res.onAborted(() => {
       this.aborted = true;
+      this.body = undefined;
+      this.onComplete = undefined;
+      this.onAborted?.();
     });
   }
 

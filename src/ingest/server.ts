@@ -355,6 +355,10 @@ export class IngestServer {
       });
     };
     this.reading.add(entry);
+    // A client gone mid-body frees its budget now, not at the next sweep.
+    exchange.onAborted = () => {
+      if (this.reading.has(entry)) entry.onBody?.(undefined);
+    };
     exchange.collect(declared, (body) => {
       if (this.reading.has(entry)) entry.onBody?.(body);
     });
@@ -394,6 +398,7 @@ export class IngestServer {
     }
     const entry: BodyRead = { startedMs, exchange, ip, answer, bytesSeen: 0, progressMs: startedMs };
     this.reading.add(entry);
+    exchange.onAborted = () => this.reading.delete(entry);
     exchange.discard(() => {
       if (this.reading.delete(entry)) exchange.answer(answer, true);
     });
