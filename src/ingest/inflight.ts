@@ -1,6 +1,6 @@
 /**
- * listen.max_inflight_bytes: a global budget of request-body bytes in flight. The callback route
- * allocates a body's buffer from its Content-Length (exchange.ts), so 1,000 slow 4 MiB uploads would hold 4 GB;
+ * listen.max_inflight_bytes: a global budget of request-body bytes in flight. hyper-express
+ * allocates a body's buffer from its Content-Length, so 1,000 slow 4 MiB uploads would hold 4 GB;
  * with the budget, a body is read only if its declared size fits, and is reserved at header time
  * (before a byte is read) until its answer is sent. Above the budget: 503 INFLIGHT_LIMIT.
  *

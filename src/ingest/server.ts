@@ -1,10 +1,8 @@
 /**
- * HTTP front door. The callback route runs on uWebSockets.js directly (exchange.ts: it is the hot
- * path, and hyper-express's request and response objects cost more than the route needs);
- * hyper-express serves the rest: other methods on the callback path, unknown paths, and the
- * operational endpoints (on the callback port, or on listen.admin). This module only does
- * transport: body size, the client address (listen.trusted_proxies), the in-flight body budget,
- * reading the raw body under a deadline. Everything about callbacks is in handler.ts, whose
+ * HTTP front door (hyper-express on uWebSockets.js). It only does transport: method and path,
+ * body size, the client address (listen.trusted_proxies), the in-flight body budget, reading the raw
+ * body (hyper-express's req.json() would swallow parse errors), and the operational endpoints
+ * (on the callback port, or on listen.admin). Everything about callbacks is in handler.ts, whose
  * pre-body step (admit: SdkAppid, client IP, Sign) runs before a byte of the body is read.
  *
  *   rate limit → Content-Length framing → admit (SdkAppid, client IP, Sign) → body size → chunked
@@ -12,12 +10,10 @@
  */
 import fs from 'node:fs';
 import HyperExpress from 'hyper-express';
-import type uWS from 'uWebSockets.js';
 import type { Logger } from 'pino';
 import { reject, type Answer, type RejectCode } from './answers.js';
 import { TrustedProxies } from './client-address.js';
-import { Exchange, readHeaders } from './exchange.js';
-import type { Admission, CallbackHandler, CallbackRequest } from './handler.js';
+import type { CallbackHandler, CallbackRequest } from './handler.js';
 import { DEFAULT_MAX_INFLIGHT_BYTES, InflightBudget, SMALL_BODY_BYTES } from './inflight.js';
 import { bindApp, closeSocket, probePort, rebindApp, ListenError, type ListenSocket } from './listen.js';
 import type { RateLimiter } from './ratelimit.js';
@@ -63,13 +59,14 @@ export interface ServerDeps {
 /** A request whose body is being read; swept by one interval timer (no timer per request). */
 interface BodyRead {
   startedMs: number;
-  exchange: Exchange;
+  req: HyperExpress.Request;
+  res: HyperExpress.Response;
   ip: () => string;
   /** The body bytes seen at the last sweep, and when that count last grew. */
   bytesSeen: number;
   progressMs: number;
-  /** Set while we wait for the body: called with it, or undefined when there will be none. */
-  onBody?: (body: Buffer | undefined) => void;
+  /** Set while we wait for the body to be read. */
+  resolve?: (body: Buffer | undefined) => void;
   /** Set when the answer is decided and only the rest of the body is awaited before it goes out. */
   answer?: Answer;
 }
@@ -293,88 +290,23 @@ export class IngestServer {
   }
 
   /**
-   * One callback, on uWS directly. Everything up to reading the body is synchronous: the uWS
-   * request is readable only here, and the body's handler must be attached before this returns.
+   * Reads the whole body, or resolves undefined when the client went away or missed the body
+   * deadline (then it has been answered 408 already). hyper-express would otherwise wait forever
+   * for a body that trickles in (every byte resets uWS's 10 s idle timeout).
    */
-  private callback(res: uWS.HttpResponse, req: uWS.HttpRequest, threadRequests: { inc(): void }): void {
-    const receivedAtMs = Date.now();
-    threadRequests.inc();
-    const { metrics, logger, handler } = this.deps;
-    const limit = this.deps.listen.body_limit_bytes;
-    // Body deadlines use the monotonic clock, so a wall-clock jump cannot expire or pin them.
-    const startedMono = performance.now();
-    const exchange = new Exchange(res);
-    const query = req.getQuery() ?? '';
-    const headers = readHeaders(req, this.trusted !== undefined);
-    // The client address costs a uWS call and a string per request: read it only when needed
-    // (rate limit, allowlist, logs), always before the answer is sent.
-    let address: string | undefined;
-    const ip = () => (address ??= this.trusted ? this.trusted.clientOf(exchange.peerAddress(), headers.forwardedFor) : exchange.peerAddress());
-    const framing = contentLengthProblem(headers.contentLength);
-    const declared = framing === undefined && headers.contentLength.length > 0 ? Number(headers.contentLength[0]) : 0;
-    if (this.deps.rateLimiter && !this.deps.rateLimiter.take(ip())) {
-      this.answerBeforeBody(exchange, declared, rejectTransport('RATE_LIMITED', 'the client address is over the per-IP request rate', metrics, logger, ip(), `client address ${ip()} is over listen.rate_limit`), startedMono, ip);
-      return;
-    }
-    if (framing !== undefined) {
-      this.answerBeforeBody(exchange, declared, rejectTransport('CONTENT_LENGTH_INVALID', framing, metrics, logger, ip()), startedMono, ip);
-      return;
-    }
-    const request = new IncomingCallback(query, receivedAtMs, declared, ip);
-    // SdkAppid, client IP and Sign are all in the request line: an unauthenticated request is
-    // answered (counted and logged by the handler) before a byte of its body is kept. A handler
-    // without the pre-body step (test doubles) checks in handle().
-    const admission = handler.admit?.(request);
-    if (admission !== undefined && !('params' in admission)) {
-      this.answerBeforeBody(exchange, declared, admission, startedMono, ip, true);
-      return;
-    }
-    if (declared > limit) {
-      this.answerBeforeBody(exchange, declared, rejectTransport('PAYLOAD_TOO_LARGE', `body of ${declared} bytes is over the limit of ${limit} bytes (listen.body_limit_bytes)`, metrics, logger, ip()), startedMono, ip);
-      return;
-    }
-    if (headers.transferEncoding) {
-      // Tencent IM sends Content-Length. A chunked body of unknown size is refused up front
-      // rather than buffered without a known bound.
-      this.answerBeforeBody(exchange, declared, rejectTransport('LENGTH_REQUIRED', 'chunked request bodies are not accepted; send Content-Length', metrics, logger, ip()), startedMono, ip);
-      return;
-    }
-    if (!this.budget.reserve(declared)) {
-      const detail = `${this.budget.bytes} bytes of request bodies in flight; this one declares ${declared}, listen.max_inflight_bytes is ${this.budget.limit}`;
-      this.answerBeforeBody(exchange, declared, rejectTransport('INFLIGHT_LIMIT', 'too many request bodies in flight; retry later', metrics, logger, ip(), detail), startedMono, ip, true);
-      return;
-    }
-    this.inFlight++;
-    const entry: BodyRead = { startedMs: startedMono, exchange, ip, bytesSeen: 0, progressMs: startedMono, onBody: undefined };
-    entry.onBody = (body) => {
-      this.reading.delete(entry);
-      this.answerCallback(exchange, request, admission, body).finally(() => {
-        this.inFlight--;
-        // Held until the answer: the body, its text and the event built from it live until then.
-        this.budget.release(declared);
-      });
-    };
-    this.reading.add(entry);
-    // A client gone mid-body frees its budget now, not at the next sweep.
-    exchange.onAborted = () => {
-      if (this.reading.has(entry)) entry.onBody?.(undefined);
-    };
-    exchange.collect(declared, (body) => {
-      if (this.reading.has(entry)) entry.onBody?.(body);
+  private readBody(req: HyperExpress.Request, res: HyperExpress.Response, startedMs: number, ip: () => string): Promise<Buffer | undefined> {
+    return new Promise((resolve, rejectRead) => {
+      const entry: BodyRead = { startedMs, req, res, ip, resolve, bytesSeen: 0, progressMs: startedMs };
+      this.reading.add(entry);
+      bodyOf(req).then(
+        (body) => {
+          if (this.reading.delete(entry)) resolve(body);
+        },
+        (error: unknown) => {
+          if (this.reading.delete(entry)) rejectRead(error);
+        },
+      );
     });
-  }
-
-  /** The body is in (undefined: the client went away or missed the deadline, already answered). */
-  private async answerCallback(exchange: Exchange, request: IncomingCallback, admission: Admission | undefined, body: Buffer | undefined): Promise<void> {
-    if (body === undefined || !exchange.open) return;
-    const { handler, logger } = this.deps;
-    try {
-      request.body = body;
-      exchange.answer(await handler.handle(request, admission));
-    } catch (error) {
-      logger.error({ code: 'HTTP_HANDLER_ERROR', err: (error as Error).message }, 'request failed unexpectedly');
-      exchange.answer(reject('INTERNAL_ERROR', 'unexpected error'), true);
-    }
   }
 
   /**
@@ -388,20 +320,40 @@ export class IngestServer {
    *   over 64 KiB: the answer goes out at once and the connection is closed, which ends the upload
    *   (an attacker's 4 MiB costs the headers only). Small bodies are usually in the socket buffer
    *   already and are drained as above, so that the client sees its 401/403/503.
-   * Synchronous part of the route handler only (the body's handler is attached here).
    */
-  private answerBeforeBody(exchange: Exchange, declared: number, answer: Answer, startedMs: number, ip: () => string, cutShort = false): void {
-    if (cutShort && declared > SMALL_BODY_BYTES) {
-      exchange.discard();
-      exchange.answer(answer, true);
+  private answerBeforeBody(req: HyperExpress.Request, res: HyperExpress.Response, answer: Answer, startedMs: number, ip: () => string, cutShort = false): void {
+    const declared = Number(req.headers['content-length'] ?? '0');
+    if (cutShort && !req.received && declared > SMALL_BODY_BYTES) {
+      // Chunks uWS already holds are still delivered after the close: hyper-express must drop them
+      // (buffering one would pause() a finished response, which throws and kills the process).
+      discardBody(req);
+      forceAnswer(res, answer);
       return;
     }
-    const entry: BodyRead = { startedMs, exchange, ip, answer, bytesSeen: 0, progressMs: startedMs };
+    if (req.received) {
+      send(res, answer, true);
+      return;
+    }
+    // Not hyper-express's send(): it writes the status line at once and the rest only when the body
+    // is in, so a client cut off in between (uWS idle timeout) would read a status without a body.
+    // The whole answer goes out when the body is in, or at the sweep's deadline.
+    discardBody(req);
+    const entry: BodyRead = { startedMs, req, res, ip, answer, bytesSeen: receivedBytes(req), progressMs: startedMs };
     this.reading.add(entry);
-    exchange.onAborted = () => this.reading.delete(entry);
-    exchange.discard(() => {
-      if (this.reading.delete(entry)) exchange.answer(answer, true);
+    req.once('received', () => {
+      if (this.reading.delete(entry)) forceAnswer(res, answer);
     });
+    // hyper-express pauses uWS past max_body_buffer; the rest of a discarded body must flow in.
+    req.resume();
+  }
+
+  /**
+   * The client's address: the TCP peer, or with listen.trusted_proxies and a trusted peer, the
+   * rightmost untrusted X-Forwarded-For hop (client-address.ts).
+   */
+  private clientAddress(req: HyperExpress.Request, forwarded: string[] | undefined): string {
+    const peer = safeIp(req);
+    return this.trusted ? this.trusted.clientOf(peer, forwarded) : peer;
   }
 
   private sweep(): void {
@@ -410,14 +362,13 @@ export class IngestServer {
     const cutoff = now - this.bodyTimeoutMs;
     const { metrics, logger } = this.deps;
     for (const entry of this.reading) {
-      const { exchange } = entry;
-      if (!exchange.open) {
-        // The client went away mid-body: uWS never delivers its last chunk then.
+      if (entry.res.completed || entry.res.aborted) {
+        // The client went away mid-body: hyper-express never settles req.buffer() then.
         this.reading.delete(entry);
-        entry.onBody?.(undefined);
+        entry.resolve?.(undefined);
         continue;
       }
-      const bytes = exchange.receivedBytes;
+      const bytes = receivedBytes(entry.req);
       if (bytes !== entry.bytesSeen) {
         entry.bytesSeen = bytes;
         entry.progressMs = now;
@@ -426,11 +377,11 @@ export class IngestServer {
       if (entry.startedMs > cutoff && !stalled) continue;
       this.reading.delete(entry);
       if (entry.answer) {
-        exchange.answer(entry.answer, true);
+        forceAnswer(entry.res, entry.answer);
       } else {
         const why = entry.startedMs <= cutoff ? `the body was not received within ${this.bodyTimeoutMs} ms` : `no body bytes for ${Math.round((now - entry.progressMs) / 1000)} s (${bytes} received)`;
-        exchange.answer(rejectTransport('REQUEST_TIMEOUT', why, metrics, logger, entry.ip()), true);
-        entry.onBody?.(undefined);
+        forceAnswer(entry.res, rejectTransport('REQUEST_TIMEOUT', why, metrics, logger, entry.ip()));
+        entry.resolve?.(undefined);
       }
     }
   }
@@ -440,9 +391,74 @@ export class IngestServer {
     const limit = listen.body_limit_bytes;
 
     const threadRequests = metrics.ingestThreadRequests.labels({ thread: String(this.deps.thread ?? 0) });
-    // The callback route runs on uWS directly (exchange.ts); hyper-express serves the rest. uWS
-    // prefers a method's own route to any(), so the any() below still answers other methods.
-    this.app.uws_instance.post(listen.path, (res, req) => this.callback(res, req, threadRequests));
+    this.app.post(listen.path, async (req, res) => {
+      const receivedAtMs = Date.now();
+      threadRequests.inc();
+      // Body deadlines use the monotonic clock, so a wall-clock jump cannot expire or pin them.
+      const startedMono = performance.now();
+      // Synchronous part: the uWS request is only readable before the first await.
+      const framing = contentLengthProblem(req);
+      const forwarded = this.trusted ? forwardedFor(req) : undefined;
+      // The client address costs a uWS call and a string per request: read it only when needed
+      // (rate limit, allowlist, logs), always before the answer is sent.
+      let address: string | undefined;
+      const ip = () => (address ??= this.clientAddress(req, forwarded));
+      this.inFlight++;
+      let reserved = 0;
+      try {
+        if (this.deps.rateLimiter && !this.deps.rateLimiter.take(ip())) {
+          this.answerBeforeBody(req, res, rejectTransport('RATE_LIMITED', 'the client address is over the per-IP request rate', metrics, logger, ip(), `client address ${ip()} is over listen.rate_limit`), startedMono, ip);
+          return;
+        }
+        if (framing !== undefined) {
+          this.answerBeforeBody(req, res, rejectTransport('CONTENT_LENGTH_INVALID', framing, metrics, logger, ip()), startedMono, ip);
+          return;
+        }
+        const declared = Number(req.headers['content-length'] ?? '0');
+        const request = new IncomingCallback(req.path_query, receivedAtMs, declared, ip);
+        // SdkAppid, client IP and Sign are all in the request line: an unauthenticated request is
+        // answered (counted and logged by the handler) before a byte of its body is kept. A handler
+        // without the pre-body step (test doubles) checks in handle().
+        const admission = handler.admit?.(request);
+        if (admission !== undefined && !('params' in admission)) {
+          this.answerBeforeBody(req, res, admission, startedMono, ip, true);
+          return;
+        }
+        if (declared > limit) {
+          this.answerBeforeBody(req, res, rejectTransport('PAYLOAD_TOO_LARGE', `body of ${declared} bytes is over the limit of ${limit} bytes (listen.body_limit_bytes)`, metrics, logger, ip()), startedMono, ip);
+          return;
+        }
+        if (req.headers['transfer-encoding'] !== undefined) {
+          // Tencent IM sends Content-Length. A chunked body of unknown size is refused up front
+          // rather than buffered: hyper-express cannot stream it to us with a limit.
+          this.answerBeforeBody(req, res, rejectTransport('LENGTH_REQUIRED', 'chunked request bodies are not accepted; send Content-Length', metrics, logger, ip()), startedMono, ip);
+          return;
+        }
+        if (!this.budget.reserve(declared)) {
+          const detail = `${this.budget.bytes} bytes of request bodies in flight; this one declares ${declared}, listen.max_inflight_bytes is ${this.budget.limit}`;
+          this.answerBeforeBody(req, res, rejectTransport('INFLIGHT_LIMIT', 'too many request bodies in flight; retry later', metrics, logger, ip(), detail), startedMono, ip, true);
+          return;
+        }
+        reserved = declared;
+        const body = await this.readBody(req, res, startedMono, ip);
+        if (body === undefined || res.completed || res.aborted) return;
+        if (body.length > limit) {
+          send(res, rejectTransport('PAYLOAD_TOO_LARGE', `body is over the limit of ${limit} bytes`, metrics, logger, ip()), true);
+          return;
+        }
+        request.body = body;
+        const answer = await handler.handle(request, admission);
+        send(res, answer);
+      } catch (error) {
+        logger.error({ code: 'HTTP_HANDLER_ERROR', err: (error as Error).message }, 'request failed unexpectedly');
+        send(res, reject('INTERNAL_ERROR', 'unexpected error'), true);
+      } finally {
+        this.inFlight--;
+        // Held until the answer: the body, its text and the event built from it live until then.
+        this.budget.release(reserved);
+      }
+    });
+
     this.app.any(listen.path, (req, res) => {
       send(res, rejectTransport('METHOD_NOT_ALLOWED', `method ${req.method} is not allowed; Tencent IM callbacks are POST`, metrics, logger, safeIp(req)), false, { Allow: 'POST' });
     });
@@ -520,6 +536,16 @@ function logListenError(logger: Logger, error: unknown): void {
   if (error instanceof ListenError) logger.error({ code: error.code, address: error.address, errno: error.errno }, error.message);
 }
 
+/** From now on hyper-express drops the body's chunks as uWS hands them over (still counting them). */
+function discardBody(req: HyperExpress.Request): void {
+  (req as unknown as { _body_parser_stop(): void })._body_parser_stop();
+}
+
+/** Body bytes uWS has handed to hyper-express so far (its parser counts them, kept or not). */
+function receivedBytes(req: HyperExpress.Request): number {
+  return (req as unknown as { _body_received_bytes?: number })._body_received_bytes ?? 0;
+}
+
 function send(res: HyperExpress.Response, answer: Answer, close = false, headers?: Record<string, string>): void {
   if (res.completed || res.aborted) return;
   res.status(answer.status).header('content-type', JSON_TYPE);
@@ -528,17 +554,64 @@ function send(res: HyperExpress.Response, answer: Answer, close = false, headers
 }
 
 /**
- * uWS frames the body by the first Content-Length header. Several different values (request
- * smuggling behind a proxy that reads another one; with hyper-express they crashed the process) and
- * non-decimal lengths are refused before the body is read (RFC 9112 §6.3).
+ * Answers at once, even while the request body is still arriving (hyper-express's send() would
+ * wait for the whole body), and closes the connection. If hyper-express already wrote the status
+ * and headers (a deferred send), only the body is written.
  */
-function contentLengthProblem(values: string[]): string | undefined {
-  if (values.length === 0) return undefined;
-  const first = values[0];
-  for (const value of values) {
-    if (!/^[0-9]{1,15}$/.test(value)) return 'Content-Length is not a decimal number';
-    if (value !== first) return 'Content-Length is given more than once with different values';
+function forceAnswer(res: HyperExpress.Response, answer: Answer): void {
+  if (res.completed || res.aborted) return;
+  const raw = res.raw as unknown as {
+    cork(fn: () => void): void;
+    writeStatus(status: string): void;
+    writeHeader(key: string, value: string): void;
+    end(body: string, closeConnection: boolean): void;
+  };
+  const state = res as unknown as { completed: boolean; initiated: boolean; route?: { app?: { _resolve_pending_request?: () => void } } };
+  const initiated = state.initiated;
+  try {
+    raw.cork(() => {
+      if (!initiated) {
+        raw.writeStatus(`${answer.status} ${STATUS_TEXT[answer.status] ?? 'Error'}`);
+        raw.writeHeader('content-type', JSON_TYPE);
+      }
+      raw.end(answer.body, true);
+    });
+  } catch {
+    // The socket went away in the meantime: nothing to answer.
   }
+  state.completed = true;
+  state.route?.app?._resolve_pending_request?.();
+}
+
+const STATUS_TEXT: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  408: 'Request Timeout',
+  411: 'Length Required',
+  413: 'Payload Too Large',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+};
+
+/**
+ * uWS frames the body by the first Content-Length header, hyper-express sizes its buffer by the
+ * last one: two different values crash the process (RangeError in hyper-express's body collector)
+ * or bypass the body limit. Such requests, and non-decimal lengths, are refused before the body is
+ * read. Must run synchronously in the route handler (the uWS request is valid only then).
+ */
+function contentLengthProblem(req: HyperExpress.Request): string | undefined {
+  const last = req.headers['content-length'];
+  if (last === undefined) return undefined;
+  if (!/^[0-9]{1,15}$/.test(last)) return 'Content-Length is not a decimal number';
+  let first: string | undefined;
+  try {
+    first = (req.raw as unknown as { getHeader(name: string): string }).getHeader('content-length');
+  } catch {
+    return undefined;
+  }
+  if (first !== '' && first !== last) return 'Content-Length is given more than once with different values';
   return undefined;
 }
 
@@ -555,6 +628,29 @@ function rejectTransport(code: TransportCode, reason: string, metrics: Metrics, 
   metrics.rejected.inc({ code });
   rejectLogFor(logger).warn(code, { code, status: answer.status, reason: detail ?? reason, ip }, `request rejected: ${code}`);
   return answer;
+}
+
+/** Every X-Forwarded-For line, in order (hyper-express keeps only the last). Synchronous part only. */
+function forwardedFor(req: HyperExpress.Request): string[] | undefined {
+  const values: string[] = [];
+  try {
+    (req.raw as unknown as { forEach(cb: (key: string, value: string) => void): void }).forEach((key, value) => {
+      if (key === 'x-forwarded-for') values.push(value);
+    });
+  } catch {
+    return undefined;
+  }
+  return values;
+}
+
+/**
+ * The body, without the copy req.buffer() makes (Buffer.from of the Uint8Array hyper-express
+ * collected it into, sized by Content-Length): one body in memory instead of two.
+ */
+function bodyOf(req: HyperExpress.Request): Promise<Buffer> {
+  const collector = (req as unknown as { _body_parser_get_received_data?: () => Promise<Uint8Array> })._body_parser_get_received_data;
+  if (typeof collector !== 'function') return req.buffer();
+  return collector.call(req).then((raw) => Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength));
 }
 
 function compile(app: HyperExpress.Server): void {

@@ -173,11 +173,10 @@ t.test('a body sent in many small chunks arrives whole, in order, and a client g
   gone.write('POST /cb HTTP/1.1\r\nHost: x\r\nContent-Length: 500\r\n\r\n{"half":');
   await waitFor(() => s.inflightBytes, (bytes) => bytes === 500, 5000);
   t.pass('the body is reserved while it arrives');
-  // Freed by uWS's onAborted, not by the body sweep (stopped here, so that only the former can).
-  clearInterval((s as unknown as { sweeper: NodeJS.Timeout }).sweeper);
   gone.destroy();
+  // Freed by the body sweep (hyper-express never settles the body of a client that went away).
   await waitFor(() => s.inflightBytes + s.pending + s.readingBodies, (left) => left === 0, 10_000, 5);
-  t.pass('freed once the client went away, without a sweep');
+  t.pass('freed once the client went away');
   t.equal(seen.length, 1, 'the half body never reached the handler');
 });
 
