@@ -1,5 +1,5 @@
-// Case 1u — the ceiling on uWebSockets.js directly, without hyper-express: what the callback route
-// (src/ingest/exchange.ts) is built on. node bench/lib/servers/ceiling-uws.js <port> <path>
+// Case 1u — the ceiling on uWebSockets.js directly, without hyper-express (the engine under it):
+// case 1 minus this is hyper-express's own cost. node bench/lib/servers/ceiling-uws.js <port> <path>
 import uWS from 'uWebSockets.js';
 
 const [port, path] = [Number(process.argv[2]), process.argv[3] ?? '/im/callback'];
